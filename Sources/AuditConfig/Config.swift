@@ -1,0 +1,107 @@
+import Foundation
+import KrakenAPI
+
+/// The whole configuration (`kraken-audit.toml`). See the README's config reference.
+public struct AuditConfiguration: Sendable {
+    /// Path the configuration was read from.
+    public var path: String
+    public var database: DatabaseConfig
+    public var accounts: [AccountConfig]
+    public var alerts: AlertsConfig?
+    public var ops: OpsConfig
+    /// `[rules.<id>]` tables, validated by the analyser against each rule's parameters.
+    public var rules: [String: ConfigTable]
+}
+
+/// `[database]`.
+public struct DatabaseConfig: Sendable {
+    /// `postgresql://` URL or libpq conninfo; nil means libpq's defaults (PG* variables, ~/.pgpass, service files).
+    public var url: String?
+}
+
+/// Kraken's call-counter parameters (../shared/kraken-api.md §5.1).
+public struct RateLimit: Sendable, Equatable {
+    public var max: Double
+    public var decayPerSecond: Double
+
+    public init(max: Double, decayPerSecond: Double) {
+        self.max = max
+        self.decayPerSecond = decayPerSecond
+    }
+}
+
+/// Verification tier, which fixes the counter's max and decay.
+public enum Tier: String, Sendable, CaseIterable {
+    case starter, intermediate, pro
+
+    public var rateLimit: RateLimit {
+        switch self {
+        case .starter: return RateLimit(max: 15, decayPerSecond: 0.33)
+        case .intermediate: return RateLimit(max: 20, decayPerSecond: 0.5)
+        case .pro: return RateLimit(max: 20, decayPerSecond: 1)
+        }
+    }
+}
+
+/// Where a secret comes from. Resolving it is deferred so `doctor` can report each source's problem.
+public enum SecretSource: Sendable, Equatable, CustomStringConvertible {
+    case env(String)
+    case file(String)
+    case command([String])
+
+    public var description: String {
+        switch self {
+        case .env(let v): return "environment variable \(v)"
+        case .file(let p): return "file \(p)"
+        case .command(let c): return "command \(c.first ?? "")"
+        }
+    }
+}
+
+/// One `[[account]]`.
+public struct AccountConfig: Sendable {
+    public var name: String
+    public var apiKey: SecretSource
+    public var apiSecret: SecretSource
+    public var otp: SecretSource?
+    public var apiURL: String
+    public var tier: Tier
+    public var rateLimit: RateLimit
+    /// `key_created` as `YYYY-MM-DD`, for the rotation rule.
+    public var keyCreated: String?
+    /// Request timeout in seconds.
+    public var timeoutSeconds: Double
+}
+
+/// `[alerts]`.
+public struct AlertsConfig: Sendable {
+    public var hook: String
+    public var minSeverity: String
+    public var timeoutSeconds: Double
+    public var renotifyAfterHours: Double
+    public var notifyResolved: Bool
+}
+
+/// `[ops]`.
+public struct OpsConfig: Sendable {
+    public var pingURL: String?
+    /// IANA timezone for reports and business hours.
+    public var timezone: String
+}
+
+/// A plain TOML table kept for a later consumer (rule parameters).
+public struct ConfigTable: Sendable {
+    public var path: String
+    public var values: [String: ConfigValue]
+}
+
+/// A TOML value in a form that is `Sendable` and easy to validate later.
+public indirect enum ConfigValue: Sendable, Equatable {
+    case string(String)
+    case integer(Int)
+    case float(Double)
+    case bool(Bool)
+    case date(String)
+    case array([ConfigValue])
+    case table([String: ConfigValue])
+}

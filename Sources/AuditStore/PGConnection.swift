@@ -1,0 +1,348 @@
+import CLibPQ
+import Dispatch
+import Foundation
+import Logging
+
+/// One PostgreSQL connection over libpq.
+///
+/// Connection parameters come from a URL/conninfo string or, when none is given, from libpq's own defaults: the
+/// `PG*` environment variables, `~/.pgpass`, service files and `sslmode` are honoured because libpq does it.
+/// Every statement is parameterised (`$1`, `$2`, ... with binds sent separately, never concatenated).
+///
+/// The synchronous methods block the calling thread; async code should use ``run(_:)``, which executes on
+/// the connection's own serial queue so blocking waits (advisory locks, long COPYs) never occupy Swift's
+/// cooperative thread pool. A connection is used by one caller at a time (an internal lock enforces it).
+public final class PGConnection: @unchecked Sendable {
+    private var handle: OpaquePointer?
+    private let lock = NSLock()
+    private let queue: DispatchQueue
+    private let logger: Logger
+    private var transactionDepth = 0
+
+    /// Connects. `url` may be a `postgresql://` URL or a `key=value` conninfo string; nil or empty uses libpq's
+    /// environment defaults.
+    public init(url: String? = nil, applicationName: String = "kraken-audit", logger: Logger) throws(PGError) {
+        self.logger = logger
+        self.queue = DispatchQueue(label: "kraken-audit.pg")
+        let keys = ["dbname", "application_name", "options"]
+        // `options` fixes the session time zone and date style so timestamps decode deterministically.
+        let values = [url ?? "", applicationName, "-c TimeZone=UTC -c DateStyle=ISO,YMD -c client_encoding=UTF8"]
+        let conn: OpaquePointer? = withCStringArray(keys) { k in
+            withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let conn else { throw PGError(kind: .connection, message: "out of memory") }
+        if PQstatus(conn) != CONNECTION_OK {
+            let message = PGError.oneLine(String(cString: PQerrorMessage(conn)))
+            PQfinish(conn)
+            throw PGError(kind: .connection, message: Self.redact(message))
+        }
+        handle = conn
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)  // NOTICEs (e.g. "schema exists, skipping") are not errors
+    }
+
+    deinit {
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Closes the connection (also done on deinit).
+    public func close() {
+        lock.lock()
+        defer { lock.unlock() }
+        if let handle { PQfinish(handle) }
+        handle = nil
+    }
+
+    /// Runs `body` with this connection on its own thread (never on the cooperative pool).
+    public func run<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { try body(self) })
+            }
+        }
+    }
+
+    /// Executes one parameterised statement and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ binds: [(any PGEncodable)?] = []) throws(PGError) -> PGResult {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveHandle()
+        let texts: [String?] = binds.map { $0?.pgText }
+        let result: OpaquePointer? = withOptionalCStringArray(texts) { values in
+            PQexecParams(conn, sql, Int32(texts.count), nil, values, nil, nil, 0)
+        }
+        return try check(result, conn: conn, kind: .query)
+    }
+
+    /// Executes one parameterised statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ sql: String, _ binds: [(any PGEncodable)?] = []) throws(PGError) -> Int {
+        try query(sql, binds).affectedRows
+    }
+
+    /// Executes a script of several statements without parameters (migrations). Never pass user input here.
+    public func executeScript(_ sql: String) throws(PGError) {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveHandle()
+        _ = try check(PQexec(conn, sql), conn: conn, kind: .query)
+    }
+
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws. Nested calls use
+    /// savepoints.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        let depth = transactionDepth
+        try executeScript(depth == 0 ? "BEGIN" : "SAVEPOINT ka_sp_\(depth)")
+        transactionDepth += 1
+        do {
+            let value = try body()
+            transactionDepth -= 1
+            try executeScript(depth == 0 ? "COMMIT" : "RELEASE SAVEPOINT ka_sp_\(depth)")
+            return value
+        } catch {
+            transactionDepth -= 1
+            try? executeScript(depth == 0 ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT ka_sp_\(depth)")
+            throw error
+        }
+    }
+
+    /// Streams rows into `COPY <target> FROM STDIN` (text format). `target` is a table name with an optional
+    /// column list, written by the caller's code, never user input. Values are escaped here; nil is `\N`.
+    /// Returns the number of rows copied. Errors (bad data, constraint violations) carry SQLSTATE.
+    @discardableResult
+    public func copyIn<S: Sequence>(_ target: String, rows: S) throws(PGError) -> Int
+    where S.Element == [(any PGEncodable)?] {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveHandle()
+        let start = PQexec(conn, "COPY \(target) FROM STDIN")
+        guard PQresultStatus(start) == PGRES_COPY_IN else {
+            _ = try check(start, conn: conn, kind: .copy)
+            throw PGError(kind: .copy, message: "COPY did not start")
+        }
+        PQclear(start)
+        var buffer = [UInt8]()
+        buffer.reserveCapacity(1 << 16)
+        var count = 0
+        var failure: PGError? = nil
+        func flush() -> Bool {
+            if buffer.isEmpty { return true }
+            let ok = buffer.withUnsafeBufferPointer { p in
+                p.withMemoryRebound(to: CChar.self) { PQputCopyData(conn, $0.baseAddress, Int32($0.count)) }
+            }
+            buffer.removeAll(keepingCapacity: true)
+            return ok == 1
+        }
+        for row in rows {
+            for (i, value) in row.enumerated() {
+                if i > 0 { buffer.append(0x09) }
+                if let value { Self.appendCopyEscaped(value.pgText, to: &buffer) } else { buffer.append(contentsOf: [0x5C, 0x4E]) }
+            }
+            buffer.append(0x0A)
+            count += 1
+            if buffer.count >= 1 << 16, !flush() {
+                failure = PGError(kind: .copy, message: PGError.oneLine(String(cString: PQerrorMessage(conn))))
+                break
+            }
+        }
+        if failure == nil, !flush() {
+            failure = PGError(kind: .copy, message: PGError.oneLine(String(cString: PQerrorMessage(conn))))
+        }
+        PQputCopyEnd(conn, failure == nil ? nil : "client error")
+        // The server reports COPY errors only now: read every result until NULL.
+        var serverError: PGError? = nil
+        while let result = PQgetResult(conn) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK, serverError == nil {
+                serverError = Self.error(from: result, conn: conn, kind: .copy)
+            }
+            PQclear(result)
+        }
+        if let serverError { throw serverError }
+        if let failure { throw failure }
+        return count
+    }
+
+    /// Takes a session-level advisory lock, waiting for it.
+    public func advisoryLock(_ key: Int64) throws(PGError) {
+        try execute("SELECT pg_advisory_lock($1)", [key])
+    }
+
+    /// Tries to take a session-level advisory lock without waiting; true if taken.
+    public func tryAdvisoryLock(_ key: Int64) throws(PGError) -> Bool {
+        try query("SELECT pg_try_advisory_lock($1)", [key]).rows.first?.decode(0, as: Bool.self) ?? false
+    }
+
+    /// Releases a session-level advisory lock; true if it was held.
+    @discardableResult
+    public func advisoryUnlock(_ key: Int64) throws(PGError) -> Bool {
+        try query("SELECT pg_advisory_unlock($1)", [key]).rows.first?.decode(0, as: Bool.self) ?? false
+    }
+
+    /// Whether the connection is still usable.
+    public var isAlive: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The server's version number (e.g. 150018).
+    public var serverVersion: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let handle else { return 0 }
+        return Int(PQserverVersion(handle))
+    }
+
+    // MARK: - internals
+
+    private func liveHandle() throws(PGError) -> OpaquePointer {
+        guard let handle else { throw PGError(kind: .connectionLost, message: "the connection is closed") }
+        if PQstatus(handle) != CONNECTION_OK {
+            throw PGError(kind: .connectionLost, message: PGError.oneLine(String(cString: PQerrorMessage(handle))))
+        }
+        return handle
+    }
+
+    private func check(_ result: OpaquePointer?, conn: OpaquePointer, kind: PGError.Kind) throws(PGError) -> PGResult {
+        guard let result else {
+            let lost = PQstatus(conn) != CONNECTION_OK
+            throw PGError(
+                kind: lost ? .connectionLost : kind, message: PGError.oneLine(String(cString: PQerrorMessage(conn))))
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PGResult(consuming: result)
+        default:
+            let error = Self.error(from: result, conn: conn, kind: kind)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    private static func error(from result: OpaquePointer, conn: OpaquePointer, kind: PGError.Kind) -> PGError {
+        func field(_ code: Int32) -> String? {
+            guard let p = PQresultErrorField(result, code) else { return nil }
+            return String(cString: p)
+        }
+        let state = field(Int32(kaPG_DIAG_SQLSTATE))
+        let message = field(Int32(kaPG_DIAG_MESSAGE_PRIMARY)) ?? PGError.oneLine(String(cString: PQerrorMessage(conn)))
+        let lost = PQstatus(conn) != CONNECTION_OK
+        return PGError(
+            kind: lost ? .connectionLost : kind, sqlState: state, message: PGError.oneLine(message),
+            detail: field(Int32(kaPG_DIAG_MESSAGE_DETAIL)).map(PGError.oneLine),
+            hint: field(Int32(kaPG_DIAG_MESSAGE_HINT)).map(PGError.oneLine))
+    }
+
+    static func appendCopyEscaped(_ text: String, to buffer: inout [UInt8]) {
+        for b in text.utf8 {
+            switch b {
+            case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
+            case 0x09: buffer.append(contentsOf: [0x5C, 0x74])
+            case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])
+            default: buffer.append(b)
+            }
+        }
+    }
+
+    /// Removes anything that looks like a password from a libpq message (libpq does not echo passwords, but
+    /// a conninfo fragment could appear in a parse error).
+    static func redact(_ message: String) -> String {
+        var m = message
+        if let r = m.range(of: #"password\s*=\s*\S+"#, options: [.regularExpression, .caseInsensitive]) {
+            m.replaceSubrange(r, with: "password=<redacted>")
+        }
+        if let r = m.range(of: #"://[^:/@\s]+:[^@\s]+@"#, options: .regularExpression) {
+            m.replaceSubrange(r, with: "://<user>:<redacted>@")
+        }
+        return m
+    }
+}
+
+/// Rows of a result, fully read into memory (text format).
+public struct PGResult: Sendable {
+    /// Column names in order.
+    public let columns: [String]
+    /// Row values; nil is SQL NULL.
+    public let rows: [PGRow]
+    /// Rows affected by INSERT/UPDATE/DELETE (0 for others).
+    public let affectedRows: Int
+
+    init(consuming result: OpaquePointer) {
+        defer { PQclear(result) }
+        let nFields = Int(PQnfields(result))
+        let nRows = Int(PQntuples(result))
+        var names: [String] = []
+        for c in 0..<nFields { names.append(String(cString: PQfname(result, Int32(c)))) }
+        var index: [String: Int] = [:]
+        for (i, n) in names.enumerated() where index[n] == nil { index[n] = i }
+        var rows: [PGRow] = []
+        rows.reserveCapacity(nRows)
+        for r in 0..<nRows {
+            var values: [String?] = []
+            values.reserveCapacity(nFields)
+            for c in 0..<nFields {
+                if PQgetisnull(result, Int32(r), Int32(c)) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(r), Int32(c))))
+                }
+            }
+            rows.append(PGRow(values: values, columnIndex: index))
+        }
+        columns = names
+        self.rows = rows
+        affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
+    }
+}
+
+/// One result row with typed access by position or column name.
+public struct PGRow: Sendable {
+    public let values: [String?]
+    let columnIndex: [String: Int]
+
+    /// Decodes column `index`; throws for NULL (use ``decodeOptional(_:as:)``) or a bad value.
+    public func decode<T: PGDecodable>(_ index: Int, as type: T.Type = T.self) throws(PGError) -> T {
+        guard index < values.count else { throw PGError(kind: .decode, message: "no column \(index)") }
+        guard let text = values[index] else { throw PGError(kind: .decode, message: "column \(index) is NULL") }
+        return try T(pgText: text)
+    }
+
+    /// Decodes column `index`, nil for NULL.
+    public func decodeOptional<T: PGDecodable>(_ index: Int, as type: T.Type = T.self) throws(PGError) -> T? {
+        guard index < values.count else { throw PGError(kind: .decode, message: "no column \(index)") }
+        guard let text = values[index] else { return nil }
+        return try T(pgText: text)
+    }
+
+    /// Decodes column `name`.
+    public func decode<T: PGDecodable>(_ name: String, as type: T.Type = T.self) throws(PGError) -> T {
+        guard let i = columnIndex[name] else { throw PGError(kind: .decode, message: "no column '\(name)'") }
+        return try decode(i, as: type)
+    }
+
+    /// Decodes column `name`, nil for NULL.
+    public func decodeOptional<T: PGDecodable>(_ name: String, as type: T.Type = T.self) throws(PGError) -> T? {
+        guard let i = columnIndex[name] else { throw PGError(kind: .decode, message: "no column '\(name)'") }
+        return try decodeOptional(i, as: type)
+    }
+}
+
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
+    }
+}
+
+private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    if strings.isEmpty { return body(nil) }
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.flatMap { strdup($0) } }
+    defer { for p in pointers { free(p) } }
+    return pointers.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import Logging
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// An HTTP request as the transport sends it.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: URL
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    public var timeout: TimeInterval
+
+    public init(method: String, url: URL, headers: [(String, String)], body: [UInt8], timeout: TimeInterval) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+/// An HTTP response.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    public init(status: Int, body: [UInt8]) {
+        self.status = status
+        self.body = body
+    }
+}
+
+/// The seam between the Kraken client and the network; tests replace it.
+public protocol HTTPTransport: Sendable {
+    /// Sends `request`; throws only when no HTTP response was received (the reason in plain words).
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+}
+
+/// `URLSession` transport (FoundationNetworking/libcurl on Linux; no extra package, see swift-build-notes.md).
+public struct URLSessionTransport: HTTPTransport {
+    private let session: URLSession
+
+    public init() {
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpCookieAcceptPolicy = .never
+        configuration.urlCache = nil
+        session = URLSession(configuration: configuration)
+    }
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var r = URLRequest(url: request.url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: request.timeout)
+        r.httpMethod = request.method
+        for (name, value) in request.headers { r.setValue(value, forHTTPHeaderField: name) }
+        if !request.body.isEmpty { r.httpBody = Data(request.body) }
+        let (data, response) = try await session.data(for: r)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        return HTTPResponse(status: status, body: Array(data))
+    }
+}
+
+/// Where nonces come from. The production source is the database-backed store (strictly increasing per key
+/// across processes); see ../shared/kraken-api.md §1.4.
+public protocol NonceSource: Sendable {
+    /// The next nonce for this key, greater than any handed out before.
+    func nextNonce() async throws -> UInt64
+}
+
+/// The credentials of one API key. The public key is not secret but is still never logged: only its
+/// ``fingerprint`` is.
+public struct KrakenCredentials: Sendable {
+    public let apiKey: String
+    public let secret: Secret
+    public let otp: Secret?
+
+    public init(apiKey: String, secret: Secret, otp: Secret? = nil) {
+        self.apiKey = apiKey
+        self.secret = secret
+        self.otp = otp
+    }
+
+    /// `sha256:` + the first 16 hex digits of SHA-256(apiKey): identifies the key in logs and the database.
+    public var fingerprint: String { KrakenCredentials.fingerprint(of: apiKey) }
+
+    public static func fingerprint(of apiKey: String) -> String {
+        "sha256:" + String(Crypto.sha256Hex(Array(apiKey.utf8)).prefix(16))
+    }
+}
+
+/// A decoded successful Kraken response.
+public struct KrakenResponse: Sendable {
+    /// The `result` member (`.null` when Kraken omitted it, as `Balance` does on an empty account).
+    public let result: JSONValue
+    /// Warning strings (`W...`) that accompanied the result.
+    public let warnings: [KrakenErrorString]
+    /// HTTP status and body size, for the call log.
+    public let status: Int
+    public let bytes: Int
+}
+
+/// What one attempt of a call looked like, for the call log (`audit.api_calls`). Never holds secrets.
+public struct CallRecord: Sendable {
+    public let method: String
+    public let nonce: UInt64?
+    public let parameters: [(String, String)]
+    public let started: Date
+    public let duration: TimeInterval
+    public let httpStatus: Int?
+    public let errors: [String]
+    public let bytes: Int
+}
+
+/// Sees every attempt the client makes (the collector stores them in `audit.api_calls`).
+public protocol CallObserver: Sendable {
+    func record(_ call: CallRecord) async
+}
+
+/// Signs and sends calls to Kraken's REST API. One attempt per call: retries, pacing and backoff belong to the
+/// caller (the collector), which must take a fresh nonce each time, as this client does on every call.
+public struct KrakenClient: Sendable {
+    public let baseURL: URL
+    public let credentials: KrakenCredentials
+    public let timeout: TimeInterval
+    private let signer: RequestSigner
+    private let nonces: any NonceSource
+    private let transport: any HTTPTransport
+    private let observer: (any CallObserver)?
+    private let logger: Logger
+
+    public static let userAgent = "kraken-audit/0.1"
+
+    /// - Throws: ``KrakenError/insecureURL(_:)`` for a bad base URL, ``SigningError`` for a bad secret.
+    public init(
+        baseURL: String, credentials: KrakenCredentials, nonces: any NonceSource,
+        transport: any HTTPTransport = URLSessionTransport(), observer: (any CallObserver)? = nil,
+        timeout: TimeInterval = 30, logger: Logger
+    ) throws {
+        self.baseURL = try BaseURL.validate(baseURL)
+        self.credentials = credentials
+        self.signer = try RequestSigner(secret: credentials.secret)
+        self.nonces = nonces
+        self.transport = transport
+        self.observer = observer
+        self.timeout = timeout
+        var logger = logger
+        logger[metadataKey: "key"] = .string(credentials.fingerprint)
+        self.logger = logger
+    }
+
+    /// Calls `/0/private/<method>` with `parameters` (form-encoded in order, after the nonce).
+    public func privateCall(_ method: String, parameters: [(String, String)] = []) async throws(KrakenError)
+        -> KrakenResponse
+    {
+        let nonce: UInt64
+        do {
+            nonce = try await nonces.nextNonce()
+        } catch {
+            throw .nonceUnavailable(reason: String(describing: error))
+        }
+        let signed = SignedRequest(
+            method: method, nonce: nonce, parameters: parameters, otp: credentials.otp, signer: signer)
+        let request = HTTPRequest(
+            method: "POST", url: url(path: signed.path),
+            headers: [
+                ("API-Key", credentials.apiKey), ("API-Sign", signed.signature),
+                ("Content-Type", "application/x-www-form-urlencoded"), ("User-Agent", Self.userAgent),
+            ],
+            body: signed.body, timeout: timeout)
+        return try await perform(request, method: method, nonce: nonce, parameters: parameters)
+    }
+
+    /// Calls `/0/public/<method>` with a query string.
+    public func publicCall(_ method: String, query: [(String, String)] = []) async throws(KrakenError)
+        -> KrakenResponse
+    {
+        var path = "/0/public/\(method)"
+        if !query.isEmpty { path += "?" + FormEncoding.encode(query) }
+        let request = HTTPRequest(
+            method: "GET", url: url(path: path), headers: [("User-Agent", Self.userAgent)], body: [],
+            timeout: timeout)
+        return try await perform(request, method: method, nonce: nil, parameters: query)
+    }
+
+    private func url(path: String) -> URL {
+        var base = baseURL.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        // Both parts are validated/escaped ASCII; URL(string:) cannot fail on them.
+        return URL(string: base + path) ?? baseURL
+    }
+
+    private func perform(_ request: HTTPRequest, method: String, nonce: UInt64?, parameters: [(String, String)])
+        async throws(KrakenError) -> KrakenResponse
+    {
+        let started = Date()
+        var status: Int? = nil
+        var errors: [String] = []
+        var bytes = 0
+        defer {
+            if let observer {
+                let record = CallRecord(
+                    method: method, nonce: nonce, parameters: parameters, started: started,
+                    duration: Date().timeIntervalSince(started), httpStatus: status, errors: errors, bytes: bytes)
+                Task { await observer.record(record) }
+            }
+        }
+        let response: HTTPResponse
+        do {
+            response = try await transport.send(request)
+        } catch {
+            let reason = Self.describeTransportError(error)
+            errors = ["transport: \(reason)"]
+            logger.debug("kraken call failed", metadata: ["method": "\(method)", "reason": "\(reason)"])
+            throw .transport(method: method, reason: reason)
+        }
+        status = response.status
+        bytes = response.body.count
+        guard response.status == 200 else {
+            let snippet = Self.snippet(response.body)
+            errors = ["HTTP \(response.status)"]
+            throw .http(method: method, status: response.status, snippet: snippet)
+        }
+        let envelope: JSONValue
+        do {
+            envelope = try JSONValue.parse(response.body)
+        } catch {
+            errors = ["malformed: \(error.description)"]
+            throw .malformedResponse(method: method, reason: error.description)
+        }
+        guard case .object = envelope, let errorField = envelope["error"]?.arrayValue else {
+            errors = ["malformed: no error array"]
+            throw .malformedResponse(method: method, reason: "the envelope has no 'error' array")
+        }
+        let strings = errorField.compactMap(\.stringValue).map(KrakenErrorString.init)
+        errors = strings.map(\.raw)
+        if strings.contains(where: { $0.kind != .warning }) {
+            logger.debug("kraken call returned errors", metadata: ["method": "\(method)", "errors": "\(errors)"])
+            throw .api(method: method, errors: strings)
+        }
+        logger.trace("kraken call ok", metadata: ["method": "\(method)", "bytes": "\(bytes)"])
+        return KrakenResponse(
+            result: envelope["result"] ?? .null, warnings: strings, status: response.status, bytes: bytes)
+    }
+
+    static func describeTransportError(_ error: any Error) -> String {
+        if let urlError = error as? URLError {
+            switch urlError.code {
+            case .timedOut: return "timed out"
+            case .cannotConnectToHost: return "connection refused"
+            case .networkConnectionLost: return "connection reset"
+            case .cannotFindHost, .dnsLookupFailed: return "host not found"
+            case .secureConnectionFailed, .serverCertificateUntrusted, .serverCertificateHasBadDate:
+                return "TLS handshake failed"
+            default: return "network error \(urlError.code.rawValue)"
+            }
+        }
+        return String(describing: error)
+    }
+
+    /// A short, single-line excerpt of a non-JSON body (e.g. Cloudflare's HTML title) for error messages.
+    static func snippet(_ body: [UInt8]) -> String {
+        let text = String(decoding: body.prefix(2048), as: UTF8.self)
+        if let start = text.range(of: "<title>"), let end = text.range(of: "</title>", range: start.upperBound..<text.endIndex) {
+            return String(text[start.upperBound..<end.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let flat = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return String(flat.prefix(120))
+    }
+}

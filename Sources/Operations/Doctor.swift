@@ -1,0 +1,193 @@
+import AuditConfig
+import AuditStore
+import Foundation
+import KrakenAPI
+import Logging
+
+/// One line of the doctor's checklist.
+public struct DoctorCheck: Sendable, Equatable {
+    public enum Status: String, Sendable { case ok, warning, failed, skipped }
+    public let status: Status
+    public let subject: String
+    public let detail: String
+    /// What to do about a failure or warning.
+    public let fix: String?
+
+    public init(_ status: Status, _ subject: String, _ detail: String, fix: String? = nil) {
+        self.status = status
+        self.subject = subject
+        self.detail = detail
+        self.fix = fix
+    }
+}
+
+/// `kraken-audit doctor`: checks everything a nightly run needs, each with a fix.
+public struct Doctor: Sendable {
+    /// Kraken permissions the audit needs (../shared/kraken-api.md §7).
+    public static let neededPermissions = ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger"]
+    /// Permissions an audit key must not have: it could move money or trade.
+    public static let dangerousPermissions = [
+        "withdraw-funds", "add-withdraw-address", "update-withdraw-address", "modify-trades", "close-trades",
+        "add-funds", "earn-funds",
+    ]
+
+    let environment: AuditEnvironment
+    let secrets: SecretReader
+    let transport: any HTTPTransport
+
+    public init(environment: AuditEnvironment, secrets: SecretReader = SecretReader(), transport: any HTTPTransport = URLSessionTransport()) {
+        self.environment = environment
+        self.secrets = secrets
+        self.transport = transport
+    }
+
+    /// Runs every check, in order; never throws (each problem is a failed check).
+    public func run() async -> [DoctorCheck] {
+        let config = environment.config
+        var checks: [DoctorCheck] = [
+            DoctorCheck(.ok, "config", "\(config.path) parsed (\(config.accounts.count) account(s))")
+        ]
+        if config.accounts.isEmpty {
+            checks.append(DoctorCheck(.failed, "config", "no [[account]] configured", fix: "add an [[account]] table (see the README)"))
+        }
+        var credentials: [String: KrakenCredentials] = [:]
+        for account in config.accounts {
+            do {
+                credentials[account.name] = try environment.credentials(for: account, reader: secrets)
+                checks.append(DoctorCheck(.ok, "account \(account.name)", "API key and secret readable and private"))
+            } catch {
+                checks.append(DoctorCheck(.failed, "account \(account.name)", "\(error)", fix: Self.fix(for: error)))
+            }
+        }
+
+        var db: PGConnection? = nil
+        do {
+            let c = try environment.connect()
+            db = c
+            let version = c.serverVersion
+            checks.append(DoctorCheck(.ok, "database", "connected (PostgreSQL \(version / 10000).\(version % 100))"))
+        } catch {
+            checks.append(DoctorCheck(.failed, "database", error.message, fix: "check [database] url, or PGHOST/PGPORT/PGUSER/PGDATABASE and ~/.pgpass; is the server running?"))
+        }
+        defer { db?.close() }
+
+        var migrationsCurrent = false
+        if let db {
+            do {
+                let status = try environment.migrator().status(on: db)
+                if status.isCurrent {
+                    migrationsCurrent = true
+                    checks.append(DoctorCheck(.ok, "migrations", "schema current (\(status.applied.count) applied)"))
+                } else if !status.changed.isEmpty || !status.unknown.isEmpty {
+                    checks.append(DoctorCheck(.failed, "migrations", "schema does not match this version (changed: \(status.changed.map(\.version)), unknown: \(status.unknown))", fix: "restore the migration files or upgrade kraken-audit"))
+                } else {
+                    checks.append(DoctorCheck(.failed, "migrations", "\(status.pending.count) migration(s) pending", fix: "run `kraken-audit migrate`"))
+                }
+            } catch {
+                checks.append(DoctorCheck(.failed, "migrations", "\(error)", fix: nil))
+            }
+        } else {
+            checks.append(DoctorCheck(.skipped, "migrations", "needs the database"))
+        }
+
+        for account in config.accounts {
+            checks.append(contentsOf: await checkKraken(account: account, credentials: credentials[account.name], db: migrationsCurrent ? db : nil))
+        }
+        return checks
+    }
+
+    func checkKraken(account: AccountConfig, credentials: KrakenCredentials?, db: PGConnection?) async -> [DoctorCheck] {
+        let subject = "kraken \(account.name)"
+        var out: [DoctorCheck] = []
+        // Reachability with a public call (no key, no counter cost).
+        let probe = KrakenCredentials(apiKey: "", secret: Secret("AA=="))
+        do {
+            let client = try KrakenClient(
+                baseURL: account.apiURL, credentials: credentials ?? probe, nonces: UnavailableNonces(),
+                transport: transport, timeout: account.timeoutSeconds, logger: environment.logger)
+            let time = try await client.publicCall("Time")
+            let unixtime = time.result["unixtime"]?.numberText ?? "?"
+            out.append(DoctorCheck(.ok, subject, "\(account.apiURL) reachable (server time \(unixtime))"))
+            guard let credentials else {
+                out.append(DoctorCheck(.skipped, subject, "signed call needs readable credentials"))
+                return out
+            }
+            guard let db else {
+                out.append(DoctorCheck(.skipped, subject, "signed call needs a migrated database (nonces are kept there)"))
+                return out
+            }
+            try await db.run { db in
+                _ = try NonceStore.register(on: db, account: account.name, keyName: account.name, fingerprint: credentials.fingerprint, keyCreated: account.keyCreated)
+            }
+            let signed = try KrakenClient(
+                baseURL: account.apiURL, credentials: credentials,
+                nonces: DatabaseNonceSource(db: db, fingerprint: credentials.fingerprint), transport: transport,
+                timeout: account.timeoutSeconds, logger: environment.logger)
+            let info = try await signed.privateCall("GetApiKeyInfo")
+            let permissions = info.result["permissions"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            out.append(DoctorCheck(.ok, subject, "key \(credentials.fingerprint) accepted (GetApiKeyInfo)"))
+            let missing = Self.neededPermissions.filter { !permissions.contains($0) }
+            if missing.isEmpty {
+                out.append(DoctorCheck(.ok, subject, "permissions: \(permissions.sorted().joined(separator: ", "))"))
+            } else {
+                out.append(DoctorCheck(.failed, subject, "key lacks permission(s): \(missing.joined(separator: ", "))", fix: "edit the key on Kraken (Settings > API) and enable: \(missing.joined(separator: ", "))"))
+            }
+            let dangerous = Self.dangerousPermissions.filter { permissions.contains($0) }
+            if !dangerous.isEmpty {
+                out.append(DoctorCheck(.warning, subject, "key can \(dangerous.joined(separator: ", ")): an audit key should be query-only", fix: "create a new key with only \(Self.neededPermissions.joined(separator: ", ")) and delete this one"))
+            }
+            if let nonce = info.result["nonce"]?.stringValue.flatMap(UInt64.init), nonce > UInt64(NonceStore.nowMillis()) * 10 {
+                out.append(DoctorCheck(.failed, subject, "Kraken's highest nonce for this key (\(nonce)) is of a larger scale than millisecond nonces: every call will fail with EAPI:Invalid nonce", fix: "create a new key used only by kraken-audit"))
+            }
+        } catch {
+            out.append(DoctorCheck(.failed, subject, "\(error)", fix: Self.fix(for: error)))
+        }
+        return out
+    }
+
+    static func fix(for error: any Error) -> String? {
+        switch error {
+        case ConfigError.secret(_, let secretError):
+            switch secretError {
+            case .filePermissions(let path, _): return "chmod 600 \(path)"
+            case .fileOwner(let path, _, let uid): return "chown \(uid) \(path)"
+            case .envNotSet(let v, _): return "export \(v)=... in the environment of kraken-audit"
+            case .fileMissing(let p, _): return "create \(p) holding only the value, mode 600"
+            default: return nil
+            }
+        case let e as KrakenError:
+            switch e.kind {
+            case .invalidKey: return "check that api_key_* holds the key's public API key"
+            case .invalidSignature: return "check that api_secret_* holds the key's private key (base64)"
+            case .permissionDenied: return "enable the missing permission on the key"
+            case .invalidNonce: return "use a key that only kraken-audit uses"
+            default: return e.isTransient ? "retry later" : nil
+            }
+        case is SigningError: return "copy the private key again from Kraken"
+        default: return nil
+        }
+    }
+
+    /// Renders the checklist for a terminal.
+    public static func render(_ checks: [DoctorCheck]) -> String {
+        checks.map { c in
+            let mark: String
+            switch c.status {
+            case .ok: mark = "[ok]  "
+            case .warning: mark = "[warn]"
+            case .failed: mark = "[FAIL]"
+            case .skipped: mark = "[skip]"
+            }
+            var line = "\(mark) \(c.subject): \(c.detail)"
+            if let fix = c.fix { line += "\n       fix: \(fix)" }
+            return line
+        }.joined(separator: "\n")
+    }
+}
+
+/// Used for public calls only: taking a nonce from it is an error.
+struct UnavailableNonces: NonceSource {
+    func nextNonce() async throws -> UInt64 {
+        throw KrakenError.nonceUnavailable(reason: "no nonce store for this client")
+    }
+}
