@@ -48,10 +48,12 @@ let package = Package(
             ]
         ),
 
+        // Shared test helpers: throw-away databases in the cluster `scripts/test` starts.
+        .target(name: "TestSupport", dependencies: ["AuditStore", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI"]),
-        .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI"]),
+        .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI"]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

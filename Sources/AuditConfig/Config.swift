@@ -71,6 +71,8 @@ public struct AccountConfig: Sendable {
     public var keyCreated: String?
     /// Request timeout in seconds.
     public var timeoutSeconds: Double
+    /// IANA time zone of the account's business (off-hours rules, daily baselines); defaults to `[ops] timezone`.
+    public var timezone: String
 }
 
 /// `[alerts]`.

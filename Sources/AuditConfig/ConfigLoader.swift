@@ -56,9 +56,26 @@ public enum ConfigLoader {
             database.url = try db.string("url")
         }
 
+        var ops = OpsConfig(pingURL: nil, timezone: "UTC")
+        if let o = try root.table("ops") {
+            try o.allowOnly(["ping_url", "timezone"])
+            ops.pingURL = try o.string("ping_url")
+            if let tz = try o.string("timezone") {
+                guard TimeZone(identifier: tz) != nil else {
+                    throw .invalidValue(path: o.key("timezone"), reason: "'\(tz)' is not an IANA time zone (e.g. Europe/Berlin)")
+                }
+                ops.timezone = tz
+            }
+            if let url = ops.pingURL {
+                do { _ = try BaseURL.validate(url) } catch {
+                    throw .invalidValue(path: o.key("ping_url"), reason: error.description)
+                }
+            }
+        }
+
         var accounts: [AccountConfig] = []
         for account in try root.tableArray("account") {
-            accounts.append(try parseAccount(account))
+            accounts.append(try parseAccount(account, defaultTimezone: ops.timezone))
         }
         var seen = Set<String>()
         for a in accounts {
@@ -86,23 +103,6 @@ public enum ConfigLoader {
                 notifyResolved: try al.bool("notify_resolved") ?? false)
         }
 
-        var ops = OpsConfig(pingURL: nil, timezone: "UTC")
-        if let o = try root.table("ops") {
-            try o.allowOnly(["ping_url", "timezone"])
-            ops.pingURL = try o.string("ping_url")
-            if let tz = try o.string("timezone") {
-                guard TimeZone(identifier: tz) != nil else {
-                    throw .invalidValue(path: o.key("timezone"), reason: "'\(tz)' is not an IANA time zone (e.g. Europe/Berlin)")
-                }
-                ops.timezone = tz
-            }
-            if let url = ops.pingURL {
-                do { _ = try BaseURL.validate(url) } catch {
-                    throw .invalidValue(path: o.key("ping_url"), reason: error.description)
-                }
-            }
-        }
-
         var rules: [String: ConfigTable] = [:]
         if let r = try root.table("rules") {
             for key in r.table.keys {
@@ -114,10 +114,10 @@ public enum ConfigLoader {
             path: path, database: database, accounts: accounts, alerts: alerts, ops: ops, rules: rules)
     }
 
-    static func parseAccount(_ a: Node) throws(ConfigError) -> AccountConfig {
+    static func parseAccount(_ a: Node, defaultTimezone: String) throws(ConfigError) -> AccountConfig {
         try a.allowOnly([
             "name", "api_key_env", "api_key_file", "api_secret_env", "api_secret_file", "api_secret_command",
-            "otp_env", "otp_file", "api_url", "tier", "rate_limit", "key_created", "timeout_seconds",
+            "otp_env", "otp_file", "api_url", "tier", "rate_limit", "key_created", "timeout_seconds", "timezone",
         ])
         guard let name = try a.string("name") else { throw .missingKey(path: a.key("name")) }
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -151,9 +151,13 @@ public enum ConfigLoader {
         let keyCreated = try a.date("key_created")
         let timeout = try a.number("timeout_seconds") ?? 30
         guard timeout > 0 else { throw .invalidValue(path: a.key("timeout_seconds"), reason: "must be positive") }
+        let timezone = try a.string("timezone") ?? defaultTimezone
+        guard TimeZone(identifier: timezone) != nil else {
+            throw .invalidValue(path: a.key("timezone"), reason: "'\(timezone)' is not an IANA time zone (e.g. Europe/Berlin)")
+        }
         return AccountConfig(
             name: name, apiKey: apiKey, apiSecret: secret, otp: otp, apiURL: url, tier: tier, rateLimit: limit,
-            keyCreated: keyCreated, timeoutSeconds: timeout)
+            keyCreated: keyCreated, timeoutSeconds: timeout, timezone: timezone)
     }
 
     static func secretSource(_ a: Node, env: String, file: String, command: String?, required: Bool)
