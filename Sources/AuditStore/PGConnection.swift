@@ -90,6 +90,7 @@ public final class PGConnection: @unchecked Sendable {
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws. Nested calls use
     /// savepoints.
+    @discardableResult
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         let depth = transactionDepth
         try executeScript(depth == 0 ? "BEGIN" : "SAVEPOINT ka_sp_\(depth)")
