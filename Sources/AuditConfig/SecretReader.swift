@@ -44,6 +44,17 @@ public struct SecretReader: Sendable {
         return Secret(bytes: bytes[start..<end])
     }
 
+    /// The environment a secret command gets: what password managers need, never other secrets that
+    /// kraken-audit itself was given through `*_env` variables.
+    static func commandEnvironment(_ env: [String: String]) -> [String: String] {
+        let names: Set<String> = [
+            "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",
+            "DBUS_SESSION_BUS_ADDRESS", "GNUPGHOME", "GPG_TTY", "CREDENTIALS_DIRECTORY",
+        ]
+        let prefixes = ["PASSWORD_STORE_", "VAULT_", "AWS_", "OP_", "GOPASS_"]
+        return env.filter { key, _ in names.contains(key) || prefixes.contains { key.hasPrefix($0) } }
+    }
+
     /// Refuses files that group or others can access, or that another user owns.
     public static func checkPrivate(path: String, key: String) throws(SecretError) {
         var st = stat()
@@ -71,7 +82,7 @@ public struct SecretReader: Sendable {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = argv
         }
-        process.environment = environment
+        process.environment = Self.commandEnvironment(environment)
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -86,13 +97,19 @@ public struct SecretReader: Sendable {
             done.signal()
         }
         let errCollector = OutputCollector()
-        DispatchQueue.global().async { errCollector.data = err.fileHandleForReading.readDataToEndOfFile() }
+        let errDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            errCollector.data = err.fileHandleForReading.readDataToEndOfFile()
+            errDone.signal()
+        }
         if done.wait(timeout: deadline) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            _ = errDone.wait(timeout: .now() + 1)
             throw .commandFailed(command: name, reason: "timed out after \(Int(commandTimeout)) s")
         }
         process.waitUntilExit()
+        _ = errDone.wait(timeout: .now() + 5)
         guard process.terminationStatus == 0 else {
             let msg = String(decoding: errCollector.data.prefix(200), as: UTF8.self)
                 .split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
