@@ -33,9 +33,13 @@ let package = Package(
             dependencies: ["KrakenAPI", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .target(
+            name: "Collector",
+            dependencies: ["KrakenAPI", "AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "Operations",
             dependencies: [
-                "KrakenAPI", "AuditStore", "AuditConfig",
+                "KrakenAPI", "AuditStore", "AuditConfig", "Collector",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -53,6 +57,7 @@ let package = Package(
         .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI"]),
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -203,6 +203,40 @@ public enum PGTimestamp {
             + "\(pad(secOfDay % 60, 2)).\(pad(micros, 6))Z"
     }
 
+    /// Converts Kraken's float seconds (`"1688667796.8802"`, exact text) to an ISO timestamp, rounded to
+    /// microseconds (PostgreSQL's precision) without going through `Double`. Nil if not a plain decimal.
+    public static func fromEpochText(_ text: String) -> String? {
+        var t = Substring(text)
+        var negative = false
+        if t.hasPrefix("-") { negative = true; t = t.dropFirst() }
+        let parts = t.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let intText = parts.first, !intText.isEmpty, intText.count <= 12, intText.allSatisfy(\.isASCIIDigit),
+            let whole = Int64(intText)
+        else { return nil }
+        var micros: Int64 = 0
+        if parts.count == 2 {
+            let frac = parts[1]
+            guard !frac.isEmpty, frac.allSatisfy(\.isASCIIDigit) else { return nil }
+            let digits = Array(frac.utf8).map { Int64($0 - 48) }
+            for i in 0..<6 { micros = micros * 10 + (i < digits.count ? digits[i] : 0) }
+            if digits.count > 6, digits[6] >= 5 { micros += 1 }
+        }
+        var totalMicros = whole * 1_000_000 + micros
+        if negative { totalMicros = -totalMicros }
+        var seconds = totalMicros / 1_000_000
+        var rest = totalMicros % 1_000_000
+        if rest < 0 { rest += 1_000_000; seconds -= 1 }
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secOfDay = seconds - days * 86400
+        let (y, m, d) = civil(fromDays: days)
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let t = String(v)
+            return String(repeating: "0", count: max(0, width - t.count)) + t
+        }
+        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secOfDay / 3600, 2)):\(pad((secOfDay % 3600) / 60, 2)):"
+            + "\(pad(secOfDay % 60, 2)).\(pad(rest, 6))Z"
+    }
+
     /// Parses PostgreSQL's ISO output (`YYYY-MM-DD HH:MM:SS[.ffffff]+HH[:MM]`) or RFC 3339.
     public static func parse(_ text: String) -> Date? {
         let b = Array(text.utf8)

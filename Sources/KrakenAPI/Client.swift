@@ -111,7 +111,8 @@ public struct CallRecord: Sendable {
     public let bytes: Int
 }
 
-/// Sees every attempt the client makes (the collector stores them in `audit.api_calls`).
+/// Sees every attempt the client makes, before the call returns (the collector stores them in
+/// `audit.api_calls`).
 public protocol CallObserver: Sendable {
     func record(_ call: CallRecord) async
 }
@@ -148,7 +149,8 @@ public struct KrakenClient: Sendable {
         self.logger = logger
     }
 
-    /// Calls `/0/private/<method>` with `parameters` (form-encoded in order, after the nonce).
+    /// Calls `/0/private/<method>` with `parameters` (form-encoded in order, after the nonce), taking the nonce
+    /// from the client's ``NonceSource``.
     public func privateCall(_ method: String, parameters: [(String, String)] = []) async throws(KrakenError)
         -> KrakenResponse
     {
@@ -158,6 +160,14 @@ public struct KrakenClient: Sendable {
         } catch {
             throw .nonceUnavailable(reason: String(describing: error))
         }
+        return try await privateCall(method, parameters: parameters, nonce: nonce)
+    }
+
+    /// Calls `/0/private/<method>` with a nonce the caller took (the collector takes nonce and rate budget in
+    /// one step, see `CallGate`). Every call must use a fresh nonce: a retry calls this again with a new one.
+    public func privateCall(_ method: String, parameters: [(String, String)], nonce: UInt64) async throws(KrakenError)
+        -> KrakenResponse
+    {
         let signed = SignedRequest(
             method: method, nonce: nonce, parameters: parameters, otp: credentials.otp, signer: signer)
         let request = HTTPRequest(
@@ -193,53 +203,57 @@ public struct KrakenClient: Sendable {
         async throws(KrakenError) -> KrakenResponse
     {
         let started = Date()
-        var status: Int? = nil
-        var errors: [String] = []
-        var bytes = 0
-        defer {
-            if let observer {
-                let record = CallRecord(
-                    method: method, nonce: nonce, parameters: parameters, started: started,
-                    duration: Date().timeIntervalSince(started), httpStatus: status, errors: errors, bytes: bytes)
-                Task { await observer.record(record) }
+        let outcome = await attempt(request, method: method)
+        if let observer {
+            let failure: [String]
+            switch outcome.result {
+            case .success(let r): failure = r.warnings.map(\.raw)
+            case .failure(let e): failure = e.errorStrings
             }
+            await observer.record(
+                CallRecord(
+                    method: method, nonce: nonce, parameters: parameters, started: started,
+                    duration: Date().timeIntervalSince(started), httpStatus: outcome.status, errors: failure,
+                    bytes: outcome.bytes))
         }
+        return try outcome.result.get()
+    }
+
+    private func attempt(_ request: HTTPRequest, method: String) async -> (
+        result: Result<KrakenResponse, KrakenError>, status: Int?, bytes: Int
+    ) {
         let response: HTTPResponse
         do {
             response = try await transport.send(request)
         } catch {
             let reason = Self.describeTransportError(error)
-            errors = ["transport: \(reason)"]
             logger.debug("kraken call failed", metadata: ["method": "\(method)", "reason": "\(reason)"])
-            throw .transport(method: method, reason: reason)
+            return (.failure(.transport(method: method, reason: reason)), nil, 0)
         }
-        status = response.status
-        bytes = response.body.count
-        guard response.status == 200 else {
-            let snippet = Self.snippet(response.body)
-            errors = ["HTTP \(response.status)"]
-            throw .http(method: method, status: response.status, snippet: snippet)
+        let status = response.status
+        let bytes = response.body.count
+        guard status == 200 else {
+            return (.failure(.http(method: method, status: status, snippet: Self.snippet(response.body))), status, bytes)
         }
         let envelope: JSONValue
         do {
             envelope = try JSONValue.parse(response.body)
         } catch {
-            errors = ["malformed: \(error.description)"]
-            throw .malformedResponse(method: method, reason: error.description)
+            return (.failure(.malformedResponse(method: method, reason: error.description)), status, bytes)
         }
         guard case .object = envelope, let errorField = envelope["error"]?.arrayValue else {
-            errors = ["malformed: no error array"]
-            throw .malformedResponse(method: method, reason: "the envelope has no 'error' array")
+            return (.failure(.malformedResponse(method: method, reason: "the envelope has no 'error' array")), status, bytes)
         }
         let strings = errorField.compactMap(\.stringValue).map(KrakenErrorString.init)
-        errors = strings.map(\.raw)
         if strings.contains(where: { $0.kind != .warning }) {
-            logger.debug("kraken call returned errors", metadata: ["method": "\(method)", "errors": "\(errors)"])
-            throw .api(method: method, errors: strings)
+            logger.debug("kraken call returned errors", metadata: ["method": "\(method)", "errors": "\(strings.map(\.raw))"])
+            return (.failure(.api(method: method, errors: strings)), status, bytes)
         }
         logger.trace("kraken call ok", metadata: ["method": "\(method)", "bytes": "\(bytes)"])
-        return KrakenResponse(
-            result: envelope["result"] ?? .null, warnings: strings, status: response.status, bytes: bytes)
+        return (
+            .success(KrakenResponse(result: envelope["result"] ?? .null, warnings: strings, status: status, bytes: bytes)),
+            status, bytes
+        )
     }
 
     static func describeTransportError(_ error: any Error) -> String {

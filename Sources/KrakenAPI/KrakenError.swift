@@ -70,6 +70,36 @@ public enum KrakenError: Error, CustomStringConvertible, Equatable {
         return errors.first { $0.kind != .warning }?.kind ?? errors.first?.kind
     }
 
+    /// For `EService: Throttled: <ts>`, when to retry.
+    public var throttledUntil: Date? {
+        guard case .api(_, let errors) = self else { return nil }
+        return errors.lazy.compactMap(\.throttledUntil).first
+    }
+
+    /// Short strings for the call log: Kraken's error strings, or `HTTP 520`, `transport: timed out`, ...
+    public var errorStrings: [String] {
+        switch self {
+        case .api(_, let errors): return errors.map(\.raw)
+        case .http(_, let status, _): return ["HTTP \(status)"]
+        case .transport(_, let reason): return ["transport: \(reason)"]
+        case .malformedResponse(_, let reason): return ["malformed: \(reason)"]
+        case .insecureURL: return ["insecure URL"]
+        case .nonceUnavailable: return ["nonce unavailable"]
+        }
+    }
+
+    /// A stable name for the kind of failure, for the call log's `error_kind` and metrics.
+    public var kindName: String {
+        switch self {
+        case .api: return kind?.rawValue ?? "other"
+        case .http: return "http"
+        case .transport(_, let reason): return reason == "timed out" ? "timeout" : "transport"
+        case .malformedResponse: return "malformed"
+        case .insecureURL: return "config"
+        case .nonceUnavailable: return "nonce_store"
+        }
+    }
+
     /// Whether retrying later (with a fresh nonce and signature) may succeed.
     public var isTransient: Bool {
         switch self {

@@ -7,6 +7,12 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     case success = 0
     /// A check failed (doctor) or a general error.
     case failure = 1
+    /// The command completed, but at least one account failed (the others were collected and reported).
+    case partial = 3
+    /// `--fail-on SEVERITY`: new findings at or above that severity.
+    case findings = 4
+    /// Another `kraken-audit run` holds the database's run lock.
+    case alreadyRunning = 5
     /// Bad command line.
     case usage = 64
     /// Bad data from Kraken (malformed responses) or in the database.

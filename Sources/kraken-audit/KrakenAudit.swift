@@ -13,13 +13,24 @@ struct KrakenAudit: AsyncParsableCommand {
             Examples:
               kraken-audit doctor --config /etc/kraken-audit/kraken-audit.toml
               kraken-audit migrate
+              kraken-audit collect --account main
 
-            Exit codes: 0 success; 1 a check failed; 64 usage; 65 bad data; 69 service refused;
-            70 internal error; 73 cannot write output; 75 temporary failure (database or Kraken
-            unreachable, key locked out: retry later); 78 configuration error.
+            Exit codes:
+              0  success
+              1  a check failed (doctor) or a general error
+              3  completed, but some account failed
+              4  new findings at or above --fail-on SEVERITY
+              5  another run holds the lock
+              64 usage error
+              65 bad data (malformed Kraken response, changed or unknown migration)
+              69 a service refused permanently (invalid key, permission denied)
+              70 internal error
+              73 cannot write an output file
+              75 temporary failure: database or Kraken unreachable, key locked out; retry later
+              78 configuration error
             """,
         version: "kraken-audit 0.1.0",
-        subcommands: [MigrateCommand.self, DoctorCommand.self]
+        subcommands: [MigrateCommand.self, DoctorCommand.self, CollectCommand.self]
     )
 }
 

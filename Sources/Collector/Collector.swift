@@ -1,0 +1,146 @@
+import AuditConfig
+import AuditStore
+import Foundation
+import KrakenAPI
+import Logging
+
+/// The outcome of collecting one account.
+public struct AccountOutcome: Sendable {
+    public let account: String
+    public let runId: Int64?
+    /// nil when the account completed.
+    public let error: CollectError?
+    public let endpoints: [String: EndpointStats]
+
+    public var succeeded: Bool { error == nil }
+}
+
+/// `kraken-audit collect`: collects every configured account (concurrently, one task per key) into
+/// PostgreSQL. An account that fails is recorded as failed in `audit.collector_runs` while the others go on.
+public struct Collector: Sendable {
+    let config: AuditConfiguration
+    let credentials: @Sendable (AccountConfig) throws -> KrakenCredentials
+    let transport: any HTTPTransport
+    let logger: Logger
+    let showProgress: Bool
+
+    public init(
+        config: AuditConfiguration, credentials: @escaping @Sendable (AccountConfig) throws -> KrakenCredentials,
+        transport: any HTTPTransport = URLSessionTransport(), showProgress: Bool = false, logger: Logger
+    ) {
+        self.config = config
+        self.credentials = credentials
+        self.transport = transport
+        self.logger = logger
+        self.showProgress = showProgress
+    }
+
+    /// Collects `accounts` (names; empty = all). `parentRunId` links per-account runs to a nightly `run`.
+    public func collect(accounts names: [String] = [], options: CollectOptions = CollectOptions(), command: String = "collect", parentRunId: Int64? = nil) async -> [AccountOutcome] {
+        let selected = names.isEmpty ? config.accounts : config.accounts.filter { names.contains($0.name) }
+        let progress = showProgress ? ProgressLine(secondsPerPage: 2 / (selected.first?.rateLimit.decayPerSecond ?? 0.33)) : nil
+        return await withTaskGroup(of: AccountOutcome.self) { group in
+            for account in selected {
+                group.addTask { await collect(account: account, options: options, command: command, progress: progress) }
+            }
+            var out: [AccountOutcome] = []
+            for await o in group { out.append(o) }
+            return out.sorted { $0.account < $1.account }
+        }
+    }
+
+    func collect(account: AccountConfig, options: CollectOptions, command: String, progress: ProgressLine?) async -> AccountOutcome {
+        var logger = self.logger
+        logger[metadataKey: "account"] = .string(account.name)
+        let url = config.database.url
+        let gateDB: PGConnection
+        let storeDB: PGConnection
+        do {
+            gateDB = try PGConnection(url: url, logger: logger)
+            storeDB = try PGConnection(url: url, logger: logger)
+        } catch {
+            logger.error("database unavailable", metadata: ["error": "\(error)"])
+            return AccountOutcome(account: account.name, runId: nil, error: .database(error), endpoints: [:])
+        }
+        defer {
+            gateDB.close()
+            storeDB.close()
+        }
+        let creds: KrakenCredentials
+        do {
+            creds = try credentials(account)
+        } catch {
+            return await record(failure: .configuration("\(error)"), account: account, db: storeDB, logger: logger)
+        }
+        let runInfo: (accountId: Int, runId: Int64)
+        do {
+            runInfo = try await storeDB.run { db in
+                let accountId = try NonceStore.register(
+                    on: db, account: account.name, keyName: account.name, fingerprint: creds.fingerprint, keyCreated: account.keyCreated)
+                let runId = try db.query(
+                    """
+                    INSERT INTO audit.collector_runs (command, account_id, pid, hostname, version)
+                    SELECT $1, account_id, $2, $3, $4 FROM audit.api_keys WHERE id = $5 RETURNING id, account_id
+                    """, [command, Int(getpid()), ProcessInfo.processInfo.hostName, "0.1.0", accountId]
+                ).rows[0]
+                return (try runId.decode(1, as: Int.self), try runId.decode(0, as: Int64.self))
+            }
+        } catch {
+            let pg = error as? PGError ?? PGError(kind: .query, message: "\(error)")
+            return AccountOutcome(account: account.name, runId: nil, error: .database(pg), endpoints: [:])
+        }
+        logger[metadataKey: "run"] = .string(String(runInfo.runId))
+        let result: Result<[String: EndpointStats], CollectError>
+        do {
+            let paced = try PacedClient(
+                account: account.name, accountId: runInfo.accountId, credentials: creds, apiURL: account.apiURL,
+                limit: account.rateLimit, db: gateDB, runId: runInfo.runId, transport: transport,
+                timeout: account.timeoutSeconds, retry: options.retry, logger: logger)
+            let collector = AccountCollector(
+                account: account, accountId: runInfo.accountId, paced: paced, store: storeDB, options: options,
+                logger: logger, progress: progress)
+            result = .success(try await collector.collectAll())
+        } catch let e as CollectError {
+            result = .failure(e)
+        } catch {
+            result = .failure(.configuration("\(error)"))
+        }
+        let stats = (try? result.get()) ?? [:]
+        let failure = result.failure
+        let statsJSON = JSONValue.object(stats.sorted { $0.key < $1.key }.map { name, s in
+            (name, .object([
+                ("calls", .number(String(s.calls))), ("inserted", .number(String(s.rows.inserted))),
+                ("updated", .number(String(s.rows.updated))),
+                ("kraken_count", s.krakenCount.map { .number(String($0)) } ?? .null),
+                ("stored_count", s.storedCount.map { .number(String($0)) } ?? .null),
+            ]))
+        }).jsonText
+        let status = failure == nil ? "success" : (failure.map { if case .cancelled = $0 { return "interrupted" } else { return "failed" } } ?? "failed")
+        let runId = runInfo.runId
+        _ = try? await storeDB.run { db in
+            try db.execute(
+                "UPDATE audit.collector_runs SET finished_at = clock_timestamp(), status = $2, error = $3, stats = $4::jsonb WHERE id = $1",
+                [runId, status, failure.map { "\($0)" }, statsJSON])
+        }
+        if let failure {
+            logger.error("collection failed", metadata: ["error": "\(failure)", "temporary": "\(failure.isTemporary)"])
+        } else {
+            logger.info("collection complete", metadata: ["calls": "\(stats.values.reduce(0) { $0 + $1.calls })", "inserted": "\(stats.values.reduce(0) { $0 + $1.rows.inserted })"])
+        }
+        return AccountOutcome(account: account.name, runId: runId, error: failure, endpoints: stats)
+    }
+
+    private func record(failure: CollectError, account: AccountConfig, db: PGConnection, logger: Logger) async -> AccountOutcome {
+        logger.error("collection failed", metadata: ["error": "\(failure)"])
+        let name = account.name
+        let text = "\(failure)"
+        let runId: Int64? = try? await db.run { db in
+            let accountId = try AccountStore.ensure(on: db, name: name)
+            return try db.query(
+                "INSERT INTO audit.collector_runs (command, account_id, finished_at, status, error, pid) VALUES ('collect', $1, clock_timestamp(), 'failed', $2, $3) RETURNING id",
+                [accountId, text, Int(getpid())]
+            ).rows[0].decode(0, as: Int64.self)
+        }
+        return AccountOutcome(account: account.name, runId: runId, error: failure, endpoints: [:])
+    }
+}
