@@ -37,9 +37,17 @@ let package = Package(
             dependencies: ["KrakenAPI", "AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "Reports",
+            dependencies: ["AuditStore", "KrakenAPI", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "Alerts",
+            dependencies: ["AuditStore", "AuditConfig", "KrakenAPI", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
             name: "Operations",
             dependencies: [
-                "KrakenAPI", "AuditStore", "AuditConfig", "Collector",
+                "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -58,6 +66,8 @@ let package = Package(
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditStore", "KrakenAPI", "TestSupport"]),
+        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
