@@ -1,6 +1,8 @@
 import AuditConfig
 import AuditStore
 import KrakenAPI
+import Reports
+import Alerts
 
 /// Process exit codes, following sysexits(3) where one fits. Documented in the README and `--help`.
 public enum ExitStatus: Int32, Sendable, CaseIterable {
@@ -49,6 +51,13 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
             case .nonceUnavailable: return .tempFail
             default: return e.kind == .temporaryLockout ? .tempFail : .unavailable
             }
+        case is OutputError: return .cantCreate
+        case let e as AlertError:
+            switch e {
+            case .notConfigured, .hookNotExecutable: return .config
+            case .database(let pg): return forError(pg)
+            }
+        case is SchemaNotCurrent: return .config
         default: return .failure
         }
     }
