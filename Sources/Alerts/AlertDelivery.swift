@@ -66,7 +66,8 @@ public struct AlertDelivery: Sendable {
     }
 
     /// Delivers what is due. Safe to run concurrently (one pass at a time per database) and repeatedly.
-    public func deliverPending(on db: PGConnection, now: Date = Date()) throws(AlertError) -> DeliverySummary {
+    /// - Parameter now: what counts as now for retry schedules (tests move it forward); default the database clock.
+    public func deliverPending(on db: PGConnection, now: Date? = nil) throws(AlertError) -> DeliverySummary {
         try checkHook()
         var summary = DeliverySummary()
         do {
@@ -80,12 +81,13 @@ public struct AlertDelivery: Sendable {
             try db.execute(
                 """
                 WITH groups AS (
-                    SELECT o.run_id, f.account_id, min(o.id) AS first_id
-                      FROM audit.alert_outbox o JOIN audit.findings f ON f.id = o.finding_id
-                     WHERE o.delivered_at IS NULL AND o.delivery_id IS NULL
-                     GROUP BY o.run_id, f.account_id
+                    SELECT run_id, account_id, 'dlv-' || first_id || '-' || substr(md5(random()::text || first_id), 1, 8) AS delivery_id
+                      FROM (SELECT o.run_id, f.account_id, min(o.id) AS first_id
+                              FROM audit.alert_outbox o JOIN audit.findings f ON f.id = o.finding_id
+                             WHERE o.delivered_at IS NULL AND o.delivery_id IS NULL
+                             GROUP BY o.run_id, f.account_id) x
                 )
-                UPDATE audit.alert_outbox o SET delivery_id = 'dlv-' || g.first_id || '-' || substr(md5(random()::text), 1, 8)
+                UPDATE audit.alert_outbox o SET delivery_id = g.delivery_id
                   FROM groups g, audit.findings f
                  WHERE f.id = o.finding_id AND o.delivered_at IS NULL AND o.delivery_id IS NULL
                    AND o.run_id IS NOT DISTINCT FROM g.run_id AND f.account_id IS NOT DISTINCT FROM g.account_id
@@ -93,7 +95,7 @@ public struct AlertDelivery: Sendable {
             let due = try db.query(
                 """
                 SELECT DISTINCT delivery_id FROM audit.alert_outbox
-                 WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY delivery_id
+                 WHERE delivered_at IS NULL AND next_attempt_at <= coalesce($1::timestamptz, clock_timestamp()) ORDER BY delivery_id
                 """, [now]
             ).rows.map { try $0.decode(0, as: String.self) }
             for deliveryId in due {
