@@ -122,8 +122,8 @@ struct HistoryBuilder: Sendable {
         days = HistoryBuilder.calendarDays(params)
         let businessDays = days.filter(\.business)
         guard !businessDays.isEmpty else { return }
-        // ~2.2 ledger entries per order event (fills average 1.2, 2 legs each, some orders never fill).
-        let ordersPerDay = max(0.5, Double(params.targetLedgerEntries) / 2.2 / Double(businessDays.count))
+        // ~1.9 ledger entries per order event (fills average 1.2, 2 legs each; some orders never fill, a few are unaffordable).
+        let ordersPerDay = max(0.5, Double(params.targetLedgerEntries) / 1.9 / Double(businessDays.count))
         let plants = params.clean ? [:] : planPlants()
         var businessIndex = 0
         var lastWithdrawalDay = -10
@@ -590,7 +590,7 @@ struct HistoryBuilder: Sendable {
         appendLedger(time: time, type: .transfer, subtype: .stakingFromSpot, asset: Catalogue.dotStaked, amount: amount, fee: 0, refKind: .misc, refValue: ref)
     }
 
-    private mutating func stakingReward(time: Int64) {
+    fileprivate mutating func stakingReward(time: Int64) {
         let amount = balances[Catalogue.dotStaked] * 23 / 10_000
         guard amount > 0 else { return }
         let ref = nextMisc
@@ -832,4 +832,9 @@ struct HistoryBuilder: Sendable {
             withdrawnAssets: [Catalogue.xbt, Catalogue.eth, Catalogue.eur].map { Catalogue.assets[$0].key },
             typicalNotionalUSD: typicalNotionalUSD)
     }
+}
+
+extension HistoryBuilder {
+    /// Books a staking reward now (used when planting a ledger gap at run time).
+    mutating func plantStakingReward(time: Int64) { stakingReward(time: time) }
 }
