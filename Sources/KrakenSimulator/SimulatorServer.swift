@@ -49,7 +49,7 @@ struct SimResponder: HTTPResponder {
                 try? await provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
             }
             try? await context.channel.close().get()
-            throw SimulatorError.serverStart("connection reset on purpose")
+            throw ConnectionResetOnPurpose()
         }
     }
 
@@ -62,6 +62,9 @@ struct SimResponder: HTTPResponder {
         }
     }
 }
+
+/// Thrown after closing a connection for the `connection_reset` fault (Hummingbird then writes nothing).
+struct ConnectionResetOnPurpose: Error {}
 
 /// A flag set once when the server stops.
 final class StopFlag: Sendable {
@@ -115,8 +118,7 @@ public final class SimulatorServer: Sendable {
         await state.writeTruthFile()
         let stopping = StopFlag()
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        var serverLogger = logger
-        serverLogger.logLevel = min(logger.logLevel, .notice) == logger.logLevel ? logger.logLevel : .notice
+        let serverLogger = logger
         let app = Application(
             responder: SimResponder(state: state, stopping: stopping),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "kraken-simulator"),

@@ -134,14 +134,15 @@ public actor SimulatorState {
         guard let zone = TimeZone(identifier: options.timeZone) else { throw .invalidOption("unknown time zone") }
         timeZone = zone
         endSeconds = options.endSeconds ?? (Int64(Date().timeIntervalSince1970) / 86_400 * 86_400)
-        let built = Self.buildAccounts(options: options, endSeconds: endSeconds, timeZone: zone)
+        let built = try Self.buildAccounts(options: options, endSeconds: endSeconds, timeZone: zone)
         accounts = built
         for (i, a) in built.enumerated() { keyIndex[a.key.apiKey] = i }
         armed = options.effectiveInjections.map { Armed(plan: $0, served: 0, truthIndex: nil, methods: []) }
     }
 
-    static func buildAccounts(options: SimulatorOptions, endSeconds: Int64, timeZone: TimeZone) -> [SimAccount] {
-        options.accountNames.enumerated().map { index, name in
+    static func buildAccounts(options: SimulatorOptions, endSeconds: Int64, timeZone: TimeZone) throws(SimulatorError) -> [SimAccount] {
+        var out: [SimAccount] = []
+        for (index, name) in options.accountNames.enumerated() {
             let params = HistoryParameters(
                 seed: options.seed, accountIndex: index, account: name,
                 startSeconds: endSeconds - Int64(options.days) * 86_400, endSeconds: endSeconds, timeZone: timeZone,
@@ -149,14 +150,17 @@ public actor SimulatorState {
                 businessWeekdays: options.businessWeekdays, targetLedgerEntries: options.scale, clean: options.clean)
             let builder = HistoryBuilder.generate(params)
             let creds = KeyState.credentials(seed: options.seed, account: name)
-            // The secret is base64 of 64 bytes by construction, so the signer cannot fail.
-            let signer = (try? RequestSigner(secret: Secret(creds.secret)))!
+            // The secret is base64 of 64 bytes by construction; a failure here would be a simulator bug.
+            guard let signer = try? RequestSigner(secret: Secret(creds.secret)) else {
+                throw .invalidOption("internal: generated secret for \(name) is not base64")
+            }
             let key = KeyState(
                 account: name, apiKey: creds.apiKey, secret: creds.secret, signer: signer,
                 permissions: options.accountPermissions[name] ?? options.permissions, otp: options.otp[name],
                 nonceWindow: options.nonceWindow, createdTime: endSeconds - Int64(options.days) * 86_400 - 86_400)
-            return SimAccount(name: name, builder: builder, key: key)
+            out.append(SimAccount(name: name, builder: builder, key: key))
         }
+        return out
     }
 
     // MARK: Clocks
@@ -283,7 +287,9 @@ public actor SimulatorState {
 
     /// Restores the initial state: history regenerated from the seed, nonces, counters, faults, log, run-time truth.
     public func reset() {
-        accounts = Self.buildAccounts(options: options, endSeconds: endSeconds, timeZone: timeZone)
+        // The options were valid at init, so regeneration cannot fail; keep the old state if it somehow does.
+        guard let rebuilt = try? Self.buildAccounts(options: options, endSeconds: endSeconds, timeZone: timeZone) else { return }
+        accounts = rebuilt
         keyIndex = [:]
         for (i, a) in accounts.enumerated() { keyIndex[a.key.apiKey] = i }
         lockouts = [:]
@@ -571,7 +577,7 @@ public actor SimulatorState {
             return errorEnvelope([error])
         }
         guard let params = Self.parseBody(request) else { return fail("EAPI:Bad request", lockoutStreak: false) }
-        guard let nonceText = params["nonce"], let n = UInt64(nonceText), nonceText.allSatisfy(\.isASCII) else {
+        guard let nonceText = params["nonce"], nonceText.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt64(nonceText) else {
             return fail("EAPI:Invalid nonce", lockoutStreak: true)
         }
         nonce = n
