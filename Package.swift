@@ -9,11 +9,17 @@ let package = Package(
         .library(name: "KrakenAPI", targets: ["KrakenAPI"]),
         .library(name: "AuditStore", targets: ["AuditStore"]),
         .library(name: "AuditConfig", targets: ["AuditConfig"]),
+        .executable(name: "kraken-simulator", targets: ["kraken-simulator"]),
+        .library(name: "KrakenSimulator", targets: ["KrakenSimulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         // System libraries (see ../shared/swift-build-notes.md).
@@ -59,6 +65,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+
+        // The Kraken simulator (issue 4): library for in-process tests, executable wrapper.
+        .target(
+            name: "KrakenSimulator",
+            dependencies: [
+                "KrakenAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "kraken-simulator",
+            dependencies: [
+                "KrakenSimulator", "KrakenAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "KrakenAPI"]),
 
         // Shared test helpers: throw-away databases in the cluster `scripts/test` starts.
         .target(name: "TestSupport", dependencies: ["AuditStore", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),

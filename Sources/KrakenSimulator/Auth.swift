@@ -1,0 +1,126 @@
+import Foundation
+import KrakenAPI
+
+/// One simulated API key: credentials, permissions, nonce and the rate-limit counter.
+struct KeyState: Sendable {
+    let account: String
+    let apiKey: String
+    /// Base64 of 64 deterministic bytes.
+    let secret: String
+    let signer: RequestSigner
+    var permissions: [String]
+    var otp: String?
+    var nonceWindow: UInt64
+    let createdTime: Int64
+
+    var highestNonce: UInt64 = 0
+    /// Nonces accepted within the window below the highest (duplicates are always rejected).
+    var recentNonces: Set<UInt64> = []
+
+    var counter: Double = 0
+    var counterUpdated: Double = 0
+    var maxCounterEver: Double = 0
+    var calls = 0
+    var successfulCalls = 0
+    var rateLimited = 0
+    var lastUsed: Int64? = nil
+
+    /// Applies the decay up to `now` (monotonic seconds).
+    mutating func decay(now: Double, perSecond: Double) {
+        let elapsed = max(0, now - counterUpdated)
+        counter = max(0, counter - elapsed * perSecond)
+        counterUpdated = now
+    }
+
+    /// Adds `cost` to the counter (every call, successful or not, rejected or not).
+    mutating func charge(_ cost: Double) {
+        counter += cost
+        maxCounterEver = max(maxCounterEver, counter)
+    }
+
+    /// Accepts `nonce` if it is above the highest (or inside the window and unused); records it.
+    mutating func accept(nonce: UInt64) -> Bool {
+        if nonce > highestNonce {
+            highestNonce = nonce
+            if nonceWindow > 0 {
+                recentNonces.insert(nonce)
+                let floor = highestNonce > nonceWindow ? highestNonce - nonceWindow : 0
+                if recentNonces.count > 1024 { recentNonces = recentNonces.filter { $0 >= floor } }
+            }
+            return true
+        }
+        guard nonceWindow > 0, highestNonce - nonce <= nonceWindow, !recentNonces.contains(nonce) else { return false }
+        recentNonces.insert(nonce)
+        return true
+    }
+
+    /// Deterministic credentials of account `index` for `seed`.
+    static func credentials(seed: UInt64, account: String) -> (apiKey: String, secret: String) {
+        var rng = SeededRandom(seed: seed, stream: "credentials/\(account)")
+        let key = (0..<42).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let secret = (0..<64).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        return (Data(key).base64EncodedString(), Data(secret).base64EncodedString())
+    }
+}
+
+/// Which permission a private method needs (../shared/kraken-api.md §7).
+enum PermissionRule: Sendable {
+    case none
+    /// Every listed permission.
+    case all([String])
+    /// At least one of the listed permissions.
+    case any([String])
+    /// QueryOrders: open or closed query permission per order status.
+    case perOrderStatus
+
+    func allows(_ granted: [String]) -> Bool {
+        switch self {
+        case .none, .perOrderStatus: true
+        case .all(let p): p.allSatisfy(granted.contains)
+        case .any(let p): p.contains(where: granted.contains)
+        }
+    }
+}
+
+/// The private methods the simulator knows, with their permission rules.
+enum PrivateMethods {
+    static let implemented: Set<String> = [
+        "Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades", "ClosedOrders", "QueryOrders", "OpenOrders",
+        "WithdrawStatus", "DepositStatus", "Balance", "BalanceEx", "GetApiKeyInfo",
+    ]
+
+    /// Trading and funding methods Kraken has but the simulator does not perform (a key with the permission
+    /// gets `EAPI:Feature disabled`).
+    static let known: [String: String] = [
+        "AddOrder": "modify-trades", "AddOrderBatch": "modify-trades", "EditOrder": "modify-trades",
+        "AmendOrder": "modify-trades", "CancelOrder": "close-trades", "CancelAll": "close-trades",
+        "CancelOrderBatch": "close-trades", "Withdraw": "withdraw-funds", "WithdrawCancel": "withdraw-funds",
+        "WithdrawAddresses": "withdraw-funds", "WithdrawInfo": "withdraw-funds", "WithdrawMethods": "withdraw-funds",
+        "DepositAddresses": "add-funds", "DepositMethods": "add-funds", "WalletTransfer": "withdraw-funds",
+        "GetWebSocketsToken": "create-ws-token", "AddExport": "export-data", "ExportStatus": "export-data",
+        "RetrieveExport": "export-data", "RemoveExport": "export-data", "TradeBalance": "query-funds",
+        "OpenPositions": "query-open-trades", "QueryLedgersInfo": "query-ledger", "TradeVolume": "query-funds",
+    ]
+
+    static func rule(for method: String, strict: Bool) -> PermissionRule {
+        switch method {
+        case "Ledgers", "QueryLedgers": strict ? .all(["query-ledger", "query-funds"]) : .all(["query-ledger"])
+        case "TradesHistory", "QueryTrades":
+            strict ? .all(["query-closed-trades", "query-open-trades"]) : .all(["query-closed-trades"])
+        case "ClosedOrders": .all(["query-closed-trades"])
+        case "OpenOrders": .all(["query-open-trades"])
+        case "QueryOrders": .perOrderStatus
+        case "Balance", "BalanceEx": .all(["query-funds"])
+        case "DepositStatus": strict ? .all(["add-funds"]) : .all(["query-funds"])
+        case "WithdrawStatus": strict ? .all(["withdraw-funds"]) : .any(["withdraw-funds", "query-ledger"])
+        case "GetApiKeyInfo": .none
+        default: known[method].map { .all([$0]) } ?? .none
+        }
+    }
+}
+
+/// Per presented API-Key string (known or not): consecutive failures and the lockout.
+struct LockoutState: Sendable {
+    var failures = 0
+    var lockedUntil: Double? = nil
+}

@@ -1,0 +1,35 @@
+/// One simulated account inside ``SimulatorState``: history builder, key and caches. Only touched from the
+/// state actor.
+final class SimAccount {
+    let name: String
+    var builder: HistoryBuilder
+    var key: KeyState
+    var assetsSeen: Set<UInt8>
+    private var closeIndexCache: [Int32]? = nil
+
+    init(name: String, builder: HistoryBuilder, key: KeyState) {
+        self.name = name
+        self.builder = builder
+        self.key = key
+        assetsSeen = Set(builder.history.ledger.map(\.asset))
+    }
+
+    /// Indices of non-open orders sorted by (closetm, serial), cached until the history changes.
+    func closeIndex() -> [Int32] {
+        if let c = closeIndexCache { return c }
+        let orders = builder.history.orders
+        var idx = orders.indices.filter { orders[$0].status != .open }.map { Int32($0) }
+        idx.sort { a, b in
+            let x = orders[Int(a)], y = orders[Int(b)]
+            return x.closetm != y.closetm ? x.closetm < y.closetm : x.serial < y.serial
+        }
+        closeIndexCache = idx
+        return idx
+    }
+
+    /// Call after appending rows.
+    func historyChanged(fromLedgerIndex start: Int) {
+        closeIndexCache = nil
+        for row in builder.history.ledger[start...] { assetsSeen.insert(row.asset) }
+    }
+}
