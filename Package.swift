@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI"]),
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
-        .testTarget(name: "CollectorTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"]),
+        .testTarget(name: "CollectorTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI", "TestSupport"]),

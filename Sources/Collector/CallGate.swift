@@ -81,21 +81,29 @@ public final class PacedClient: Sendable {
         Int64(bitPattern: UInt64(fingerprint.suffix(16), radix: 16) ?? 0) & 0x3FFF_FFFF_FFFF_FFFF
     }
 
-    /// Calls Kraken's public `Time` (no counter cost).
+    /// Calls Kraken's public `Time` (no counter cost), retrying transient failures.
     public func serverTime() async throws(CollectError) -> Int64 {
-        do {
-            let r = try await client.publicCall("Time")
-            guard let t = r.result["unixtime"]?.numberText.flatMap({ Int64($0) }) else {
-                throw CollectError.malformed(endpoint: "Time", reason: "no integer unixtime")
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(KrakenError) {
+                let r = try await client.publicCall("Time")
+                guard let t = r.result["unixtime"]?.numberText.flatMap({ Int64($0) }) else {
+                    throw KrakenError.malformedResponse(method: "Time", reason: "no integer unixtime")
+                }
+                return t
+            } catch {
+                guard Self.isRetryable(error), attempt < retry.maxAttempts else { throw .kraken(error, attempts: attempt) }
+                try await sleep(seconds: retry.delay(attempt: attempt))
             }
-            return t
-        } catch let e as KrakenError {
-            throw .kraken(e, attempts: 1)
-        } catch let e as CollectError {
-            throw e
-        } catch {
-            throw .configuration("\(error)")
         }
+    }
+
+    /// Transient errors, plus unparseable bodies: a JSON document cut short is a transport symptom, so it is
+    /// retried too (a body that stays malformed fails after the last attempt).
+    static func isRetryable(_ error: KrakenError) -> Bool {
+        if case .malformedResponse = error { return true }
+        return error.isTransient
     }
 
     /// Calls a private method with retries; returns the response.
@@ -141,7 +149,7 @@ public final class PacedClient: Sendable {
                     try await sleep(seconds: min(retry.maxDelay, max(0.05, until.timeIntervalSinceNow)))
                     continue
                 default:
-                    guard error.isTransient, attempt < retry.maxAttempts else { throw .kraken(error, attempts: attempt) }
+                    guard Self.isRetryable(error), attempt < retry.maxAttempts else { throw .kraken(error, attempts: attempt) }
                     let delay = retry.delay(attempt: attempt)
                     logger.info(
                         "transient Kraken failure; retrying",

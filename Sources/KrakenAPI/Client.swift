@@ -39,14 +39,27 @@ public protocol HTTPTransport: Sendable {
 }
 
 /// `URLSession` transport (FoundationNetworking/libcurl on Linux; no extra package, see swift-build-notes.md).
-public struct URLSessionTransport: HTTPTransport {
-    private let session: URLSession
+///
+/// On Linux, URLSession ignores a request's own `timeoutInterval`; only the session configuration's timeout
+/// is honoured. So this keeps one session per timeout value (there are one or two in practice).
+public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
+    private let lock = NSLock()
+    private var sessions: [TimeInterval: URLSession] = [:]
 
-    public init() {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpCookieAcceptPolicy = .never
-        configuration.urlCache = nil
-        session = URLSession(configuration: configuration)
+    public init() {}
+
+    func session(timeout: TimeInterval) -> URLSession {
+        lock.withLock {
+            if let s = sessions[timeout] { return s }
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.httpCookieAcceptPolicy = .never
+            configuration.urlCache = nil
+            configuration.timeoutIntervalForRequest = timeout
+            configuration.timeoutIntervalForResource = timeout
+            let s = URLSession(configuration: configuration)
+            sessions[timeout] = s
+            return s
+        }
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -54,7 +67,7 @@ public struct URLSessionTransport: HTTPTransport {
         r.httpMethod = request.method
         for (name, value) in request.headers { r.setValue(value, forHTTPHeaderField: name) }
         if !request.body.isEmpty { r.httpBody = Data(request.body) }
-        let (data, response) = try await session.data(for: r)
+        let (data, response) = try await session(timeout: request.timeout).data(for: r)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         return HTTPResponse(status: status, body: Array(data))
     }
