@@ -115,21 +115,38 @@ final class AccountCollector: Sendable {
 
     func collectPaged(_ ep: PagedEndpoint, serverTime: Int64) async throws(CollectError) -> EndpointStats {
         var stats = EndpointStats()
+        // A window interrupted by a kill is finished first (same start/end, from its saved offset); then a
+        // fresh window runs from the high-water mark to now.
+        while true {
+            let resumed = try await collectWindow(ep, serverTime: serverTime, stats: &stats)
+            if !resumed { break }
+        }
+        logger.info(
+            "collected",
+            metadata: ["endpoint": "\(ep.method)", "calls": "\(stats.calls)", "inserted": "\(stats.rows.inserted)", "updated": "\(stats.rows.updated)"])
+        return stats
+    }
+
+    /// Pages through one window; returns whether it was a resumed one (so a fresh window should follow).
+    func collectWindow(_ ep: PagedEndpoint, serverTime: Int64, stats: inout EndpointStats) async throws(CollectError) -> Bool {
         let accountId = self.accountId
         let state = try await storeRun { try CollectStore.cursor($0, accountId: accountId, endpoint: ep.method) }
         let doneUntil = state?["done_until"]?.numberText.flatMap { Int64($0) }
         var window: (start: Int64, end: Int64, ofs: Int, pass: Int)
+        let resumed: Bool
         if let w = state?["window"], let s = w["start"]?.numberText.flatMap({ Int64($0) }),
             let e = w["end"]?.numberText.flatMap({ Int64($0) }), let o = w["ofs"]?.numberText.flatMap({ Int($0) })
         {
             window = (s, e, o, w["pass"]?.numberText.flatMap { Int($0) } ?? 1)  // resume after a kill
+            resumed = true
             logger.info("resuming window", metadata: ["endpoint": "\(ep.method)", "ofs": "\(o)"])
         } else {
             let sinceSeconds = options.since.map { Int64($0.timeIntervalSince1970) } ?? 0
             let start = (options.full ? nil : doneUntil.map { $0 - options.overlapSeconds }) ?? sinceSeconds
             window = (max(0, start), serverTime - options.settleSeconds, 0, 1)
+            resumed = false
         }
-        guard window.start < window.end else { return stats }
+        guard window.start < window.end else { return false }
 
         while true {
             var params = [("start", String(window.start)), ("end", String(window.end)), ("ofs", String(window.ofs))]
@@ -193,12 +210,8 @@ final class AccountCollector: Sendable {
             }
             let done: JSONValue = .object([("done_until", .number(String(max(w.end, doneUntil ?? 0))))])
             try await storeRun { db in try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, state: done) }
-            break
+            return resumed
         }
-        logger.info(
-            "collected",
-            metadata: ["endpoint": "\(ep.method)", "calls": "\(stats.calls)", "inserted": "\(stats.rows.inserted)", "updated": "\(stats.rows.updated)"])
-        return stats
     }
 
     // MARK: orders

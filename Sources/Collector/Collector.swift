@@ -37,6 +37,7 @@ public struct Collector: Sendable {
 
     /// Collects `accounts` (names; empty = all). `parentRunId` links per-account runs to a nightly `run`.
     public func collect(accounts names: [String] = [], options: CollectOptions = CollectOptions(), command: String = "collect", parentRunId: Int64? = nil) async -> [AccountOutcome] {
+        markAbandonedRuns()
         let selected = names.isEmpty ? config.accounts : config.accounts.filter { names.contains($0.name) }
         let progress = showProgress ? ProgressLine(secondsPerPage: 2 / (selected.first?.rateLimit.decayPerSecond ?? 0.33)) : nil
         return await withTaskGroup(of: AccountOutcome.self) { group in
@@ -128,6 +129,21 @@ public struct Collector: Sendable {
             logger.info("collection complete", metadata: ["calls": "\(stats.values.reduce(0) { $0 + $1.calls })", "inserted": "\(stats.values.reduce(0) { $0 + $1.rows.inserted })"])
         }
         return AccountOutcome(account: account.name, runId: runId, error: failure, endpoints: stats)
+    }
+
+    /// Runs left `running` by a process of this host that no longer exists (killed) become `interrupted`.
+    func markAbandonedRuns() {
+        guard let db = try? PGConnection(url: config.database.url, logger: logger) else { return }
+        defer { db.close() }
+        let host = ProcessInfo.processInfo.hostName
+        guard let rows = try? db.query("SELECT id, pid FROM audit.collector_runs WHERE status = 'running' AND hostname = $1", [host]).rows else { return }
+        for row in rows {
+            guard let id = try? row.decode(0, as: Int64.self), let pid = try? row.decodeOptional(1, as: Int.self) else { continue }
+            if let pid, pid > 0, kill(pid_t(pid), 0) == 0 || errno == EPERM { continue }  // still alive
+            _ = try? db.execute(
+                "UPDATE audit.collector_runs SET status = 'interrupted', finished_at = coalesce(finished_at, clock_timestamp()), error = coalesce(error, 'the process ended without finishing (killed or crashed)') WHERE id = $1 AND status = 'running'",
+                [id])
+        }
     }
 
     private func record(failure: CollectError, account: AccountConfig, db: PGConnection, logger: Logger) async -> AccountOutcome {
