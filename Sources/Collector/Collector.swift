@@ -138,7 +138,8 @@ public struct Collector: Sendable {
         let host = ProcessInfo.processInfo.hostName
         guard let rows = try? db.query("SELECT id, pid FROM audit.collector_runs WHERE status = 'running' AND hostname = $1", [host]).rows else { return }
         for row in rows {
-            guard let id = try? row.decode(0, as: Int64.self), let pid = try? row.decodeOptional(1, as: Int.self) else { continue }
+            guard let id = try? row.decode(0, as: Int64.self) else { continue }
+            let pid = (try? row.decodeOptional(1, as: Int.self)) ?? nil
             if let pid, pid > 0, kill(pid_t(pid), 0) == 0 || errno == EPERM { continue }  // still alive
             _ = try? db.execute(
                 "UPDATE audit.collector_runs SET status = 'interrupted', finished_at = coalesce(finished_at, clock_timestamp()), error = coalesce(error, 'the process ended without finishing (killed or crashed)') WHERE id = $1 AND status = 'running'",
