@@ -1,0 +1,298 @@
+import Alerts
+import Analyser
+import AuditConfig
+import AuditStore
+import Collector
+import Foundation
+import KrakenAPI
+import Logging
+import Reports
+
+/// Options of `kraken-audit run`.
+public struct RunOptions: Sendable {
+    public var accounts: [String] = []
+    public var reportDirectory: String?
+    public var metricsFile: String?
+    /// Exit with ``ExitStatus/findings`` when new findings at or above this severity appeared.
+    public var failOn: Severity?
+    public var collect = CollectOptions()
+    /// Report period length ending now.
+    public var reportPeriod: TimeInterval = 86400
+
+    public init() {}
+}
+
+/// What a nightly run did, phase by phase.
+public struct RunSummary: Sendable {
+    public var runId: Int64?
+    public var started = Date()
+    public var finished = Date()
+    public var outcomes: [AccountOutcome] = []
+    public var analysis: AnalysisSummary?
+    public var analysisError: String?
+    public var reportFiles: [String] = []
+    public var reportError: String?
+    public var delivery: DeliverySummary?
+    public var deliveryError: String?
+    public var phaseSeconds: [(String, Double)] = []
+    public var exitStatus: ExitStatus = .success
+    /// Printed summary (markdown of the report's headline plus failures).
+    public var headline = ""
+}
+
+/// Why the nightly job could not even start.
+public enum RunError: Error, CustomStringConvertible {
+    case alreadyRunning
+    case interrupted(signal: Int32)
+
+    public var description: String {
+        switch self {
+        case .alreadyRunning:
+            return "another kraken-audit run is in progress on this database (it holds the run lock); this one exits without doing anything"
+        case .interrupted(let s):
+            return "interrupted by signal \(s); what was stored is consistent and the next run resumes"
+        }
+    }
+}
+
+/// `kraken-audit run`: the nightly job. Migrations check, collect, analyse, report, alerts, metrics; one
+/// instance per database (advisory lock); partial failures are reported and the rest still done.
+public struct NightlyRun: Sendable {
+    /// Advisory lock held for a whole run ("krak" "run").
+    public static let lockKey: Int64 = 0x6B72_616B_0072_756E
+
+    let env: AuditEnvironment
+    let transport: any HTTPTransport
+    let secrets: SecretReader
+    let processEnvironment: [String: String]
+
+    public init(environment: AuditEnvironment, transport: any HTTPTransport = URLSessionTransport(), secrets: SecretReader = SecretReader(), processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.env = environment
+        self.transport = transport
+        self.secrets = secrets
+        self.processEnvironment = processEnvironment
+    }
+
+    var logger: Logger { env.logger }
+
+    /// Runs every phase. Throws only when the run could not start (schema, lock, database); everything
+    /// later is recorded in the summary and reflected in its exit status.
+    public func run(_ options: RunOptions) async throws -> RunSummary {
+        var summary = RunSummary()
+        try env.checkAccounts(options.accounts)
+        try env.requireCurrentSchema()
+        let lockDB = try env.connect()
+        defer { lockDB.close() }
+        guard try lockDB.tryAdvisoryLock(Self.lockKey) else { throw RunError.alreadyRunning }
+        defer { _ = try? lockDB.advisoryUnlock(Self.lockKey) }
+
+        let pinger = Pinger(url: env.config.ops.pingURL, transport: transport, logger: logger)
+        await pinger.start()
+        summary.runId = try lockDB.query(
+            "INSERT INTO audit.collector_runs (command, pid, hostname, version) VALUES ('run', $1, $2, $3) RETURNING id",
+            [Int(getpid()), ProcessInfo.processInfo.hostName, "0.1.0"]
+        ).rows[0].decode(0, as: Int64.self)
+
+        // 1. Collect.
+        var t = Date()
+        summary.outcomes = await env.collector(transport: transport, reader: secrets).collect(
+            accounts: options.accounts, options: options.collect, command: "run")
+        summary.phaseSeconds.append(("collect", Date().timeIntervalSince(t)))
+        let cancelled = Task.isCancelled
+
+        // 2. Analyse (also when some account failed: the others' data is fresh).
+        t = Date()
+        if !cancelled {
+            do {
+                let catalogue = try RuleCatalogue(directory: try SQLDirectory.locate(explicit: env.sqlDirectory).appendingPathComponent("rules"))
+                let analyser = try Analyser(config: env.config, catalogue: catalogue, logger: logger)
+                let db = try env.connect()
+                defer { db.close() }
+                summary.analysis = try await db.run { db in
+                    try analyser.analyse(on: db, accounts: options.accounts.isEmpty ? nil : options.accounts)
+                }
+            } catch {
+                summary.analysisError = "\(error)"
+                logger.error("analysis failed", metadata: ["error": "\(error)"])
+            }
+        }
+        summary.phaseSeconds.append(("analyse", Date().timeIntervalSince(t)))
+
+        // 3. Report (markdown + HTML + JSON, one dated set per run).
+        t = Date()
+        let now = Date()
+        var report: Report? = nil
+        if !Task.isCancelled { do {
+            report = try env.buildReport(since: now.addingTimeInterval(-options.reportPeriod), until: now, accounts: options.accounts)
+            if let dir = options.reportDirectory, let report {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                let stamp = Self.stamp(now, timezone: env.reportTimeZone)
+                for (format, ext) in [(ReportFormat.markdown, "md"), (.html, "html"), (.json, "json")] {
+                    summary.reportFiles += try report.write(format: format, to: "\(dir)/kraken-audit-\(stamp).\(ext)")
+                }
+            }
+        } catch {
+            summary.reportError = "\(error)"
+            logger.error("report failed", metadata: ["error": "\(error)"])
+        } }
+        summary.phaseSeconds.append(("report", Date().timeIntervalSince(t)))
+
+        // 4. Alerts.
+        t = Date()
+        if env.config.alerts != nil, !Task.isCancelled {
+            do {
+                let db = try env.connect()
+                defer { db.close() }
+                let delivery = try env.alertDelivery(environment: processEnvironment)
+                summary.delivery = try await db.run { db in try delivery.deliverPending(on: db) }
+            } catch {
+                summary.deliveryError = "\(error)"
+                logger.error("alert delivery failed", metadata: ["error": "\(error)"])
+            }
+        }
+        summary.phaseSeconds.append(("alerts", Date().timeIntervalSince(t)))
+
+        summary.exitStatus = Self.exitStatus(summary, failOn: options.failOn, cancelled: cancelled || Task.isCancelled)
+        summary.finished = Date()
+        summary.headline = headline(summary, report: report)
+        let status: String
+        switch summary.exitStatus {
+        case .success, .findings: status = "success"
+        case .partial: status = "partial"
+        default: status = (cancelled || Task.isCancelled) ? "interrupted" : "failed"
+        }
+        let runId = summary.runId
+        let errorText = failureText(summary)
+        _ = try? lockDB.execute(
+            "UPDATE audit.collector_runs SET finished_at = clock_timestamp(), status = $2, error = $3, stats = $4::jsonb WHERE id = $1",
+            [runId, status, errorText, statsJSON(summary).jsonText])
+        if let path = options.metricsFile {
+            do {
+                try metrics(summary, db: lockDB).write(to: path)
+            } catch {
+                logger.error("metrics file failed", metadata: ["error": "\(error)"])
+            }
+        }
+        await pinger.finish(exitCode: summary.exitStatus.rawValue)
+        return summary
+    }
+
+    static func exitStatus(_ s: RunSummary, failOn: Severity?, cancelled: Bool) -> ExitStatus {
+        if cancelled { return .tempFail }
+        let collect = ExitStatus.forOutcomes(s.outcomes)
+        if collect != .success {
+            // Every account failed: the job did nothing useful; some failed: completed, with failures.
+            return collect
+        }
+        if s.analysisError != nil || !(s.analysis?.failures.isEmpty ?? true) || s.reportError != nil || s.deliveryError != nil
+            || (s.delivery?.failed ?? 0) > 0
+        {
+            return .partial
+        }
+        if let failOn, let a = s.analysis, Severity.allCases.filter({ $0 >= failOn }).contains(where: { a.newFindings(severity: $0) > 0 }) {
+            return .findings
+        }
+        return .success
+    }
+
+    func failureText(_ s: RunSummary) -> String? {
+        var parts: [String] = []
+        for o in s.outcomes where !o.succeeded { parts.append("\(o.account): \(o.error.map { "\($0)" } ?? "failed")") }
+        if let e = s.analysisError { parts.append("analysis: \(e)") }
+        for r in s.analysis?.failures ?? [] { parts.append("rule \(r.ruleId)/\(r.account): \(r.failure ?? "")") }
+        if let e = s.reportError { parts.append("report: \(e)") }
+        if let e = s.deliveryError { parts.append("alerts: \(e)") }
+        if let d = s.delivery, d.failed > 0 { parts.append("alerts: \(d.failed) not delivered (will retry)") }
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+
+    func statsJSON(_ s: RunSummary) -> JSONValue {
+        .object([
+            ("accounts", .object(s.outcomes.map { ($0.account, .string($0.succeeded ? "ok" : "failed")) })),
+            ("new_findings", .number(String(s.analysis?.newFindings ?? 0))),
+            ("report_files", .array(s.reportFiles.map { .string($0) })),
+            ("alerts_delivered", .number(String(s.delivery?.delivered ?? 0))),
+            ("phase_seconds", .object(s.phaseSeconds.map { ($0.0, .number(String(format: "%.3f", $0.1))) })),
+        ])
+    }
+
+    /// `2026-11-26T0300` in the report time zone.
+    static func stamp(_ date: Date, timezone: TimeZone) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = timezone
+        f.dateFormat = "yyyy-MM-dd'T'HHmmss"
+        return f.string(from: date)
+    }
+
+    func headline(_ s: RunSummary, report: Report?) -> String {
+        var o = "kraken-audit run \(s.runId.map(String.init) ?? "?"): \(s.exitStatus == .success ? "ok" : "exit \(s.exitStatus.rawValue) (\(s.exitStatus))")\n"
+        for out in s.outcomes {
+            let calls = out.endpoints.values.reduce(0) { $0 + $1.calls }
+            let rows = out.endpoints.values.reduce(0) { $0 + $1.rows.inserted }
+            o += out.succeeded ? "  \(out.account): collected, \(calls) calls, \(rows) new rows\n" : "  \(out.account): FAILED: \(out.error.map { "\($0)" } ?? "")\n"
+        }
+        if let a = s.analysis {
+            let bySeverity = Severity.allCases.reversed().compactMap { sev -> String? in
+                let n = a.newFindings(severity: sev)
+                return n > 0 ? "\(n) \(sev.rawValue)" : nil
+            }
+            o += "  analysis: \(a.newFindings) new finding(s)\(bySeverity.isEmpty ? "" : " (" + bySeverity.joined(separator: ", ") + ")"), \(a.updatedFindings) seen again\n"
+        }
+        if let e = s.analysisError { o += "  analysis FAILED: \(e)\n" }
+        if let report {
+            let open = report.accounts.reduce(0) { $0 + $1.findings.count }
+            o += "  report: \(open) finding(s) in the last 24 h"
+            o += s.reportFiles.isEmpty ? "\n" : "; written to \(s.reportFiles.joined(separator: ", "))\n"
+        }
+        if let e = s.reportError { o += "  report FAILED: \(e)\n" }
+        if let d = s.delivery { o += "  alerts: \(d.delivered) delivered, \(d.failed) failed, \(d.pending) pending\n" }
+        if let e = s.deliveryError { o += "  alerts FAILED: \(e)\n" }
+        return o
+    }
+
+    func metrics(_ s: RunSummary, db: PGConnection) throws -> MetricsFile {
+        var m = MetricsFile()
+        m.gauge("last_run_start_timestamp_seconds", "Start of the last kraken-audit run (Unix seconds).", s.started.timeIntervalSince1970)
+        m.gauge("last_run_end_timestamp_seconds", "End of the last kraken-audit run (Unix seconds).", s.finished.timeIntervalSince1970)
+        let lastSuccess = try db.query(
+            "SELECT extract(epoch FROM max(finished_at))::float8 FROM audit.collector_runs WHERE command = 'run' AND status = 'success'"
+        ).rows[0].decodeOptional(0, as: Double.self)
+        m.gauge("last_success_timestamp_seconds", "End of the last successful run (Unix seconds); alert when it gets old.", lastSuccess ?? 0)
+        m.gauge("last_run_exit_code", "Exit code of the last run (0 = success).", Double(s.exitStatus.rawValue))
+        for (phase, secs) in s.phaseSeconds {
+            m.gauge("phase_duration_seconds", "Duration of each phase of the last run.", secs, labels: [("phase", phase)])
+        }
+        for o in s.outcomes {
+            m.gauge("account_success", "1 if the account was collected in the last run.", o.succeeded ? 1 : 0, labels: [("account", o.account)])
+            for (endpoint, st) in o.endpoints.sorted(by: { $0.key < $1.key }) {
+                m.gauge("rows_collected", "Rows added in the last run, per account and endpoint.", Double(st.rows.inserted), labels: [("account", o.account), ("endpoint", endpoint)])
+                m.gauge("api_calls", "Kraken calls in the last run, per account and endpoint.", Double(st.calls), labels: [("account", o.account), ("endpoint", endpoint)])
+            }
+        }
+        if let runId = s.runId {
+            let errors = try db.query(
+                """
+                SELECT a.name, c.error_kind, count(*) FROM audit.api_calls c JOIN audit.accounts a ON a.id = c.account_id
+                 WHERE c.error_kind IS NOT NULL AND c.run_id IN (SELECT id FROM audit.collector_runs WHERE id >= $1)
+                 GROUP BY 1, 2 ORDER BY 1, 2
+                """, [runId]
+            ).rows
+            for r in errors {
+                m.gauge("api_errors", "Kraken call errors in the last run, per account and kind.", Double(try r.decode(2, as: Int.self)), labels: [("account", try r.decode(0, as: String.self)), ("kind", try r.decode(1, as: String.self))])
+            }
+        }
+        for sev in Severity.allCases {
+            m.gauge("findings_new", "Findings created by the last run, per severity.", Double(s.analysis?.newFindings(severity: sev) ?? 0), labels: [("severity", sev.rawValue)])
+        }
+        let open = try db.query("SELECT severity, count(*) FROM audit.findings WHERE status = 'open' GROUP BY 1").rows
+        var openBy: [String: Int] = [:]
+        for r in open { openBy[try r.decode(0, as: String.self)] = try r.decode(1, as: Int.self) }
+        for sev in Severity.allCases {
+            m.gauge("findings_open", "Open findings, per severity.", Double(openBy[sev.rawValue] ?? 0), labels: [("severity", sev.rawValue)])
+        }
+        let pending = try db.query("SELECT count(*) FROM audit.alert_outbox WHERE delivered_at IS NULL").rows[0].decode(0, as: Int.self)
+        m.gauge("alerts_pending", "Alerts waiting for delivery.", Double(pending))
+        return m
+    }
+}
