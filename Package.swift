@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "KrakenAPI", targets: ["KrakenAPI"]),
         .library(name: "AuditStore", targets: ["AuditStore"]),
         .library(name: "AuditConfig", targets: ["AuditConfig"]),
+        .library(name: "Analyser", targets: ["Analyser"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -39,10 +40,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "Analyser",
+            dependencies: ["AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "kraken-audit",
             dependencies: [
-                "Operations", "KrakenAPI", "AuditStore", "AuditConfig",
+                "Operations", "KrakenAPI", "AuditStore", "AuditConfig", "Analyser",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -53,6 +58,7 @@ let package = Package(
         .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI"]),
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
+        .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
