@@ -19,7 +19,7 @@ struct KrakenAudit: AsyncParsableCommand {
             unreachable, key locked out: retry later); 78 configuration error.
             """,
         version: "kraken-audit 0.1.0",
-        subcommands: [MigrateCommand.self, DoctorCommand.self]
+        subcommands: [MigrateCommand.self, DoctorCommand.self, AnalyseCommand.self, FindingsCommand.self, RulesCommand.self]
     )
 }
 
