@@ -41,21 +41,15 @@ checked AS (
 breaks AS (
     SELECT c.* FROM checked c
      WHERE abs(c.expected - c.balance) > :'tolerance'::numeric
-       -- Same-instant entries may come in any order: accept if some other entry of this instant, or the last
-       -- entry before this instant, has the balance this entry needs before it.
+       -- Entries of one instant may have been booked in any order: accept the entry when some other entry of its
+       -- own instant, of its predecessor's instant or of the last instant before its own has the balance it needs.
        AND NOT EXISTS (
             SELECT 1 FROM audit.ledger_entries x
              WHERE x.account_id = c.account_id AND x.asset = c.asset AND x.ledger_id <> c.ledger_id
-               AND x.time = c.time
+               AND x.time IN (c.time, c.prev_time,
+                              (SELECT max(y.time) FROM audit.ledger_entries y
+                                WHERE y.account_id = c.account_id AND y.asset = c.asset AND y.time < c.time))
                AND abs(x.balance + c.amount - c.fee - c.balance) <= :'tolerance'::numeric)
-       AND NOT EXISTS (
-            SELECT 1 FROM (SELECT x.balance FROM audit.ledger_entries x
-                            WHERE x.account_id = c.account_id AND x.asset = c.asset AND x.time < c.time
-                            ORDER BY x.time DESC, x.ledger_id DESC LIMIT 1) b
-             WHERE EXISTS (SELECT 1 FROM audit.ledger_entries y
-                            WHERE y.account_id = c.account_id AND y.asset = c.asset AND y.time = c.time
-                              AND y.ledger_id <> c.ledger_id)
-               AND abs(b.balance + c.amount - c.fee - c.balance) <= :'tolerance'::numeric)
 )
 SELECT :'account_id'::integer AS account_id,
        'ledger' AS entity_type,
