@@ -2,9 +2,9 @@
 -- title: Burst of authentication or rate-limit errors
 -- severity: high
 -- entity: api_key
--- param: window_minutes integer 60 | Length of the fixed time windows (aligned to the Unix epoch) in which errors are counted, per key.
--- param: min_errors integer 3 | Errors of these kinds in one window needed for a finding.
--- param: baseline_days integer 7 | Days before the window whose average per-window error count is the baseline.
+-- param: window_minutes positive_integer 60 | Length of the fixed time windows (aligned to the Unix epoch) in which errors are counted, per key.
+-- param: min_errors positive_integer 3 | Errors of these kinds in one window needed for a finding.
+-- param: baseline_days positive_integer 7 | Days before the window whose average per-window error count is the baseline.
 -- param: baseline_factor number 3 | The window's count must also exceed this many times the baseline.
 -- catches: bursts of `EAPI:Invalid key`, `EAPI:Invalid signature`, `EGeneral:Permission denied`,
 --   `EGeneral:Temporary lockout`, `EAuth:*` (high) or rate-limit errors `EAPI:Rate limit exceeded`,

@@ -2,8 +2,8 @@
 -- title: Invalid nonce errors on an API key
 -- severity: high
 -- entity: api_key
--- param: window_minutes integer 60 | Length of the fixed time windows (aligned to the Unix epoch) in which errors are counted, per key.
--- param: min_errors integer 3 | EAPI:Invalid nonce responses in one window that make a finding.
+-- param: window_minutes positive_integer 60 | Length of the fixed time windows (aligned to the Unix epoch) in which errors are counted, per key.
+-- param: min_errors positive_integer 3 | EAPI:Invalid nonce responses in one window that make a finding.
 -- catches: repeated `EAPI:Invalid nonce` responses for one API key in one window. kraken-audit's nonces only go
 --   up (audit.api_keys.last_nonce), so repeats mean a second client uses the key with larger nonces (a leaked
 --   or shared key) or a nonce of a larger scale was used once and poisons every later call. Evidence: the calls

@@ -2,7 +2,7 @@
 -- title: Trade size far from the pair's history
 -- severity: medium
 -- entity: trade
--- param: baseline_trades integer 200 | How many of the pair's previous trades form the baseline.
+-- param: baseline_trades positive_integer 200 | How many of the pair's previous trades form the baseline.
 -- param: min_history integer 30 | Previous trades of the pair needed before the rule fires.
 -- param: max_robust_z number 6 | Report when |ln(vol) - median| / (1.4826 * MAD) of the baseline's ln(vol) exceeds this.
 -- param: min_ratio number 5 | ... and the trade is at least this many times larger (or smaller) than the median volume.

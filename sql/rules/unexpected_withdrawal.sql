@@ -6,7 +6,7 @@
 -- param: max_amount asset_decimals {} | Per-asset amount above which any withdrawal is reported (high), e.g. {XXBT = "2.5"}.
 -- param: velocity_24h asset_decimals {} | Per-asset limit for the total withdrawn in the 24 h ending with a withdrawal (high).
 -- param: history_factor number 10 | Report (medium) a withdrawal larger than this many times the median of the account's previous withdrawals of the asset.
--- param: history_size integer 50 | How many previous withdrawals of the asset form that median.
+-- param: history_size positive_integer 50 | How many previous withdrawals of the asset form that median.
 -- param: min_history integer 5 | Previous withdrawals of the asset needed before history_factor applies.
 -- param: new_asset_severity string "low" | Severity of the first withdrawal of an asset never withdrawn before ("off" to skip it).
 -- catches: a withdrawal (ledger entry of type withdrawal joined with its WithdrawStatus record by refid) to a
