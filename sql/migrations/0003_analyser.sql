@@ -71,6 +71,7 @@ COMMENT ON TABLE audit.alert_outbox IS 'Alerts waiting for (or done with) delive
 CREATE INDEX ledger_entries_account_updated ON audit.ledger_entries (account_id, updated_at);
 CREATE INDEX ledger_entries_withdrawal_asset_time ON audit.ledger_entries (account_id, asset, time) WHERE type = 'withdrawal';
 CREATE INDEX trades_account_updated ON audit.trades (account_id, updated_at);
+CREATE INDEX trades_pair_time_txid ON audit.trades (account_id, pair, time, txid);
 CREATE INDEX orders_account_updated ON audit.orders (account_id, updated_at);
 CREATE INDEX withdrawals_account_updated ON audit.withdrawals (account_id, updated_at);
 CREATE INDEX api_calls_account_key_started ON audit.api_calls (account_id, key_fingerprint, started_at) WHERE cardinality(errors) > 0;

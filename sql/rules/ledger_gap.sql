@@ -23,7 +23,7 @@ candidates AS (
       CROSS JOIN LATERAL (
             SELECT x.ledger_id, x.asset FROM audit.ledger_entries x
              WHERE x.account_id = s.account_id AND x.asset = s.asset
-               AND (x.time > s.time OR (x.time = s.time AND x.ledger_id > s.ledger_id))
+               AND (x.time, x.ledger_id) > (s.time, s.ledger_id)
              ORDER BY x.time, x.ledger_id LIMIT 1) n
 ),
 checked AS (
@@ -35,7 +35,7 @@ checked AS (
       JOIN LATERAL (
             SELECT x.* FROM audit.ledger_entries x
              WHERE x.account_id = e.account_id AND x.asset = e.asset
-               AND (x.time < e.time OR (x.time = e.time AND x.ledger_id < e.ledger_id))
+               AND (x.time, x.ledger_id) < (e.time, e.ledger_id)
              ORDER BY x.time DESC, x.ledger_id DESC LIMIT 1) p ON true
 ),
 breaks AS (

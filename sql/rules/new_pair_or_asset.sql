@@ -13,28 +13,31 @@ WITH origin AS (
                  (SELECT min(time) FROM audit.trades WHERE account_id = :'account_id'::integer)) AS started
 ),
 new_pairs AS (
-    SELECT DISTINCT ON (t.pair) 'pair' AS kind, t.pair AS name, t.time, t.txid AS first_id,
-           format('%s %s %s @ %s', t.type, trim_scale(t.vol), t.pair, trim_scale(t.price)) AS what
-      FROM audit.trades t
-     WHERE t.account_id = :'account_id'::integer
-       AND t.updated_at > :'changed_after'::timestamptz AND t.time >= :'occurred_after'::timestamptz
-       AND NOT EXISTS (SELECT 1 FROM audit.trades x
-                        WHERE x.account_id = t.account_id AND x.pair = t.pair
-                          AND (x.time < t.time OR (x.time = t.time AND x.txid < t.txid)))
-     ORDER BY t.pair, t.time, t.txid
+    -- For each pair with changed trades, the pair's first trade ever (index order); new if that one is in scope.
+    SELECT 'pair' AS kind, p.pair AS name, f.time, f.txid AS first_id,
+           format('%s %s %s @ %s', f.type, trim_scale(f.vol), f.pair, trim_scale(f.price)) AS what
+      FROM (SELECT DISTINCT t.pair FROM audit.trades t
+             WHERE t.account_id = :'account_id'::integer
+               AND t.updated_at > :'changed_after'::timestamptz AND t.time >= :'occurred_after'::timestamptz) p
+     CROSS JOIN LATERAL (
+            SELECT x.* FROM audit.trades x
+             WHERE x.account_id = :'account_id'::integer AND x.pair = p.pair
+             ORDER BY x.time, x.txid LIMIT 1) f
+     WHERE f.updated_at > :'changed_after'::timestamptz AND f.time >= :'occurred_after'::timestamptz
 ),
 new_assets AS (
-    SELECT DISTINCT ON (l.asset) 'asset' AS kind, l.asset AS name, l.time, l.ledger_id AS first_id,
-           format('%s %s %s (ledger type %s)', CASE WHEN l.amount >= 0 THEN 'received' ELSE 'sent' END,
-                  trim_scale(abs(l.amount)), l.asset, l.type) AS what
-      FROM audit.ledger_entries l
-     WHERE l.account_id = :'account_id'::integer
-       AND l.updated_at > :'changed_after'::timestamptz AND l.time >= :'occurred_after'::timestamptz
-       AND NOT (l.asset = ANY (:'ignore_assets'::text[]))
-       AND NOT EXISTS (SELECT 1 FROM audit.ledger_entries x
-                        WHERE x.account_id = l.account_id AND x.asset = l.asset
-                          AND (x.time < l.time OR (x.time = l.time AND x.ledger_id < l.ledger_id)))
-     ORDER BY l.asset, l.time, l.ledger_id
+    SELECT 'asset' AS kind, a.asset AS name, f.time, f.ledger_id AS first_id,
+           format('%s %s %s (ledger type %s)', CASE WHEN f.amount >= 0 THEN 'received' ELSE 'sent' END,
+                  trim_scale(abs(f.amount)), f.asset, f.type) AS what
+      FROM (SELECT DISTINCT l.asset FROM audit.ledger_entries l
+             WHERE l.account_id = :'account_id'::integer
+               AND l.updated_at > :'changed_after'::timestamptz AND l.time >= :'occurred_after'::timestamptz
+               AND NOT (l.asset = ANY (:'ignore_assets'::text[]))) a
+     CROSS JOIN LATERAL (
+            SELECT x.* FROM audit.ledger_entries x
+             WHERE x.account_id = :'account_id'::integer AND x.asset = a.asset
+             ORDER BY x.time, x.ledger_id LIMIT 1) f
+     WHERE f.updated_at > :'changed_after'::timestamptz AND f.time >= :'occurred_after'::timestamptz
 ),
 found AS (
     SELECT * FROM new_pairs UNION ALL SELECT * FROM new_assets
