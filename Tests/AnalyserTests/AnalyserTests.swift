@@ -240,13 +240,38 @@ struct AnalyserTests {
         #expect(throws: AnalyserError.self) { try f.analyser().analyse(on: f.db, rules: ["nope"]) }
     }
 
-    @Test func brokenRuleFailsAloneAndIsRetried() throws {
+    @Test func aFailingRuleIsRolledBackAloneAndItsWindowRetried() throws {
         let f = try Fixture("brokenrule")
-        try seedAnomalies(f)
-        // A bad value reaching SQL (a time zone PostgreSQL does not know) fails that rule's transaction only.
-        try f.db.execute("UPDATE audit.trades SET vol = 0")
-        let summary = try f.analyser(rules: "[rules.off_hours_trading]\ntimezone = \"Europe/Berlin\"\n")
-            .analyse(on: f.db, rules: ["off_hours_trading", "stale_collection"])
-        #expect(summary.failures.isEmpty)
+        try f.collectorRun(status: "failed", started: "2026-11-21T02:00:00Z", finished: "2026-11-21T02:01:00Z", error: "boom")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-broken-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rules = TestDatabase.sqlDirectory.appendingPathComponent("rules")
+        try FileManager.default.copyItem(at: rules.appendingPathComponent("stale_collection.sql"), to: dir.appendingPathComponent("stale_collection.sql"))
+        try Data("""
+            -- id: boom
+            -- title: Always fails
+            -- severity: high
+            -- entity: account
+            -- catches: nothing; divides by zero
+            -- false positives: none
+            SELECT :'account_id'::integer AS account_id, 'account' AS entity_type, 'x' AS entity_id, 'high' AS severity,
+                   'x' AS title, '{}'::jsonb AS evidence, 'boom:' || (1 / (count(*) - count(*)))::text AS dedupe_key,
+                   now() AS occurred_at, '{}'::bigint[] AS api_call_ids
+              FROM audit.accounts;
+            """.utf8).write(to: dir.appendingPathComponent("boom.sql"))
+        let config = try Fixture.config()
+        let analyser = try Analyser(config: config, catalogue: try RuleCatalogue(directory: dir), logger: TestDatabase.logger,
+                                    options: AnalyserOptions(alerts: AlertPolicy(config.alerts)))
+        let summary = try analyser.analyse(on: f.db)
+        #expect(summary.failures.map(\.ruleId) == ["boom"])
+        #expect(summary.failures.first?.failure?.contains("22012") == true)  // division_by_zero
+        #expect(try f.findings("stale_collection").count == 1)
+        #expect(try f.scalar("SELECT count(*) FROM audit.analysis_state WHERE rule_id = 'boom'", as: Int.self) == 0)
+        #expect(try f.scalar("SELECT status FROM audit.collector_runs WHERE id = $1", [summary.runId], as: String.self) == "partial")
+        // The connection is still usable and the next run analyses the failed rule from scratch again.
+        let again = try analyser.analyse(on: f.db)
+        #expect(again.results.first { $0.ruleId == "boom" }?.changedAfter == "-infinity")
+        #expect(again.results.first { $0.ruleId == "stale_collection" }?.changedAfter != "-infinity")
     }
 }
