@@ -3,26 +3,20 @@ import AuditStore
 import Foundation
 import Logging
 
-/// When findings go to the alert outbox (`[alerts]`).
+/// When the analyser queues findings in the alert outbox (`[alerts]`). Re-notifications of findings still open
+/// and notices of resolutions are queued by the Alerts module when it delivers.
 public struct AlertPolicy: Sendable, Equatable {
     /// Findings at or above this severity are announced.
     public var minSeverity: Severity
-    /// Re-announce a finding that is still open when the analyser detects it again this long after the last
-    /// announcement; 0 never re-announces.
-    public var renotifyAfterHours: Double
-    /// Announce analyst resolutions of findings that were announced.
-    public var notifyResolved: Bool
 
-    public init(minSeverity: Severity, renotifyAfterHours: Double = 24, notifyResolved: Bool = false) {
+    public init(minSeverity: Severity) {
         self.minSeverity = minSeverity
-        self.renotifyAfterHours = renotifyAfterHours
-        self.notifyResolved = notifyResolved
     }
 
     /// The policy of an `[alerts]` table; nil when alerts are not configured (then nothing is queued).
     public init?(_ config: AlertsConfig?) {
         guard let config, let severity = Severity(rawValue: config.minSeverity) else { return nil }
-        self.init(minSeverity: severity, renotifyAfterHours: config.renotifyAfterHours, notifyResolved: config.notifyResolved)
+        self.init(minSeverity: severity)
     }
 }
 
@@ -38,7 +32,7 @@ public struct RuleResult: Sendable {
     public var updated = 0
     /// Resolved findings reported again with newer evidence, now open again.
     public var reopened = 0
-    /// Outbox rows written (new + renotify).
+    /// Outbox rows written (event `new`).
     public var alertsQueued = 0
     /// Start of the incremental window (`changed_after`), `-infinity` for a full analysis.
     public var changedAfter = "-infinity"
@@ -97,8 +91,8 @@ public struct AnalyserOptions: Sendable {
 /// (new evidence: a burst that continued, a key still too old); re-analysing the same old rows never reopens it.
 ///
 /// Alerts: in the same transaction as the upsert, open findings at or above ``AlertPolicy/minSeverity`` that were
-/// never announced (or reopened since) get an `alert_outbox` row with event `new`; open ones announced longer
-/// than `renotify_after_hours` ago get `renotify`.
+/// never announced (or were reopened since their last announcement) get an `alert_outbox` row with event `new`.
+/// Re-notifications (`renotify_after_hours`) and resolutions (`notify_resolved`) are queued by the Alerts module.
 public struct Analyser: Sendable {
     /// Advisory lock held during a run ("krak" "ana").
     public static let lockKey: Int64 = 0x6B72_616B_0061_6E61
@@ -349,22 +343,15 @@ public struct Analyser: Sendable {
             result.alertsQueued = try db.execute(
                 """
                 INSERT INTO audit.alert_outbox (finding_id, event, run_id, severity)
-                SELECT f.id,
-                       CASE WHEN last.created_at IS NULL OR last.created_at < coalesce(f.status_changed_at, '-infinity')
-                            THEN 'new' ELSE 'renotify' END,
-                       $2, f.severity
+                SELECT f.id, 'new', $2, f.severity
                   FROM audit.findings f
-                  LEFT JOIN LATERAL (SELECT o.created_at FROM audit.alert_outbox o
-                                      WHERE o.finding_id = f.id AND o.event IN ('new', 'renotify')
-                                      ORDER BY o.created_at DESC LIMIT 1) last ON true
                  WHERE f.id = ANY ($1::bigint[]) AND f.status = 'open'
                    AND audit.severity_rank(f.severity) >= audit.severity_rank($3)
-                   AND (last.created_at IS NULL OR last.created_at < coalesce(f.status_changed_at, '-infinity')
-                        OR ($4::double precision > 0
-                            AND last.created_at <= now() - make_interval(secs => $4::double precision * 3600)))
+                   AND NOT EXISTS (SELECT 1 FROM audit.alert_outbox o
+                                    WHERE o.finding_id = f.id AND o.event IN ('new', 'renotify')
+                                      AND o.created_at >= coalesce(f.status_changed_at, '-infinity'))
                 """,
-                ["{" + ids.map(String.init).joined(separator: ",") + "}", runId, alerts.minSeverity.rawValue,
-                 alerts.renotifyAfterHours])
+                ["{" + ids.map(String.init).joined(separator: ",") + "}", runId, alerts.minSeverity.rawValue])
         }
 
         if since == nil {

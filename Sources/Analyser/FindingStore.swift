@@ -90,14 +90,13 @@ public enum FindingStore {
     }
 
     /// Sets a finding's status (`ack`, `resolve`, `suppress`, or `open` to reopen), recording who and why in
-    /// `audit.finding_events`. With `alerts.notifyResolved`, resolving a finding that was announced queues a
-    /// `resolved` outbox row in the same transaction.
+    /// `audit.finding_events`. (With `[alerts] notify_resolved`, the Alerts module announces resolutions.)
     /// - Parameters:
     ///   - note: why (required: the next analyst reads it).
     ///   - by: who (e.g. the login name).
     @discardableResult
     public static func setStatus(
-        on db: PGConnection, id: Int64, to status: FindingStatus, note: String, by: String, alerts: AlertPolicy? = nil
+        on db: PGConnection, id: Int64, to status: FindingStatus, note: String, by: String
     ) throws(AnalyserError) -> Finding {
         let trimmed = note.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw .invalidStatusChange(id: id, reason: "a note saying why is required (--note)") }
@@ -120,15 +119,6 @@ public enum FindingStore {
                     INSERT INTO audit.finding_events (finding_id, old_status, new_status, note, changed_by)
                     VALUES ($1, $2, $3, $4, $5)
                     """, [id, old, status.rawValue, trimmed, by])
-                if status == .resolved, let alerts, alerts.notifyResolved {
-                    try db.execute(
-                        """
-                        INSERT INTO audit.alert_outbox (finding_id, event, severity)
-                        SELECT f.id, 'resolved', f.severity FROM audit.findings f
-                         WHERE f.id = $1
-                           AND EXISTS (SELECT 1 FROM audit.alert_outbox o WHERE o.finding_id = f.id AND o.event = 'new')
-                        """, [id])
-                }
                 return try get(on: db, id: id)
             }
         }

@@ -103,7 +103,7 @@ struct FindingsCommand: ParsableCommand {
             do {
                 let db = try env.connect()
                 defer { db.close() }
-                let f = try FindingStore.setStatus(on: db, id: id, to: status, note: note, by: who, alerts: AlertPolicy(env.config.alerts))
+                let f = try FindingStore.setStatus(on: db, id: id, to: status, note: note, by: who)
                 print("#\(f.id) is now \(f.status.rawValue): \(f.title)")
             } catch let error as AnalyserError {
                 throw fail(analyser: error)

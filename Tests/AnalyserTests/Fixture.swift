@@ -33,7 +33,7 @@ final class Fixture: @unchecked Sendable {
             name = "main"
             api_key_env = "KA_TEST_KEY"
             api_secret_env = "KA_TEST_SECRET"
-            \(alerts ? "\n[alerts]\nhook = \"/bin/true\"\nmin_severity = \"medium\"\nrenotify_after_hours = 24\nnotify_resolved = true\n" : "")
+            \(alerts ? "\n[alerts]\nhook = \"/bin/true\"\nmin_severity = \"medium\"\n" : "")
             \(rules)
             """
         return try ConfigLoader.parse(text, path: "test.toml")
