@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "AuditConfig", targets: ["AuditConfig"]),
         .executable(name: "kraken-simulator", targets: ["kraken-simulator"]),
         .library(name: "KrakenSimulator", targets: ["KrakenSimulator"]),
+        .library(name: "Analyser", targets: ["Analyser"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,14 +54,18 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
-                "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts",
+                "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts", "Analyser",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .target(
+            name: "Analyser",
+            dependencies: ["AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log")]
         ),
         .executableTarget(
             name: "kraken-audit",
             dependencies: [
-                "Operations", "KrakenAPI", "AuditStore", "AuditConfig",
+                "Operations", "KrakenAPI", "AuditStore", "AuditConfig", "Analyser",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -98,7 +103,8 @@ let package = Package(
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI", "TestSupport"]),
+        .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

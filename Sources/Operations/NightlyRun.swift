@@ -104,7 +104,7 @@ public struct NightlyRun: Sendable {
         t = Date()
         if !cancelled {
             do {
-                let catalogue = try RuleCatalogue(directory: try SQLDirectory.locate(explicit: env.sqlDirectory).appendingPathComponent("rules"))
+                let catalogue = try RuleCatalogue.locate(sqlDirectory: env.sqlDirectory)
                 let analyser = try Analyser(config: env.config, catalogue: catalogue, logger: logger)
                 let db = try env.connect()
                 defer { db.close() }

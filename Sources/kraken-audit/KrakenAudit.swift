@@ -30,7 +30,10 @@ struct KrakenAudit: AsyncParsableCommand {
               78 configuration error
             """,
         version: "kraken-audit 0.1.0",
-        subcommands: [RunCommand.self, MigrateCommand.self, DoctorCommand.self, CollectCommand.self, ReportCommand.self, AlertsCommand.self]
+        subcommands: [
+            RunCommand.self, MigrateCommand.self, DoctorCommand.self, CollectCommand.self, AnalyseCommand.self,
+            FindingsCommand.self, RulesCommand.self, ReportCommand.self, AlertsCommand.self,
+        ]
     )
 }
 

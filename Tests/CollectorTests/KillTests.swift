@@ -71,7 +71,8 @@ import Testing
         // Killed runs are marked interrupted by the next run; the last one succeeded.
         #expect(try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'success'") >= 1)
         #expect(try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'running'") == 0)
-        #expect(try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'interrupted'") == killed)
+        let interrupted = try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'interrupted'")
+        #expect(interrupted >= 1 && interrupted <= killed)  // a process killed before its run row existed leaves none
     }
 }
 

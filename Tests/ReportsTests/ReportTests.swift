@@ -26,9 +26,9 @@ import Testing
             UPDATE audit.collector_runs SET error = 'Kraken Ledgers returned HTTP 520 (temporary; retry later)' WHERE status = 'failed';
             INSERT INTO audit.ledger_entries (account_id, ledger_id, refid, time, type, asset, amount, fee, balance, raw) VALUES
               (\(a), 'L1AAAA-AAAAA-AAAAAA', 'QSB7IFM-Q3LT3X-NVAOKE', '2025-11-20 10:00+00', 'deposit', 'XXBT', 2.5000000000, 0, 2.5000000000, '{}'),
-              (\(a), 'L2AAAA-AAAAA-AAAAAA', 'THVRQM-33VKH-UCI7BS', '2025-11-25 09:00+00', 'trade', 'XXBT', 0.0200000000, 0, 2.5200000000, '{}'),
+              (\(a), 'L2AAAA-AAAAA-AAAAAA', 'THVRQM-33VKH-UCI7BS', '2025-11-25 09:00+00', 'trade', 'XXBT', 0.0200000000, 0, 1.7949500000, '{}'),
               (\(a), 'L3AAAA-AAAAA-AAAAAA', 'THVRQM-33VKH-UCI7BS', '2025-11-25 09:00+00', 'trade', 'ZUSD', -600.2000, 0.9603, 9399.8397, '{}'),
-              (\(a), 'L4AAAA-AAAAA-AAAAAA', 'FTQcuak-V6Za8qrWnhzTx67yYHz8Tg', '2025-11-25 02:12+00', 'withdrawal', 'XXBT', -0.7248500000, 0.0002000000, 1.7949500000, '{}'),
+              (\(a), 'L4AAAA-AAAAA-AAAAAA', 'FTQcuak-V6Za8qrWnhzTx67yYHz8Tg', '2025-11-25 02:12+00', 'withdrawal', 'XXBT', -0.7248500000, 0.0002000000, 1.7749500000, '{}'),
               (\(a), 'L5AAAA-AAAAA-AAAAAA', 'QSB7IFM-Q3LT3X-NVAOKF', '2025-11-10 10:00+00', 'deposit', 'ZUSD', 10000.0000, 0, 10000.0000, '{}');
             INSERT INTO audit.trades (account_id, txid, ordertxid, pair, time, type, ordertype, price, cost, fee, vol, raw) VALUES
               (\(a), 'THVRQM-33VKH-UCI7BS', 'OQCLML-BW3P3-BUCMWZ', 'XXBTZUSD', '2025-11-25 09:00+00', 'buy', 'limit', 30010.00000, 600.20000, 0.96032, 0.02000000, '{}');

@@ -1,0 +1,368 @@
+import AuditConfig
+import AuditStore
+import Foundation
+import Logging
+
+/// When the analyser queues findings in the alert outbox (`[alerts]`). Re-notifications of findings still open
+/// and notices of resolutions are queued by the Alerts module when it delivers.
+public struct AlertPolicy: Sendable, Equatable {
+    /// Findings at or above this severity are announced.
+    public var minSeverity: Severity
+
+    public init(minSeverity: Severity) {
+        self.minSeverity = minSeverity
+    }
+
+    /// The policy of an `[alerts]` table; nil when alerts are not configured (then nothing is queued).
+    public init?(_ config: AlertsConfig?) {
+        guard let config, let severity = Severity(rawValue: config.minSeverity) else { return nil }
+        self.init(minSeverity: severity)
+    }
+}
+
+/// Counts for one rule on one account in one run.
+public struct RuleResult: Sendable {
+    public let account: String
+    public let ruleId: String
+    /// Rows the rule returned (after deduplication within the run).
+    public var detected = 0
+    /// Findings created by this run, by severity.
+    public var newBySeverity: [Severity: Int] = [:]
+    /// Existing findings seen again (last_seen updated).
+    public var updated = 0
+    /// Resolved findings reported again with newer evidence, now open again.
+    public var reopened = 0
+    /// Outbox rows written (event `new`).
+    public var alertsQueued = 0
+    /// Start of the incremental window (`changed_after`), `-infinity` for a full analysis.
+    public var changedAfter = "-infinity"
+    /// Seconds spent, including the upsert.
+    public var seconds = 0.0
+    /// Why the rule failed (its transaction was rolled back; the next run retries the same window).
+    public var failure: String? = nil
+
+    /// Findings created.
+    public var new: Int { newBySeverity.values.reduce(0, +) }
+}
+
+/// What an analysis run did.
+public struct AnalysisSummary: Sendable {
+    /// `audit.collector_runs.id` of this run (command `analyse`); outbox rows carry it.
+    public let runId: Int64
+    public var results: [RuleResult]
+    public var seconds: Double
+
+    /// Findings created, over all rules and accounts.
+    public var newFindings: Int { results.reduce(0) { $0 + $1.new } }
+    /// Existing findings seen again.
+    public var updatedFindings: Int { results.reduce(0) { $0 + $1.updated } }
+    public var reopenedFindings: Int { results.reduce(0) { $0 + $1.reopened } }
+    public var alertsQueued: Int { results.reduce(0) { $0 + $1.alertsQueued } }
+    /// Rules that failed.
+    public var failures: [RuleResult] { results.filter { $0.failure != nil } }
+    /// New findings at `severity`.
+    public func newFindings(severity: Severity) -> Int { results.reduce(0) { $0 + ($1.newBySeverity[severity] ?? 0) } }
+}
+
+/// Tunables of the analyser itself (not of a rule).
+public struct AnalyserOptions: Sendable {
+    /// Rows changed up to this long before the previous run's mark are analysed again, covering rows written by
+    /// transactions that were still open then. Re-analysis never duplicates findings.
+    public var overlapSeconds: Double
+    /// Alert policy; nil writes no outbox rows.
+    public var alerts: AlertPolicy?
+
+    public init(overlapSeconds: Double = 600, alerts: AlertPolicy? = nil) {
+        self.overlapSeconds = overlapSeconds
+        self.alerts = alerts
+    }
+}
+
+/// Runs the rules of `sql/rules` over the collected data and keeps `audit.findings` current.
+///
+/// Incremental: per account and rule, `audit.analysis_state` remembers the point up to which rows were analysed;
+/// the next run binds `:'changed_after'` to that point minus ``AnalyserOptions/overlapSeconds``, and each rule looks
+/// back as far as it needs (baselines, predecessors) through indexes. Changing a rule's SQL or parameters makes its
+/// next run start from scratch.
+///
+/// Deduplication: findings are upserted by their `dedupe_key`. A re-detected finding keeps its id, status and
+/// `first_seen`; `last_seen`, evidence, title and severity are refreshed. Suppressed and acknowledged findings stay
+/// so. A resolved finding reopens only when the rule reports it with an `occurred_at` later than the resolution
+/// (new evidence: a burst that continued, a key still too old); re-analysing the same old rows never reopens it.
+///
+/// Alerts: in the same transaction as the upsert, open findings at or above ``AlertPolicy/minSeverity`` that were
+/// never announced (or were reopened since their last announcement) get an `alert_outbox` row with event `new`.
+/// Re-notifications (`renotify_after_hours`) and resolutions (`notify_resolved`) are queued by the Alerts module.
+public struct Analyser: Sendable {
+    /// Advisory lock held during a run ("krak" "ana").
+    public static let lockKey: Int64 = 0x6B72_616B_0061_6E61
+
+    public let catalogue: RuleCatalogue
+    public let settings: [RuleSettings]
+    public let options: AnalyserOptions
+    let accounts: [(name: String, timezone: String)]
+    let defaultTimezone: String
+    let logger: Logger
+
+    /// Validates the `[rules.*]` tables of `config` against `catalogue` (unknown rule or parameter, wrong type and
+    /// bad values are ``AnalyserError/config(_:)`` naming the key path).
+    /// - Parameter options: defaults to an overlap of 10 minutes and the alert policy of `config.alerts`.
+    public init(config: AuditConfiguration, catalogue: RuleCatalogue, logger: Logger, options: AnalyserOptions? = nil) throws(AnalyserError) {
+        do {
+            self.settings = try ruleSettings(catalogue: catalogue, config: config.rules)
+        } catch {
+            throw .config(error)
+        }
+        self.catalogue = catalogue
+        self.options = options ?? AnalyserOptions(alerts: AlertPolicy(config.alerts))
+        self.accounts = config.accounts.map { ($0.name, $0.timezone) }
+        self.defaultTimezone = config.ops.timezone
+        self.logger = logger
+    }
+
+    /// Analyses the collected data.
+    /// - Parameters:
+    ///   - accounts: account names (default: every configured account; with none configured, every account in the
+    ///     database, in `[ops] timezone`).
+    ///   - rules: rule ids (default: every enabled rule).
+    ///   - since: analyse every row whose event time is at or after this, ignoring the incremental state (which is
+    ///     then left unchanged); nil analyses the rows changed since the last run.
+    ///   - now: the analysis time bound to `:'now'` (staleness, key age).
+    /// - Returns: counts per account and rule. A rule whose SQL fails is rolled back and reported in
+    ///   ``AnalysisSummary/failures``; the others still run.
+    public func analyse(
+        on db: PGConnection, accounts: [String]? = nil, rules: [String]? = nil, since: Date? = nil, now: Date = Date()
+    ) throws(AnalyserError) -> AnalysisSummary {
+        let started = Date()
+        let selected = try selectRules(rules)
+        let targets = try resolveAccounts(accounts, on: db)
+        let locked = try analyserErrors { try db.tryAdvisoryLock(Self.lockKey) }
+        guard locked else { throw .alreadyRunning }
+        defer { _ = try? db.advisoryUnlock(Self.lockKey) }
+
+        let runId: Int64 = try analyserErrors {
+            try db.query(
+                """
+                INSERT INTO audit.collector_runs (command, status, pid, hostname, stats)
+                VALUES ('analyse', 'running', $1, $2, jsonb_build_object('accounts', $3::text, 'rules', $4::text, 'since', $5::text))
+                RETURNING id
+                """,
+                [Int(ProcessInfo.processInfo.processIdentifier), ProcessInfo.processInfo.hostName,
+                 targets.map(\.name).joined(separator: ","), selected.map(\.rule.id).joined(separator: ","), since?.pgText]
+            ).rows.first?.decode(0, as: Int64.self) ?? 0
+        }
+        var summary = AnalysisSummary(runId: runId, results: [], seconds: 0)
+        for account in targets {
+            for setting in selected {
+                var result = RuleResult(account: account.name, ruleId: setting.rule.id)
+                let t0 = Date()
+                do {
+                    try db.transaction { () throws in
+                        try run(setting, account: account, runId: runId, since: since, now: now, on: db, result: &result)
+                    }
+                } catch let error as PGError where error.kind == .connection || error.kind == .connectionLost {
+                    throw .database(error)
+                } catch {
+                    result.failure = "\(error)"
+                    logger.error(
+                        "rule failed; its window will be analysed again next run",
+                        metadata: ["rule": "\(setting.rule.id)", "account": "\(account.name)", "error": "\(error)"])
+                }
+                result.seconds = Date().timeIntervalSince(t0)
+                logger.info(
+                    "rule analysed",
+                    metadata: [
+                        "rule": "\(setting.rule.id)", "account": "\(account.name)", "new": "\(result.new)",
+                        "updated": "\(result.updated)", "reopened": "\(result.reopened)", "alerts": "\(result.alertsQueued)",
+                        "changed_after": "\(result.changedAfter)", "seconds": "\(String(format: "%.3f", result.seconds))",
+                    ])
+                summary.results.append(result)
+            }
+        }
+        summary.seconds = Date().timeIntervalSince(started)
+        let status = summary.failures.isEmpty ? "success" : "partial"
+        _ = try? db.execute(
+            """
+            UPDATE audit.collector_runs
+               SET finished_at = now(), status = $2, error = $3,
+                   stats = stats || jsonb_build_object('new', $4::integer, 'updated', $5::integer, 'reopened', $6::integer,
+                                                       'alerts', $7::integer, 'seconds', $8::double precision)
+             WHERE id = $1
+            """,
+            [runId, status, summary.failures.first.map { "\($0.ruleId)/\($0.account): \($0.failure ?? "")" },
+             summary.newFindings, summary.updatedFindings, summary.reopenedFindings, summary.alertsQueued, summary.seconds])
+        return summary
+    }
+
+    func selectRules(_ ids: [String]?) throws(AnalyserError) -> [RuleSettings] {
+        guard let ids, !ids.isEmpty else { return settings.filter(\.enabled) }
+        var out: [RuleSettings] = []
+        for id in ids {
+            guard let s = settings.first(where: { $0.rule.id == id }) else {
+                throw .unknownRule(id: id, known: catalogue.rules.map(\.id))
+            }
+            guard s.enabled else { throw .ruleDisabled(id: id) }
+            if !out.contains(where: { $0.rule.id == id }) { out.append(s) }
+        }
+        return out
+    }
+
+    func resolveAccounts(_ names: [String]?, on db: PGConnection) throws(AnalyserError) -> [(id: Int, name: String, timezone: String)] {
+        var wanted: [(name: String, timezone: String)]
+        if self.accounts.isEmpty {
+            let rows = try analyserErrors { try db.query("SELECT name FROM audit.accounts ORDER BY name").rows }
+            let tz = defaultTimezone
+            wanted = try analyserErrors { try rows.map { row throws(PGError) in (try row.decode(0, as: String.self), tz) } }
+        } else {
+            wanted = self.accounts
+        }
+        if let names, !names.isEmpty {
+            var picked: [(name: String, timezone: String)] = []
+            for n in names {
+                guard let a = wanted.first(where: { $0.name == n }) else { throw .unknownAccount(name: n, known: wanted.map(\.name)) }
+                picked.append(a)
+            }
+            wanted = picked
+        }
+        return try analyserErrors {
+            try wanted.map { (id: try AccountStore.ensure(on: db, name: $0.name), name: $0.name, timezone: $0.timezone) }
+        }
+    }
+
+    /// One rule on one account, inside the caller's transaction.
+    func run(
+        _ setting: RuleSettings, account: (id: Int, name: String, timezone: String), runId: Int64, since: Date?, now: Date,
+        on db: PGConnection, result: inout RuleResult
+    ) throws {
+        let rule = setting.rule
+        let timezone = setting.timezone(forAccount: account.timezone)
+        let checksum = setting.checksum(timezone: timezone)
+        // The mark: now, or the start of the oldest other transaction still open (its rows are not visible yet and
+        // carry updated_at >= its start), so the next run's window covers them.
+        let window = try db.query(
+            """
+            SELECT least(now(), coalesce((SELECT min(xact_start) FROM pg_stat_activity
+                                           WHERE datname = current_database() AND pid <> pg_backend_pid()
+                                             AND backend_type = 'client backend'
+                                             AND xact_start IS NOT NULL), now()))::text AS mark,
+                   (s.analysed_until - make_interval(secs => $3::double precision))::text AS changed_after,
+                   s.rule_checksum
+              FROM (SELECT 1) one
+              LEFT JOIN audit.analysis_state s ON s.account_id = $1 AND s.rule_id = $2
+            """, [account.id, rule.id, options.overlapSeconds])
+        guard let w = window.rows.first else { throw PGError(kind: .query, message: "no window row") }
+        let mark = try w.decode("mark", as: String.self)
+        let previous = try w.decodeOptional("changed_after", as: String.self)
+        let previousChecksum = try w.decodeOptional("rule_checksum", as: String.self)
+        let changedAfter: String
+        if since != nil {
+            changedAfter = "-infinity"
+        } else if let previous, previousChecksum == checksum {
+            changedAfter = previous
+        } else {
+            changedAfter = "-infinity"
+            if previous != nil {
+                logger.notice(
+                    "rule or its parameters changed since the last run: analysing from scratch",
+                    metadata: ["rule": "\(rule.id)", "account": "\(account.name)"])
+            }
+        }
+        result.changedAfter = changedAfter
+        let occurredAfter = since?.pgText ?? "-infinity"
+
+        var binds: [(any PGEncodable)?] = setting.bindValues(
+            accountId: account.id, changedAfter: changedAfter, occurredAfter: occurredAfter, now: now, timezone: timezone)
+        let n = binds.count
+        binds.append(rule.id)  // $n+1
+        binds.append(setting.severityOverride?.rawValue)  // $n+2
+        binds.append(runId)  // $n+3
+        let ruleParam = "$\(n + 1)", severityParam = "$\(n + 2)", runParam = "$\(n + 3)"
+        let upsert = """
+            WITH hits AS (
+            \(rule.statement)
+            ),
+            picked AS (
+                SELECT DISTINCT ON (key) h.*
+                  FROM (SELECT h.*, CASE WHEN starts_with(h.dedupe_key, \(ruleParam)::text || ':') THEN h.dedupe_key
+                                         ELSE \(ruleParam)::text || ':' || h.dedupe_key END AS key
+                          FROM hits h) h
+                 ORDER BY key, occurred_at DESC NULLS LAST
+            ),
+            prev AS (
+                SELECT f.id, f.dedupe_key, f.status FROM audit.findings f JOIN picked p ON p.key = f.dedupe_key
+            ),
+            up AS (
+                INSERT INTO audit.findings AS f
+                       (rule_id, severity, account_id, entity_type, entity_id, api_call_ids, title, evidence, dedupe_key,
+                        first_seen, last_seen, occurred_at, last_run_id)
+                SELECT \(ruleParam)::text, coalesce(\(severityParam)::text, p.severity), p.account_id, p.entity_type,
+                       p.entity_id, coalesce(p.api_call_ids, '{}'), p.title, coalesce(p.evidence, '{}'), p.key,
+                       now(), now(), p.occurred_at, \(runParam)::bigint
+                  FROM picked p
+                ON CONFLICT (dedupe_key) DO UPDATE
+                   SET severity = EXCLUDED.severity, entity_type = EXCLUDED.entity_type, entity_id = EXCLUDED.entity_id,
+                       api_call_ids = EXCLUDED.api_call_ids, title = EXCLUDED.title, evidence = EXCLUDED.evidence,
+                       last_seen = EXCLUDED.last_seen, occurred_at = EXCLUDED.occurred_at,
+                       last_run_id = EXCLUDED.last_run_id, detections = f.detections + 1,
+                       status = CASE WHEN f.status = 'resolved' AND EXCLUDED.occurred_at > f.status_changed_at
+                                     THEN 'open' ELSE f.status END,
+                       status_note = CASE WHEN f.status = 'resolved' AND EXCLUDED.occurred_at > f.status_changed_at
+                                          THEN 'reopened: detected again after it was resolved' ELSE f.status_note END,
+                       status_changed_by = CASE WHEN f.status = 'resolved' AND EXCLUDED.occurred_at > f.status_changed_at
+                                                THEN 'analyser' ELSE f.status_changed_by END,
+                       status_changed_at = CASE WHEN f.status = 'resolved' AND EXCLUDED.occurred_at > f.status_changed_at
+                                                THEN now() ELSE f.status_changed_at END
+                RETURNING f.id, f.dedupe_key, f.severity, f.status
+            ),
+            events AS (
+                INSERT INTO audit.finding_events (finding_id, old_status, new_status, note, changed_by, run_id)
+                SELECT u.id, p.status, u.status, 'reopened: detected again after it was resolved', 'analyser', \(runParam)::bigint
+                  FROM up u JOIN prev p ON p.dedupe_key = u.dedupe_key
+                 WHERE p.status = 'resolved' AND u.status = 'open'
+                RETURNING finding_id
+            )
+            SELECT u.id, u.severity, (p.id IS NULL) AS inserted, (p.status = 'resolved' AND u.status = 'open') AS reopened
+              FROM up u LEFT JOIN prev p ON p.dedupe_key = u.dedupe_key
+            """
+        let rows = try db.query(upsert, binds).rows
+        var ids: [Int64] = []
+        ids.reserveCapacity(rows.count)
+        for row in rows {
+            ids.append(try row.decode(0, as: Int64.self))
+            let severity = Severity(rawValue: try row.decode(1, as: String.self)) ?? .info
+            if try row.decode(2, as: Bool.self) {
+                result.newBySeverity[severity, default: 0] += 1
+            } else {
+                result.updated += 1
+                if try row.decode(3, as: Bool.self) { result.reopened += 1 }
+            }
+        }
+        result.detected = rows.count
+
+        if let alerts = options.alerts, !ids.isEmpty {
+            result.alertsQueued = try db.execute(
+                """
+                INSERT INTO audit.alert_outbox (finding_id, event, run_id, severity)
+                SELECT f.id, 'new', $2, f.severity
+                  FROM audit.findings f
+                 WHERE f.id = ANY ($1::bigint[]) AND f.status = 'open'
+                   AND audit.severity_rank(f.severity) >= audit.severity_rank($3)
+                   AND NOT EXISTS (SELECT 1 FROM audit.alert_outbox o
+                                    WHERE o.finding_id = f.id AND o.event IN ('new', 'renotify')
+                                      AND o.created_at >= coalesce(f.status_changed_at, '-infinity'))
+                """,
+                ["{" + ids.map(String.init).joined(separator: ",") + "}", runId, alerts.minSeverity.rawValue])
+        }
+
+        if since == nil {
+            try db.execute(
+                """
+                INSERT INTO audit.analysis_state (account_id, rule_id, analysed_until, rule_checksum, last_run_id, updated_at)
+                VALUES ($1, $2, $3::timestamptz, $4, $5, now())
+                ON CONFLICT (account_id, rule_id) DO UPDATE
+                   SET analysed_until = EXCLUDED.analysed_until, rule_checksum = EXCLUDED.rule_checksum,
+                       last_run_id = EXCLUDED.last_run_id, updated_at = now()
+                """, [account.id, rule.id, mark, checksum, runId])
+        }
+    }
+}

@@ -1,0 +1,301 @@
+import AuditConfig
+import Foundation
+
+/// Converts configuration values into the text a rule's placeholder is bound to, validating them.
+enum ParameterCodec {
+    static let dayNames = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+    static func typeName(_ v: ConfigValue) -> String {
+        switch v {
+        case .string: return "a string"
+        case .integer: return "an integer"
+        case .float: return "a number"
+        case .bool: return "a boolean"
+        case .date: return "a date"
+        case .array: return "an array"
+        case .table: return "a table"
+        }
+    }
+
+    /// The bind text for `value` of `type`; `path` names the config key in errors.
+    static func encode(_ value: ConfigValue, type: ParameterType, path: String) throws(ConfigError) -> String {
+        func wrong() -> ConfigError { .wrongType(path: path, expected: type.expectation, found: typeName(value)) }
+        switch type {
+        case .integer, .positiveInteger:
+            guard case .integer(let i) = value else { throw wrong() }
+            let minimum = type == .integer ? 0 : 1
+            guard i >= minimum else { throw .invalidValue(path: path, reason: "must be at least \(minimum), not \(i)") }
+            return String(i)
+        case .number:
+            let d: Double
+            switch value {
+            case .integer(let i): d = Double(i)
+            case .float(let f): d = f
+            default: throw wrong()
+            }
+            guard d.isFinite, d >= 0 else { throw .invalidValue(path: path, reason: "must be a finite number >= 0") }
+            return "\(d)"
+        case .decimal:
+            return try decimal(value, path: path, type: type)
+        case .bool:
+            guard case .bool(let b) = value else { throw wrong() }
+            return b ? "true" : "false"
+        case .string:
+            guard case .string(let s) = value else { throw wrong() }
+            return s
+        case .strings:
+            guard case .array(let items) = value else { throw wrong() }
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                guard case .string(let s) = item else {
+                    throw .wrongType(path: "\(path)[\(i)]", expected: "a string", found: typeName(item))
+                }
+                out.append(s)
+            }
+            return arrayLiteral(out)
+        case .timezone:
+            guard case .string(let s) = value else { throw wrong() }
+            guard s == "account" || TimeZone(identifier: s) != nil else {
+                throw .invalidValue(path: path, reason: "'\(s)' is not an IANA time zone (e.g. Europe/Berlin)")
+            }
+            return s
+        case .hoursRange:
+            guard case .string(let s) = value else { throw wrong() }
+            let parts = s.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]) else {
+                throw .invalidValue(path: path, reason: "'\(s)' is not a time range like \"08:00-18:00\"")
+            }
+            guard start < end else {
+                throw .invalidValue(path: path, reason: "'\(s)': the start must be before the end (ranges across midnight are not supported)")
+            }
+            return "\(parts[0])-\(parts[1])"
+        case .weekdays:
+            var specs: [String] = []
+            switch value {
+            case .string(let s): specs = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            case .array(let items):
+                for (i, item) in items.enumerated() {
+                    guard case .string(let s) = item else {
+                        throw .wrongType(path: "\(path)[\(i)]", expected: "a day name such as \"Mon\"", found: typeName(item))
+                    }
+                    specs.append(s.trimmingCharacters(in: .whitespaces))
+                }
+            default: throw wrong()
+            }
+            var days = Set<Int>()
+            for spec in specs {
+                let ends = spec.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard (1...2).contains(ends.count), let a = day(ends[0]), let b = day(ends.last!) else {
+                    throw .invalidValue(path: path, reason: "'\(spec)' is not a day or day range like Mon-Fri (days: Mon Tue Wed Thu Fri Sat Sun)")
+                }
+                var d = a
+                while true {
+                    days.insert(d)
+                    if d == b { break }
+                    d = d % 7 + 1  // ranges may wrap: Fri-Mon
+                }
+            }
+            guard !days.isEmpty else { throw .invalidValue(path: path, reason: "names no day") }
+            return "{" + days.sorted().map(String.init).joined(separator: ",") + "}"
+        case .dates:
+            guard case .array(let items) = value else { throw wrong() }
+            var out: [String] = []
+            for (i, item) in items.enumerated() {
+                let text: String
+                switch item {
+                case .date(let d): text = d
+                case .string(let s): text = s
+                default: throw .wrongType(path: "\(path)[\(i)]", expected: "a date such as 2026-12-25", found: typeName(item))
+                }
+                guard isDate(text) else {
+                    throw .invalidValue(path: "\(path)[\(i)]", reason: "'\(text)' is not a date like 2026-12-25")
+                }
+                out.append(text)
+            }
+            return arrayLiteral(out)
+        case .assetStrings:
+            guard case .table(let table) = value else { throw wrong() }
+            var object: [String: [String]] = [:]
+            for (asset, v) in table {
+                switch v {
+                case .string(let s): object[asset] = [s]
+                case .array(let items):
+                    var list: [String] = []
+                    for (i, item) in items.enumerated() {
+                        guard case .string(let s) = item else {
+                            throw .wrongType(path: "\(path).\(asset)[\(i)]", expected: "a string", found: typeName(item))
+                        }
+                        list.append(s)
+                    }
+                    object[asset] = list
+                default:
+                    throw .wrongType(path: "\(path).\(asset)", expected: "an array of strings", found: typeName(v))
+                }
+            }
+            return json(object)
+        case .assetDecimals:
+            guard case .table(let table) = value else { throw wrong() }
+            var object: [String: String] = [:]
+            for (asset, v) in table {
+                object[asset] = try decimal(v, path: "\(path).\(asset)", type: .decimal)
+            }
+            return json(object)
+        }
+    }
+
+    static func decimal(_ value: ConfigValue, path: String, type: ParameterType) throws(ConfigError) -> String {
+        let text: String
+        switch value {
+        case .string(let s): text = s.trimmingCharacters(in: .whitespaces)
+        case .integer(let i): text = String(i)
+        case .float(let f) where f.isFinite: text = "\(f)"
+        default: throw .wrongType(path: path, expected: type.expectation, found: typeName(value))
+        }
+        guard !text.isEmpty, !text.contains("e"), !text.contains("E"),
+            text.split(separator: ".", omittingEmptySubsequences: false).count <= 2,
+            text.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy({ $0.isNumber || $0 == "." }),
+            text.contains(where: \.isNumber)
+        else {
+            throw .invalidValue(path: path, reason: "'\(text)' is not a decimal number such as \"2.5\"")
+        }
+        guard !text.hasPrefix("-") else { throw .invalidValue(path: path, reason: "must not be negative") }
+        return text
+    }
+
+    static func minutes(_ s: String) -> Int? {
+        let p = s.split(separator: ":")
+        guard p.count == 2, p[0].count == 2, p[1].count == 2, let h = Int(p[0]), let m = Int(p[1]),
+            (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440
+        else { return nil }
+        return h * 60 + m
+    }
+
+    static func day(_ s: String) -> Int? {
+        let key = s.lowercased().prefix(3)
+        guard s.count >= 3, let i = dayNames.firstIndex(of: String(key)) else { return nil }
+        return i + 1
+    }
+
+    static func isDate(_ s: String) -> Bool {
+        let p = s.split(separator: "-", omittingEmptySubsequences: false)
+        guard p.count == 3, p[0].count == 4, p[1].count == 2, p[2].count == 2,
+            let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m), d >= 1
+        else { return false }
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        return d <= lengths[m - 1]
+    }
+
+    /// A PostgreSQL array literal with every element double-quoted.
+    static func arrayLiteral(_ items: [String]) -> String {
+        "{" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
+    }
+
+    static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+}
+
+/// A rule with its configuration applied: enabled or not, the severity override and every parameter's value.
+public struct RuleSettings: Sendable {
+    public let rule: Rule
+    public let enabled: Bool
+    /// `severity = "..."` in `[rules.<id>]`: replaces every finding's severity.
+    public let severityOverride: Severity?
+    /// Effective value of each declared parameter (config or default), as configured.
+    public let values: [String: ConfigValue]
+    /// Whether each parameter was set in the config (false: the default).
+    public let configured: Set<String>
+    /// Bind text of each declared parameter.
+    public let binds: [String: String]
+
+    /// Validates `table` (`[rules.<id>]`, nil when absent) against the rule's parameters.
+    public init(rule: Rule, table: ConfigTable?) throws(ConfigError) {
+        let path = table?.path ?? "rules.\(rule.id)"
+        let given = table?.values ?? [:]
+        for key in given.keys.sorted() where rule.parameter(key) == nil && !Rule.universalParameters.contains(key) {
+            throw .unknownKey(path: "\(path).\(key)")
+        }
+        var enabled = true
+        if let v = given["enabled"] {
+            guard case .bool(let b) = v else {
+                throw .wrongType(path: "\(path).enabled", expected: "true or false", found: ParameterCodec.typeName(v))
+            }
+            enabled = b
+        }
+        var severity: Severity? = nil
+        if let v = given["severity"] {
+            guard case .string(let s) = v else {
+                throw .wrongType(path: "\(path).severity", expected: "a severity string", found: ParameterCodec.typeName(v))
+            }
+            guard let parsed = Severity(rawValue: s) else {
+                throw .invalidValue(path: "\(path).severity", reason: "'\(s)' is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            severity = parsed
+        }
+        var values: [String: ConfigValue] = [:]
+        var binds: [String: String] = [:]
+        var configured = Set<String>()
+        for p in rule.parameters {
+            let value = given[p.name] ?? p.defaultValue
+            if given[p.name] != nil { configured.insert(p.name) }
+            values[p.name] = value
+            binds[p.name] = try ParameterCodec.encode(value, type: p.type, path: "\(path).\(p.name)")
+        }
+        self.rule = rule
+        self.enabled = enabled
+        self.severityOverride = severity
+        self.values = values
+        self.configured = configured
+        self.binds = binds
+    }
+
+    /// The time zone the rule's `:'timezone'` gets for an account whose own zone is `accountTimezone`.
+    public func timezone(forAccount accountTimezone: String) -> String {
+        if let tz = binds["timezone"], tz != "account" { return tz }
+        return accountTimezone
+    }
+
+    /// Bind values in `$n` order for one account and window.
+    func bindValues(accountId: Int, changedAfter: String, occurredAfter: String, now: Date, timezone: String) -> [String] {
+        rule.placeholders.map { name in
+            switch name {
+            case "account_id": return String(accountId)
+            case "changed_after": return changedAfter
+            case "occurred_after": return occurredAfter
+            case "now": return now.pgText
+            case "timezone": return timezone
+            default: return binds[name] ?? ""
+            }
+        }
+    }
+
+    /// Identifies the rule's SQL and parameter values: a change means earlier rows were judged differently,
+    /// so the next run analyses the rule from scratch.
+    func checksum(timezone: String) -> String {
+        var text = rule.statement + "\u{0}" + timezone + "\u{0}" + (severityOverride?.rawValue ?? "")
+        for key in binds.keys.sorted() { text += "\u{0}\(key)=\(binds[key]!)" }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        return "fnv1a64:" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// Validates every `[rules.<id>]` of the configuration against the catalogue.
+public func ruleSettings(catalogue: RuleCatalogue, config: [String: ConfigTable]) throws(ConfigError) -> [RuleSettings] {
+    for id in config.keys.sorted() where catalogue.rule(id) == nil {
+        throw .unknownKey(path: config[id]?.path ?? "rules.\(id)")
+    }
+    var out: [RuleSettings] = []
+    for rule in catalogue.rules {
+        out.append(try RuleSettings(rule: rule, table: config[rule.id]))
+    }
+    return out
+}
