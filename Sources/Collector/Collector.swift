@@ -71,7 +71,7 @@ public struct Collector: Sendable {
         do {
             creds = try credentials(account)
         } catch {
-            return await record(failure: .configuration("\(error)"), account: account, db: storeDB, logger: logger)
+            return await record(failure: .configuration("\(error)"), account: account, db: storeDB, logger: logger, command: command)
         }
         let runInfo: (accountId: Int, runId: Int64)
         do {
@@ -88,7 +88,11 @@ public struct Collector: Sendable {
             }
         } catch {
             let pg = error as? PGError ?? PGError(kind: .query, message: "\(error)")
-            return AccountOutcome(account: account.name, runId: nil, error: .database(pg), endpoints: [:])
+            if pg.kind == .connection || pg.kind == .connectionLost {
+                return AccountOutcome(account: account.name, runId: nil, error: .database(pg), endpoints: [:])
+            }
+            // E.g. the key is registered for another account: a configuration problem, recorded as such.
+            return await record(failure: .configuration(pg.description), account: account, db: storeDB, logger: logger, command: command)
         }
         logger[metadataKey: "run"] = .string(String(runInfo.runId))
         let result: Result<[String: EndpointStats], CollectError>
@@ -147,15 +151,15 @@ public struct Collector: Sendable {
         }
     }
 
-    private func record(failure: CollectError, account: AccountConfig, db: PGConnection, logger: Logger) async -> AccountOutcome {
+    private func record(failure: CollectError, account: AccountConfig, db: PGConnection, logger: Logger, command: String) async -> AccountOutcome {
         logger.error("collection failed", metadata: ["error": "\(failure)"])
         let name = account.name
         let text = "\(failure)"
         let runId: Int64? = try? await db.run { db in
             let accountId = try AccountStore.ensure(on: db, name: name)
             return try db.query(
-                "INSERT INTO audit.collector_runs (command, account_id, finished_at, status, error, pid) VALUES ('collect', $1, clock_timestamp(), 'failed', $2, $3) RETURNING id",
-                [accountId, text, Int(getpid())]
+                "INSERT INTO audit.collector_runs (command, account_id, finished_at, status, error, pid, hostname) VALUES ($4, $1, clock_timestamp(), 'failed', $2, $3, $5) RETURNING id",
+                [accountId, text, Int(getpid()), command, ProcessInfo.processInfo.hostName]
             ).rows[0].decode(0, as: Int64.self)
         }
         return AccountOutcome(account: account.name, runId: runId, error: failure, endpoints: [:])

@@ -126,7 +126,7 @@ public struct NightlyRun: Sendable {
             report = try env.buildReport(since: now.addingTimeInterval(-options.reportPeriod), until: now, accounts: options.accounts)
             if let dir = options.reportDirectory, let report {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-                let stamp = Self.stamp(now, timezone: env.reportTimeZone)
+                let stamp = Self.stamp(now, timezone: env.reportTimeZone) + "-run\(summary.runId ?? 0)"
                 for (format, ext) in [(ReportFormat.markdown, "md"), (.html, "html"), (.json, "json")] {
                     summary.reportFiles += try report.write(format: format, to: "\(dir)/kraken-audit-\(stamp).\(ext)")
                 }

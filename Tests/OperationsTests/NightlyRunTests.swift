@@ -1,0 +1,215 @@
+import AuditStore
+import Foundation
+import KrakenAPI
+import KrakenSimulator
+import Logging
+import TestSupport
+import Testing
+
+/// The nightly job end to end: the real `kraken-audit run` binary, the simulator over HTTP, a real
+/// PostgreSQL, an alert hook. Two runs, a failing account, a concurrent second run.
+@Suite struct NightlyRunTests {
+    static var repo: URL {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }
+
+    struct Setup {
+        let sim: SimulatorServer
+        let database: TestDatabase
+        let dir: URL
+        let config: String
+        let env: [String: String]
+    }
+
+    static func setup(decay: Double = 5000) async throws -> Setup {
+        var o = SimulatorOptions()
+        o.endSeconds = 1_793_491_200
+        o.days = 90
+        o.scale = 500
+        o.accounts = 2
+        o.seed = 11
+        o.injections = []
+        o.maxCounter = 20
+        o.decayPerSecond = decay
+        var logger = Logger(label: "run-test")
+        logger.logLevel = .warning
+        let sim = try await SimulatorServer.start(o, logger: logger)
+        let database = try TestDatabase("nightly")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let hook = dir.appendingPathComponent("hook.sh").path
+        try """
+            #!/bin/sh
+            mkdir -p '\(dir.path)/alerts'
+            cat > '\(dir.path)/alerts/'"$KRAKEN_AUDIT_DELIVERY_ID".json
+            env > '\(dir.path)/alerts/'"$KRAKEN_AUDIT_DELIVERY_ID".env
+            """.write(toFile: hook, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
+        var toml = """
+            [database]
+            url = "\(database.url)"
+            [ops]
+            timezone = "Europe/Berlin"
+            [alerts]
+            hook = "\(hook)"
+            min_severity = "medium"
+            timeout_seconds = 10
+
+            """
+        var env = ProcessInfo.processInfo.environment
+        env["KRAKEN_AUDIT_SQL_DIR"] = repo.appendingPathComponent("sql").path
+        for (i, a) in sim.accounts.enumerated() {
+            toml += """
+                [[account]]
+                name = "\(a.name)"
+                api_key_env = "KEY_\(i)"
+                api_secret_env = "SECRET_\(i)"
+                api_url = "\(sim.baseURL.absoluteString)"
+                rate_limit = { max = 20, decay_per_second = \(decay) }
+
+                """
+            env["KEY_\(i)"] = a.apiKey
+            env["SECRET_\(i)"] = a.secret
+        }
+        // A third account whose key Kraken does not know: EAPI:Invalid key.
+        toml += """
+            [[account]]
+            name = "broken"
+            api_key_env = "KEY_BAD"
+            api_secret_env = "SECRET_BAD"
+            api_url = "\(sim.baseURL.absoluteString)"
+
+            """
+        env["KEY_BAD"] = "NotAKeyKrakenKnows"
+        env["SECRET_BAD"] = Data((0..<64).map { UInt8($0) }).base64EncodedString()
+        let config = dir.appendingPathComponent("kraken-audit.toml").path
+        try toml.write(toFile: config, atomically: true, encoding: .utf8)
+        return Setup(sim: sim, database: database, dir: dir, config: config, env: env)
+    }
+
+    static func launch(_ s: Setup, _ args: [String]) throws -> (Process, Pipe) {
+        let p = Process()
+        p.executableURL = repo.appendingPathComponent(".build/debug/kraken-audit")
+        p.arguments = args + ["--config", s.config, "--log-level", "error"]
+        p.environment = s.env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        return (p, out)
+    }
+
+    static func run(_ s: Setup, _ args: [String]) throws -> (Int32, String) {
+        let (p, out) = try launch(s, args)
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func twoRunsFailingAccountConcurrentRunAndAlerts() async throws {
+        let s = try await Self.setup()
+        defer { Task { await s.sim.stop() } }
+        let reports = s.dir.appendingPathComponent("reports").path
+        let metrics = s.dir.appendingPathComponent("kraken_audit.prom").path
+        let args = ["run", "--report-dir", reports, "--metrics-file", metrics]
+
+        // An unmigrated database is refused with the fix.
+        let (unmigrated, text) = try Self.run(s, args)
+        #expect(unmigrated == 78)
+        #expect(text.contains("kraken-audit migrate"))
+        #expect(try Self.run(s, ["migrate"]).0 == 0)
+
+        // First run: two accounts collected, the broken one failed → exit 3, report says what failed.
+        let (code1, out1) = try Self.run(s, args)
+        #expect(code1 == 3, "\(out1)")
+        #expect(out1.contains("broken: FAILED"))
+        #expect(out1.contains("EAPI:Invalid key"))
+        let files1 = try FileManager.default.contentsOfDirectory(atPath: reports).sorted()
+        #expect(files1.filter { $0.hasSuffix(".md") }.count == 1)
+        #expect(files1.filter { $0.hasSuffix(".html") }.count == 1)
+        #expect(files1.filter { $0.hasSuffix(".json") }.count == 1)
+        #expect(!files1.contains { $0.hasPrefix(".") })  // no temp files left
+        let md = try String(contentsOfFile: "\(reports)/\(try #require(files1.first { $0.hasSuffix(".md") }))", encoding: .utf8)
+        #expect(md.contains("## Account broken"))
+        #expect(md.contains("**FAILED**"))
+        let json = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(reports)/\(try #require(files1.first { $0.hasSuffix(".json") }))"))))
+        #expect(json["schema"]?.stringValue == "kraken-audit.report/1")
+
+        let prom = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(prom.contains("kraken_audit_last_run_exit_code 3"))
+        #expect(prom.contains("kraken_audit_account_success{account=\"broken\"} 0"))
+        #expect(prom.contains("kraken_audit_account_success{account=\"acct1\"} 1"))
+        #expect(prom.contains("kraken_audit_rows_collected{account=\"acct1\",endpoint=\"Ledgers\"}"))
+        #expect(prom.contains("# TYPE kraken_audit_last_success_timestamp_seconds gauge"))
+
+        // Alerts: each new medium+ finding group went to the hook once; no secret in payload or environment.
+        let alertsDir = s.dir.appendingPathComponent("alerts").path
+        let alerts1 = Set(((try? FileManager.default.contentsOfDirectory(atPath: alertsDir)) ?? []).filter { $0.hasSuffix(".json") })
+        let db = try s.database.connect()
+        let queued = try db.query("SELECT count(DISTINCT delivery_id) FROM audit.alert_outbox").rows[0].decode(0, as: Int.self)
+        #expect(alerts1.count == queued)
+        for f in try FileManager.default.contentsOfDirectory(atPath: alertsDir) {
+            let content = try String(contentsOfFile: "\(alertsDir)/\(f)", encoding: .utf8)
+            for a in s.sim.accounts { #expect(!content.contains(a.secret)) }
+        }
+
+        // Second run is incremental and sends no alert twice.
+        let (code2, _) = try Self.run(s, args)
+        #expect(code2 == 3)
+        let alerts2 = Set(((try? FileManager.default.contentsOfDirectory(atPath: alertsDir)) ?? []).filter { $0.hasSuffix(".json") })
+        #expect(alerts1.isSubset(of: alerts2))
+        // No finding was announced twice (new findings of the second run may add deliveries).
+        var announced: [Int64] = []
+        for f in alerts2 {
+            let doc = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(alertsDir)/\(f)"))))
+            for x in doc["findings"]?.arrayValue ?? [] where x["event"]?.stringValue == "new" {
+                announced.append(Int64(x["id"]?.numberText ?? "0") ?? 0)
+            }
+        }
+        #expect(Set(announced).count == announced.count)
+        #expect(try db.query("SELECT count(*) FROM audit.alert_outbox WHERE delivered_at IS NULL").rows[0].decode(0, as: Int.self) == 0)
+        let files2 = try FileManager.default.contentsOfDirectory(atPath: reports)
+        #expect(files2.filter { $0.hasSuffix(".html") }.count == 2)
+        let runs = try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL ORDER BY id").rows.map { try $0.decode(0, as: String.self) }
+        #expect(runs == ["partial", "partial"])
+
+        // --fail-on: only the account that works, and new findings at medium+ after new activity → exit 0 or 4.
+        let (code3, _) = try Self.run(s, ["run", "--account", "acct1", "--fail-on", "critical"])
+        #expect(code3 == 0 || code3 == 4)
+    }
+
+    @Test func secondConcurrentRunExitsAtOnce() async throws {
+        // A slow counter so the first run takes a while.
+        let s = try await Self.setup(decay: 40)
+        defer { Task { await s.sim.stop() } }
+        #expect(try Self.run(s, ["migrate"]).0 == 0)
+        let (first, _) = try Self.launch(s, ["run", "--account", "acct1"])
+        let db = try s.database.connect()
+        let deadline = Date().addingTimeInterval(20)
+        var locked = false
+        while Date() < deadline, !locked {
+            locked = try db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", [Int64(0x6B72_616B_0072_756E) & 0xFFFF_FFFF]).rows[0].decode(0, as: Int.self) > 0
+            if !locked { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(locked)
+        let started = Date()
+        let (code, out) = try Self.run(s, ["run", "--account", "acct1"])
+        #expect(code == 5, "\(out)")
+        #expect(out.contains("another kraken-audit run is in progress"))
+        #expect(Date().timeIntervalSince(started) < 10)
+        // SIGTERM stops the first one cleanly: exit 143, lock released, nothing half done.
+        kill(first.processIdentifier, SIGTERM)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 143)
+        var released = false
+        let until = Date().addingTimeInterval(5)
+        while !released, Date() < until {  // the server ends the session a moment after the process exits
+            released = try db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", [Int64(0x6B72_616B_0072_756E) & 0xFFFF_FFFF]).rows[0].decode(0, as: Int.self) == 0
+            if !released { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(released)
+        #expect(try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL").rows[0].decode(0, as: String.self) == "interrupted")
+    }
+}
