@@ -95,6 +95,13 @@ let package = Package(
         ),
         .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "KrakenAPI"]),
 
+        // Benchmarks (print figures; see README "Performance").
+        .executableTarget(
+            name: "collector-bench",
+            dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/CollectorBench"
+        ),
+
         // Shared test helpers: throw-away databases in the cluster `scripts/test` starts.
         .target(name: "TestSupport", dependencies: ["AuditStore", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI"]),
