@@ -100,22 +100,37 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible, PGEncod
     /// Whether the two are the same number regardless of trailing zeros or a leading '+' (`1.50` == `1.5`).
     public func isNumericallyEqual(to other: ExactDecimal) -> Bool { normalized == other.normalized }
 
-    /// Canonical form: no '+', no leading zeros in the integer part, no trailing fractional zeros, `0` for zero.
+    /// Canonical form: no '+', no exponent, no leading zeros in the integer part, no trailing fractional zeros,
+    /// `0` for zero.
     public var normalized: String {
         var s = Substring(text)
         var negative = false
         if s.hasPrefix("+") { s = s.dropFirst() } else if s.hasPrefix("-") { negative = true; s = s.dropFirst() }
-        if s.contains("e") || s.contains("E") { return text }  // exponent forms are compared verbatim
+        var exponent = 0
+        if let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(s[s.index(after: e)...]) ?? 0
+            s = s[..<e]
+        }
         var intPart = s
         var frac: Substring = ""
         if let dot = s.firstIndex(of: ".") {
             intPart = s[..<dot]
             frac = s[s.index(after: dot)...]
         }
-        while intPart.count > 1, intPart.hasPrefix("0") { intPart = intPart.dropFirst() }
-        if intPart.isEmpty { intPart = "0" }
-        while frac.hasSuffix("0") { frac = frac.dropLast() }
-        let body = frac.isEmpty ? String(intPart) : "\(intPart).\(frac)"
+        // Move the decimal point by the exponent (bounded by isValid).
+        var digits = Array(intPart + frac)
+        var point = intPart.count + exponent
+        if point < 0 {
+            digits.insert(contentsOf: Array(repeating: "0", count: -point), at: 0)
+            point = 0
+        }
+        if point > digits.count { digits.append(contentsOf: Array(repeating: "0", count: point - digits.count)) }
+        var whole = Substring(String(digits[0..<point]))
+        var fraction = Substring(String(digits[point...]))
+        while whole.count > 1, whole.hasPrefix("0") { whole = whole.dropFirst() }
+        if whole.isEmpty { whole = "0" }
+        while fraction.hasSuffix("0") { fraction = fraction.dropLast() }
+        let body = fraction.isEmpty ? String(whole) : "\(whole).\(fraction)"
         return (negative && body != "0") ? "-" + body : body
     }
 
@@ -134,7 +149,8 @@ public struct ExactDecimal: Sendable, Hashable, CustomStringConvertible, PGEncod
         else { return false }
         if var exp = exponent {
             if exp.hasPrefix("-") || exp.hasPrefix("+") { exp = exp.dropFirst() }
-            guard !exp.isEmpty, exp.count <= 6, exp.allSatisfy(\.isASCIIDigit) else { return false }
+            // Exponents are accepted within a range PostgreSQL's NUMERIC and a person can still read.
+            guard !exp.isEmpty, exp.count <= 10, exp.allSatisfy(\.isASCIIDigit), let e = Int(exp), e <= 100 else { return false }
         }
         return true
     }

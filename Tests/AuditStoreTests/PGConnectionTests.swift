@@ -128,3 +128,14 @@ import Testing
         #expect(try !holder.tryAdvisoryLock(7))
     }
 }
+
+@Suite struct ExactDecimalTests {
+    @Test func normalisation() {
+        let cases: [(String, String)] = [
+            ("-600.20e00", "-600.2"), ("0.0200e000000", "0.02"), ("1E+2", "100"), ("1.5e-3", "0.0015"), ("+007.50", "7.5"),
+            ("-0.000", "0"), ("123", "123"), ("12.3400", "12.34"), (".5", "0.5"), ("5.", "5"),
+        ]
+        for (text, expected) in cases { #expect(ExactDecimal(text)?.normalized == expected, "\(text)") }
+        for bad in ["", "-", "1e", "1e1000", "abc", "1.2.3", "--1", "1e+", "0x10"] { #expect(ExactDecimal(bad) == nil, "\(bad)") }
+    }
+}

@@ -101,6 +101,21 @@ import Testing
         return (p, out)
     }
 
+    /// Runs the binary with exactly `args` (plus --config), capturing stdout and stderr.
+    static func runRaw(_ s: Setup, _ args: [String]) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = repo.appendingPathComponent(".build/debug/kraken-audit")
+        p.arguments = args + ["--config", s.config]
+        p.environment = s.env
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
     static func run(_ s: Setup, _ args: [String]) throws -> (Int32, String) {
         let (p, out) = try launch(s, args)
         let data = out.fileHandleForReading.readDataToEndOfFile()
