@@ -126,6 +126,7 @@ public struct NightlyRun: Sendable {
             report = try env.buildReport(since: now.addingTimeInterval(-options.reportPeriod), until: now, accounts: options.accounts)
             if let dir = options.reportDirectory, let report {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                AtomicFile.removeStaleTemporaries(in: dir)
                 let stamp = Self.stamp(now, timezone: env.reportTimeZone) + "-run\(summary.runId ?? 0)"
                 for (format, ext) in [(ReportFormat.markdown, "md"), (.html, "html"), (.json, "json")] {
                     summary.reportFiles += try report.write(format: format, to: "\(dir)/kraken-audit-\(stamp).\(ext)")
@@ -167,6 +168,7 @@ public struct NightlyRun: Sendable {
             "UPDATE audit.collector_runs SET finished_at = clock_timestamp(), status = $2, error = $3, stats = $4::jsonb WHERE id = $1",
             [runId, status, errorText, statsJSON(summary).jsonText])
         if let path = options.metricsFile {
+            AtomicFile.removeStaleTemporaries(in: (path as NSString).deletingLastPathComponent)
             do {
                 try metrics(summary, db: lockDB).write(to: path)
             } catch {

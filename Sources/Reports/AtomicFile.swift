@@ -48,6 +48,17 @@ public enum AtomicFile {
         }
     }
 
+    /// Removes temporary files that a killed writer left in `directory` (`.<name>.tmp-<pid>-<n>` whose process
+    /// is gone). Readers never see them, but they should not pile up.
+    public static func removeStaleTemporaries(in directory: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(".") && name.contains(".tmp-") {
+            let parts = name.components(separatedBy: ".tmp-")
+            guard let rest = parts.last, let pid = Int32(rest.split(separator: "-").first ?? "") else { continue }
+            if pid != getpid(), kill(pid, 0) != 0, errno == ESRCH { unlink("\(directory)/\(name)") }
+        }
+    }
+
     public static func write(_ text: String, to path: String, mode: mode_t = 0o644) throws(OutputError) {
         try write(Data(text.utf8), to: path, mode: mode)
     }
