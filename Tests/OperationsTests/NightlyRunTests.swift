@@ -228,3 +228,40 @@ import Testing
         #expect(try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL").rows[0].decode(0, as: String.self) == "interrupted")
     }
 }
+
+@Suite struct RunFaultTests {
+    @Test func krakenOutageForTheWholeRunIsTemporaryAndRecordsNothingAsDone() async throws {
+        let s = try await NightlyRunTests.setup()
+        defer { Task { await s.sim.stop() } }
+        #expect(try NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        await s.sim.state.addFault(FaultRule(kind: .http502, rate: 1))
+        let started = Date()
+        let (code, out) = try NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"])
+        #expect(code == 75, "\(out)")
+        #expect(out.contains("HTTP 502"))
+        #expect(Date().timeIntervalSince(started) < 60)
+        let db = try s.database.connect()
+        #expect(try db.query("SELECT count(*) FROM audit.collect_cursors").rows[0].decode(0, as: Int.self) == 0)
+        #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) == 0)
+        #expect(try db.query("SELECT array_agg(DISTINCT status)::text FROM audit.collector_runs WHERE account_id IS NOT NULL").rows[0].decode(0, as: String.self) == "{failed}")
+        // Kraken back: the next run completes.
+        await s.sim.state.clearFaults()
+        #expect(try NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"]).0 == 0)
+    }
+
+    @Test func unwritableReportDirectoryIsReportedAndTheRestIsDone() async throws {
+        let s = try await NightlyRunTests.setup()
+        defer { Task { await s.sim.stop() } }
+        #expect(try NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        let notADir = s.dir.appendingPathComponent("reports-file").path
+        try "x".write(toFile: notADir, atomically: true, encoding: .utf8)
+        let metrics = s.dir.appendingPathComponent("m.prom").path
+        let (code, out) = try NightlyRunTests.run(s, ["run", "--account", "acct1", "--report-dir", notADir, "--metrics-file", metrics])
+        #expect(code == 3, "\(out)")
+        #expect(out.contains("report FAILED"))
+        #expect(try String(contentsOfFile: notADir, encoding: .utf8) == "x")  // nothing half-written over it
+        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("kraken_audit_last_run_exit_code 3"))
+        let db = try s.database.connect()
+        #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0)
+    }
+}
