@@ -36,7 +36,8 @@ struct GrantCommand: ParsableCommand {
             defer { db.close() }
             let outcome = revoke ? try RoleGrant.revoke(role, from: name, on: db) : try RoleGrant.grant(role, to: name, on: db)
             let verb = revoke ? "revoked \(outcome.role) from" : "granted \(outcome.role) to"
-            print("\(verb) \(outcome.grantee)\(outcome.changed ? "" : " (no change: it already was so)")")
+            let unchanged = revoke ? " (no change: it was not a member)" : " (no change: already a member)"
+            print("\(verb) \(outcome.grantee)\(outcome.changed ? "" : unchanged)")
             if !revoke, !outcome.granteeCanLogin {
                 print("note: \(outcome.grantee) cannot log in (NOLOGIN); grant it to a login role or ALTER ROLE ... LOGIN")
             }
