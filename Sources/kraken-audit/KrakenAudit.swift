@@ -32,7 +32,7 @@ struct KrakenAudit: AsyncParsableCommand {
         version: "kraken-audit 0.1.0",
         subcommands: [
             RunCommand.self, MigrateCommand.self, DoctorCommand.self, CollectCommand.self, AnalyseCommand.self,
-            FindingsCommand.self, RulesCommand.self, ReportCommand.self, AlertsCommand.self,
+            FindingsCommand.self, RulesCommand.self, ReportCommand.self, AlertsCommand.self, GrantCommand.self,
         ]
     )
 }
