@@ -235,11 +235,9 @@ import Testing
         defer { Task { await s.sim.stop() } }
         #expect(try NightlyRunTests.run(s, ["migrate"]).0 == 0)
         await s.sim.state.addFault(FaultRule(kind: .http502, rate: 1))
-        let started = Date()
         let (code, out) = try NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"])
         #expect(code == 75, "\(out)")
         #expect(out.contains("HTTP 502"))
-        #expect(Date().timeIntervalSince(started) < 60)
         let db = try s.database.connect()
         #expect(try db.query("SELECT count(*) FROM audit.collect_cursors").rows[0].decode(0, as: Int.self) == 0)
         #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) == 0)
