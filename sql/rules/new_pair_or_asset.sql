@@ -2,6 +2,7 @@
 -- title: First trade in a pair or first movement of an asset
 -- severity: low
 -- entity: account
+-- input: collected
 -- param: min_history_days integer 7 | Only report when the account's history (ledger or trades) starts at least this many days earlier: the first days of a new account are all "new".
 -- param: ignore_assets strings ["KFEE"] | Assets whose first movement is not reported.
 -- catches: the account's first trade in a pair (by the pair key, e.g. XXBTZUSD) and the first ledger movement
