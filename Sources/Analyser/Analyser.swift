@@ -40,6 +40,10 @@ public struct RuleResult: Sendable {
     public var seconds = 0.0
     /// Why the rule failed (its transaction was rolled back; the next run retries the same window).
     public var failure: String? = nil
+    /// Why the rule did not run (the account's latest collection did not complete: its stored rows are a partial
+    /// copy of Kraken's). Its incremental state is left alone, so the next run after a complete collection
+    /// analyses these rows too.
+    public var deferred: String? = nil
 
     /// Findings created.
     public var new: Int { newBySeverity.values.reduce(0, +) }
@@ -60,6 +64,8 @@ public struct AnalysisSummary: Sendable {
     public var alertsQueued: Int { results.reduce(0) { $0 + $1.alertsQueued } }
     /// Rules that failed.
     public var failures: [RuleResult] { results.filter { $0.failure != nil } }
+    /// Rules that waited for a complete collection of their account.
+    public var deferred: [RuleResult] { results.filter { $0.deferred != nil } }
     /// New findings at `severity`.
     public func newFindings(severity: Severity) -> Int { results.reduce(0) { $0 + ($1.newBySeverity[severity] ?? 0) } }
 }
@@ -153,8 +159,17 @@ public struct Analyser: Sendable {
         }
         var summary = AnalysisSummary(runId: runId, results: [], seconds: 0)
         for account in targets {
+            let incomplete = try incompleteCollection(accountId: account.id, on: db)
             for setting in selected {
                 var result = RuleResult(account: account.name, ruleId: setting.rule.id)
+                if setting.rule.input == .collected, let incomplete {
+                    result.deferred = incomplete
+                    logger.notice(
+                        "rule deferred until a collection of the account completes",
+                        metadata: ["rule": "\(setting.rule.id)", "account": "\(account.name)", "reason": "\(incomplete)"])
+                    summary.results.append(result)
+                    continue
+                }
                 let t0 = Date()
                 do {
                     try db.transaction { () throws in
@@ -192,6 +207,28 @@ public struct Analyser: Sendable {
             [runId, status, summary.failures.first.map { "\($0.ruleId)/\($0.account): \($0.failure ?? "")" },
              summary.newFindings, summary.updatedFindings, summary.reopenedFindings, summary.alertsQueued, summary.seconds])
         return summary
+    }
+
+    /// Why the account's collected rows are not a consistent copy of Kraken's, or nil when they are: its latest
+    /// collection run (`collect` or `run`) failed, was interrupted or is still running. The collector stores each
+    /// page as it arrives, newest first, so such a run leaves the newest rows without the older ones before them and
+    /// withdrawals without their WithdrawStatus records: rules over those rows would report gaps, "first" withdrawals
+    /// and missing destinations that are not there. An account never collected (rows from elsewhere) is analysed.
+    func incompleteCollection(accountId: Int, on db: PGConnection) throws(AnalyserError) -> String? {
+        try analyserErrors {
+            guard let row = try db.query(
+                """
+                SELECT id, status, coalesce(error, '') FROM audit.collector_runs
+                 WHERE account_id = $1 AND command IN ('collect', 'run')
+                 ORDER BY started_at DESC, id DESC LIMIT 1
+                """, [accountId]).rows.first
+            else { return nil }
+            let status = try row.decode(1, as: String.self)
+            guard status != "success" else { return nil }
+            let id = try row.decode(0, as: Int64.self)
+            let error = try row.decode(2, as: String.self)
+            return "the latest collection run \(id) is \(status)\(error.isEmpty ? "" : ": \(error)")"
+        }
     }
 
     func selectRules(_ ids: [String]?) throws(AnalyserError) -> [RuleSettings] {

@@ -60,6 +60,15 @@ public struct RuleParameter: Sendable, Equatable {
     public let description: String
 }
 
+/// What a rule reads, which decides when it may run (`-- input:` header line).
+public enum RuleInput: String, Sendable, CaseIterable {
+    /// Kraken's rows as the collector stores them (ledger, trades, orders, funding): consistent only once a collection
+    /// of the account completed, so the rule waits while the account's latest collection run failed or is running.
+    case collected
+    /// kraken-audit's own records (call log, collection runs, keys), complete even for a failed run: always runs.
+    case callLog = "call_log"
+}
+
 /// One rule: a `sql/rules/<id>.sql` file with its parsed header and its SQL ready to bind.
 public struct Rule: Sendable {
     public let id: String
@@ -68,6 +77,8 @@ public struct Rule: Sendable {
     public let severity: Severity
     /// What a finding is about (withdrawal, trade, order, ledger, api_key, account).
     public let entity: String
+    /// What the rule reads (`-- input:`, default `collected`).
+    public let input: RuleInput
     public let parameters: [RuleParameter]
     /// What the rule catches.
     public let catches: String
@@ -163,7 +174,7 @@ enum RuleParser {
             case "param":
                 parameters.append(try parseParameter(value, path: path, line: lineNo))
                 lastKey = "param"
-            case "id", "title", "severity", "entity", "catches", "false positives":
+            case "id", "title", "severity", "entity", "input", "catches", "false positives":
                 if fields[key] != nil { throw .badRuleFile(path: path, line: lineNo, problem: "'\(key):' appears twice") }
                 fields[key] = (value, lineNo)
                 lastKey = key
@@ -185,6 +196,10 @@ enum RuleParser {
         guard let severity = Severity(rawValue: severityText) else {
             throw .badRuleFile(path: path, line: fields["severity"]?.line ?? 0, problem: "severity '\(severityText)' is not one of info, low, medium, high, critical")
         }
+        let inputText = fields["input"]?.value ?? RuleInput.collected.rawValue
+        guard let input = RuleInput(rawValue: inputText) else {
+            throw .badRuleFile(path: path, line: fields["input"]?.line ?? 0, problem: "input '\(inputText)' is not one of \(RuleInput.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         var seen = Set<String>()
         for p in parameters {
             guard seen.insert(p.name).inserted else { throw .badRuleFile(path: path, line: 0, problem: "parameter '\(p.name)' is declared twice") }
@@ -204,7 +219,7 @@ enum RuleParser {
             throw .badRuleFile(path: path, line: 0, problem: "parameter '\(p.name)' is declared but the SQL never uses :'\(p.name)'")
         }
         return Rule(
-            id: id, title: try required("title"), severity: severity, entity: try required("entity"),
+            id: id, title: try required("title"), severity: severity, entity: try required("entity"), input: input,
             parameters: parameters, catches: try required("catches"), falsePositives: try required("false positives"),
             path: path, source: text, statement: statement, placeholders: placeholders)
     }

@@ -100,6 +100,7 @@ struct AnalyseCommand: ParsableCommand {
                 + String(r.updated).padding(toLength: 7, withPad: " ", startingAt: 0)
                 + String(format: "%.3f s", r.seconds)
             if let failure = r.failure { line += "  FAILED: \(failure)" }
+            if let deferred = r.deferred { line += "  deferred: \(deferred)" }
             lines.append(line)
         }
         return lines.joined(separator: "\n")
@@ -116,6 +117,7 @@ struct AnalyseCommand: ParsableCommand {
                     "new_by_severity": Dictionary(uniqueKeysWithValues: r.newBySeverity.map { ($0.key.rawValue, $0.value) }),
                 ]
                 if let f = r.failure { o["failure"] = f }
+                if let d = r.deferred { o["deferred"] = d }
                 return o
             },
         ]

@@ -44,9 +44,11 @@ struct AnalyserTests {
         try f.trade("TPLANT-HUGEE-TRADEX", time: "2026-11-18T10:00:00Z", vol: "3.0000000000")
         // 7. first trade in a new pair
         try f.trade("TPLANT-NEWPR-TRADEX", pair: "XETHZUSD", time: "2026-11-19T10:00:00Z", vol: "1.0000000000")
-        // 8. a failed collection
+        // 8. a failed collection (re-run successfully afterwards: while the latest collection is a failed one, the
+        // rules over collected rows wait, see dataRulesWaitForACompleteCollection)
         let run = try f.collectorRun(status: "failed", started: "2026-12-18T02:30:00Z", finished: "2026-12-18T02:31:00Z",
                                      error: "EAPI:Invalid key")
+        _ = try f.collectorRun(status: "success", started: "2026-12-18T02:40:00Z", finished: "2026-12-18T02:45:00Z")
         // 9. an old key
         try f.apiKey(fingerprint: "sha256:00000000000000aa", created: "2025-06-01", firstSeen: "2025-06-01T00:00:00Z",
                      lastUsed: "2026-12-18T02:00:00Z")
@@ -62,6 +64,38 @@ struct AnalyserTests {
         #expect(found.contains { $0.dedupeKey == "new_pair_or_asset:\(f.accountId):pair:XETHZUSD" })
         #expect(has("stale_collection", String(run)))
         #expect(has("key_rotation_due", "sha256:00000000000000aa"))
+    }
+
+    // MARK: incomplete collections
+
+    /// A collection that fails half-way has stored Kraken's newest pages only: rules over collected rows wait
+    /// (their state untouched) until a collection completes; rules over the call log and runs explain the failure.
+    @Test func dataRulesWaitForACompleteCollection() throws {
+        let f = try Fixture("incomplete")
+        try f.ledger("L4UESK-KG3EQ-UFO4T5", refid: "QCCXXXX-DEP-1", time: "2026-04-01T10:00:00Z", type: "deposit", asset: "ZUSD",
+                     amount: "1000.0000000000", balance: "1000.0000000000")
+        // The entries in between are on pages the failed run did not reach.
+        try f.ledger("L4UESK-KG3EQ-UFO4T7", refid: "THVRQM-33VKH-UCI7BC", time: "2026-04-03T10:00:00Z", type: "trade", asset: "ZUSD",
+                     amount: "-50.0000000000", fee: "0.0800000000", balance: "248.7597000000")
+        let failed = try f.collectorRun(status: "failed", started: "2026-04-04T02:00:00Z", finished: "2026-04-04T02:01:00Z",
+                                        error: "Kraken Ledgers failed: EAPI:Invalid nonce")
+        let first = try f.analyse(["ledger_gap", "stale_collection"], now: Fixture.t("2026-04-04T03:00:00Z"))
+        #expect(first.deferred.map(\.ruleId) == ["ledger_gap"])
+        #expect(first.deferred.first?.deferred?.contains("run \(failed) is failed") == true)
+        #expect(try f.findings("ledger_gap").isEmpty)
+        #expect(try f.findings("stale_collection").map(\.entityId) == [String(failed)])
+        #expect(try f.scalar("SELECT count(*) FROM audit.analysis_state WHERE rule_id = 'ledger_gap'", as: Int.self) == 0)
+        // A running collection is not complete either.
+        _ = try f.collectorRun(status: "running", started: "2026-04-05T02:00:00Z", finished: nil)
+        #expect(try f.analyse(["ledger_gap"], now: Fixture.t("2026-04-05T02:30:00Z")).deferred.count == 1)
+        // The next complete collection fetched the missing entry: now the ledger chains and nothing is reported.
+        try f.db.execute("UPDATE audit.collector_runs SET status = 'success', finished_at = '2026-04-05T02:10:00Z' WHERE status = 'running'")
+        try f.ledger("L4UESK-KG3EQ-UFO4T6", refid: "THVRQM-33VKH-UCI7BS", time: "2026-04-02T10:00:00Z", type: "trade", asset: "ZUSD",
+                     amount: "-700.2000000000", fee: "0.9603000000", balance: "298.8397000000")
+        let second = try f.analyse(["ledger_gap"], now: Fixture.t("2026-04-05T03:00:00Z"))
+        #expect(second.deferred.isEmpty)
+        #expect(second.results.first?.changedAfter == "-infinity")
+        #expect(try f.findings("ledger_gap").isEmpty)
     }
 
     // MARK: DST
@@ -249,6 +283,7 @@ struct AnalyserTests {
             -- title: Always fails
             -- severity: high
             -- entity: account
+            -- input: call_log
             -- catches: nothing; divides by zero
             -- false positives: none
             SELECT :'account_id'::integer AS account_id, 'account' AS entity_type, 'x' AS entity_id, 'high' AS severity,

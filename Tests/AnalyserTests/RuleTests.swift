@@ -108,10 +108,11 @@ struct RuleTests {
 
     @Test func isolatedNonceErrorsAndOtherErrorsDoNotFire() throws {
         let f = try Fixture("nonce_nm")
-        // Two in one hour, one in the next: never three in one window.
-        try f.apiCall(at: "2026-05-04T10:50:00Z", errors: ["EAPI:Invalid nonce"])
+        // Isolated errors: one in an hour, one in the next (10 minutes later), one the next day: never two in
+        // one window. (Two in one window is what a call and its retry both rejected look like: that fires.)
         try f.apiCall(at: "2026-05-04T10:55:00Z", errors: ["EAPI:Invalid nonce"])
         try f.apiCall(at: "2026-05-04T11:05:00Z", errors: ["EAPI:Invalid nonce"])
+        try f.apiCall(at: "2026-05-05T11:05:00Z", errors: ["EAPI:Invalid nonce"])
         // Rate-limit errors are not nonce errors.
         for m in 10...14 { try f.apiCall(at: "2026-05-04T12:\(m):00Z", errors: ["EAPI:Rate limit exceeded"]) }
         try f.analyse(["nonce_errors"])

@@ -2,6 +2,7 @@
 -- title: Burst of authentication or rate-limit errors
 -- severity: high
 -- entity: api_key
+-- input: call_log
 -- param: window_minutes positive_integer 60 | Length of the fixed time windows (aligned to the Unix epoch) in which errors are counted, per key.
 -- param: min_errors positive_integer 3 | Errors of these kinds in one window needed for a finding.
 -- param: baseline_days positive_integer 7 | Days before the window whose average per-window error count is the baseline.

@@ -2,6 +2,7 @@
 -- title: API key due for rotation
 -- severity: medium
 -- entity: api_key
+-- input: call_log
 -- param: rotate_after_days integer 90 | Maximum age of an API key in days.
 -- param: active_within_days integer 14 | Only keys used (or first seen) within this many days count (a replaced key is not reported).
 -- catches: an API key in use that is older than rotate_after_days, by key_created (from the account's

@@ -2,14 +2,15 @@
 -- title: Ledger balance break
 -- severity: high
 -- entity: ledger
+-- input: collected
 -- param: tolerance decimal "0" | Largest difference between expected and recorded balance that is ignored.
 -- catches: per account and asset, an entry whose balance is not the previous entry's balance + amount - fee:
 --   a missing, altered or re-ordered ledger entry. Entries with the same timestamp are accepted in any order
 --   (the check passes when some entry of that instant, or the last one before it, chains to it). Evidence:
 --   both entries, the expected and recorded balance, the difference.
--- false positives: the first entry of an asset is not checked (history may start mid-way); a collection that
---   failed half-way leaves a real gap until the missing page is fetched (the finding then stays until
---   resolved by an analyst).
+-- false positives: the first entry of an asset is not checked (history may start mid-way). A collection that
+--   failed half-way leaves a gap until the missing pages are fetched: the analyser does not run this rule (nor
+--   any rule with input collected) while the account's latest collection run failed or is still running.
 WITH scope AS (
     SELECT e.* FROM audit.ledger_entries e
      WHERE e.account_id = :'account_id'::integer

@@ -2,6 +2,7 @@
 -- title: First trade in a pair or first movement of an asset
 -- severity: low
 -- entity: account
+-- input: collected
 -- param: min_history_days integer 7 | Only report when the account's history (ledger or trades) starts at least this many days earlier: the first days of a new account are all "new".
 -- param: ignore_assets strings ["KFEE"] | Assets whose first movement is not reported.
 -- catches: the account's first trade in a pair (by the pair key, e.g. XXBTZUSD) and the first ledger movement
@@ -46,9 +47,8 @@ SELECT :'account_id'::integer AS account_id,
        CASE f.kind WHEN 'pair' THEN 'trade' ELSE 'ledger' END AS entity_type,
        f.first_id AS entity_id,
        'low' AS severity,
-       format('First %s in %s %s for this account: %s, %s %s',
-              CASE f.kind WHEN 'pair' THEN 'trade' ELSE 'movement of' END,
-              CASE f.kind WHEN 'pair' THEN 'pair' ELSE 'asset' END, f.name, f.what,
+       format('First %s %s for this account: %s, %s %s',
+              CASE f.kind WHEN 'pair' THEN 'trade in pair' ELSE 'movement of asset' END, f.name, f.what,
               to_char(f.time AT TIME ZONE :'timezone'::text, 'YYYY-MM-DD HH24:MI'), :'timezone'::text) AS title,
        jsonb_build_object('kind', f.kind, f.kind, f.name, 'first_id', f.first_id, 'time', f.time,
                           'description', f.what, 'history_starts', o.started,

@@ -2,13 +2,16 @@
 -- title: Invalid nonce errors on an API key
 -- severity: high
 -- entity: api_key
+-- input: call_log
 -- param: window_minutes positive_integer 60 | Length of the fixed time windows (aligned to the Unix epoch) in which errors are counted, per key.
--- param: min_errors positive_integer 3 | EAPI:Invalid nonce responses in one window that make a finding.
+-- param: min_errors positive_integer 2 | EAPI:Invalid nonce responses in one window that make a finding.
 -- catches: repeated `EAPI:Invalid nonce` responses for one API key in one window. kraken-audit's nonces only go
 --   up (audit.api_keys.last_nonce), so repeats mean a second client uses the key with larger nonces (a leaked
---   or shared key) or a nonce of a larger scale was used once and poisons every later call. Evidence: the calls
---   with their nonces and the highest nonce Kraken accepted before them.
--- false positives: a collector retry after a network failure can produce one isolated error (below min_errors);
+--   or shared key) or a nonce of a larger scale was used once and poisons every later call. The collector
+--   retries a rejected call once with a fresh, larger nonce and then stops the account, so one nightly run
+--   logs at most two: a threshold above 2 would only fire when someone re-runs the collection within the
+--   window. Evidence: the calls with their nonces and the highest nonce Kraken accepted before them.
+-- false positives: one isolated error (below min_errors), e.g. a nonce store restored from an old backup once;
 --   two kraken-audit processes racing on one key before the shared nonce store existed.
 WITH touched AS (
     -- Windows that received new failing calls since the last analysis.

@@ -2,6 +2,7 @@
 -- title: Trading outside business hours
 -- severity: medium
 -- entity: order
+-- input: collected
 -- param: timezone timezone "account" | IANA time zone of the business hours ("account" = the account's timezone).
 -- param: business_hours hours_range "08:00-18:00" | Local time range (start inclusive, end exclusive) in which trading is expected.
 -- param: business_days weekdays "Mon-Fri" | Local days on which trading is expected.

@@ -2,6 +2,7 @@
 -- title: Collection stale or failed
 -- severity: high
 -- entity: account
+-- input: call_log
 -- param: max_age_hours integer 26 | A successful collection must have finished within this many hours (nightly runs plus slack).
 -- param: commands strings ["run", "collect"] | collector_runs.command values that collect data.
 -- catches: an account with no successful collection within max_age_hours (high; also when it was never

@@ -2,25 +2,30 @@
 -- title: Unexpected withdrawal
 -- severity: high
 -- entity: withdrawal
+-- input: collected
 -- param: allowlist asset_strings {} | Allowed destinations per asset: address (WithdrawStatus info) or address-book name (key), e.g. {XXBT = ["bc1q..."], XETH = ["cold-wallet"]}. Empty: the destination is not checked. With a non-empty allowlist, an asset missing from it has no allowed destination.
 -- param: max_amount asset_decimals {} | Per-asset amount above which any withdrawal is reported (high), e.g. {XXBT = "2.5"}.
 -- param: velocity_24h asset_decimals {} | Per-asset limit for the total withdrawn in the 24 h ending with a withdrawal (high).
+-- param: max_count_24h integer 3 | Report (medium) a withdrawal that makes more than this many withdrawals of the asset in the 24 h ending with it: a burst, whatever the amounts. 0: no limit.
 -- param: history_factor number 10 | Report (medium) a withdrawal larger than this many times the median of the account's previous withdrawals of the asset.
 -- param: history_size positive_integer 50 | How many previous withdrawals of the asset form that median.
 -- param: min_history integer 5 | Previous withdrawals of the asset needed before history_factor applies.
 -- param: new_asset_severity string "low" | Severity of the first withdrawal of an asset never withdrawn before ("off" to skip it).
 -- catches: a withdrawal (ledger entry of type withdrawal joined with its WithdrawStatus record by refid) to a
 --   destination not in the allowlist, above a per-asset limit, far above the account's own history, of an asset
---   never withdrawn before, or pushing the 24 h total above a per-asset limit. One finding per withdrawal
---   (refid) listing every reason; the severity is the highest reason's.
--- false positives: a new address that was approved but not yet added to the allowlist; ledger-only withdrawals
---   older than WithdrawStatus's look-back have no recorded destination (reported as low when an allowlist is
---   set); the first withdrawal of each asset in a new account (low by default).
+--   never withdrawn before, pushing the 24 h total above a per-asset limit, or one of a burst of withdrawals
+--   (more than max_count_24h of the asset within 24 h: small amounts to known addresses that no amount limit
+--   catches, as when a taken-over account is drained in steps). One finding per withdrawal (refid) listing
+--   every reason; the severity is the highest reason's.
+-- false positives: a new address that was approved but not yet added to the allowlist; batch payouts (raise
+--   max_count_24h); ledger-only withdrawals older than WithdrawStatus's look-back have no recorded destination
+--   (reported as low when an allowlist is set); the first withdrawal of each asset in a new account (low by
+--   default).
 WITH params AS (
     SELECT :'allowlist'::jsonb AS allowlist, :'max_amount'::jsonb AS max_amount,
            :'velocity_24h'::jsonb AS velocity, :'history_factor'::numeric AS history_factor,
            :'history_size'::integer AS history_size, :'min_history'::integer AS min_history,
-           :'new_asset_severity'::text AS new_asset_severity
+           :'new_asset_severity'::text AS new_asset_severity, :'max_count_24h'::integer AS max_count_24h
 ),
 scope AS (
     -- Withdrawals changed since the last analysis, one row per refid: ledger entries and WithdrawStatus records.
@@ -71,18 +76,18 @@ history AS (
 ),
 velocity AS (
     -- Total withdrawn of the asset in the 24 h ending with this withdrawal (this one included).
-    SELECT wd.refid, v.total, v.n
+    SELECT wd.refid, v.total, v.n, v.refids
       FROM wd,
       LATERAL (
-            SELECT coalesce(sum(u.amount), 0) AS total, count(*) AS n
-              FROM (SELECT DISTINCT ON (x.refid) x.refid, x.amount
-                      FROM (SELECT l.refid, -l.amount AS amount
+            SELECT coalesce(sum(u.amount), 0) AS total, count(*) AS n, array_agg(u.refid ORDER BY u.time, u.refid) AS refids
+              FROM (SELECT DISTINCT ON (x.refid) x.refid, x.amount, x.time
+                      FROM (SELECT l.refid, -l.amount AS amount, l.time
                               FROM audit.ledger_entries l
                              WHERE l.account_id = :'account_id'::integer AND l.type = 'withdrawal'
                                AND l.asset = wd.asset AND l.amount < 0
                                AND l.time > wd.time - interval '24 hours' AND l.time <= wd.time
                             UNION ALL
-                            SELECT w.refid, w.amount
+                            SELECT w.refid, w.amount, w.time
                               FROM audit.withdrawals w
                              WHERE w.account_id = :'account_id'::integer AND w.asset = wd.asset
                                AND w.time > wd.time - interval '24 hours' AND w.time <= wd.time
@@ -92,11 +97,12 @@ velocity AS (
 ),
 checks AS (
     SELECT wd.*, h.n AS history_n, h.median AS history_median, v.total AS total_24h, v.n AS count_24h,
+           v.refids AS refids_24h,
            p.allowlist <> '{}'::jsonb AS allowlist_on,
            coalesce(p.allowlist -> wd.asset, '[]'::jsonb) AS allowed,
            (p.max_amount ->> wd.asset)::numeric AS limit_amount,
            (p.velocity ->> wd.asset)::numeric AS limit_24h,
-           p.history_factor, p.min_history, p.new_asset_severity,
+           p.history_factor, p.min_history, p.new_asset_severity, p.max_count_24h,
            (coalesce(p.allowlist -> wd.asset, '[]'::jsonb) ? coalesce(wd.address, '')
             OR coalesce(p.allowlist -> wd.asset, '[]'::jsonb) ? coalesce(wd.address_name, '')) AS destination_allowed
       FROM wd
@@ -115,6 +121,9 @@ reasons AS (
                CASE WHEN c.limit_24h IS NOT NULL AND c.total_24h > c.limit_24h
                     THEN format('high:24 h total %s %s above the %s %s limit',
                                 trim_scale(c.total_24h), c.asset, trim_scale(c.limit_24h), c.asset) END,
+               CASE WHEN c.max_count_24h > 0 AND c.count_24h > c.max_count_24h
+                    THEN format('medium:%s withdrawals of %s within 24 h (limit %s)', c.count_24h, c.asset,
+                                c.max_count_24h) END,
                CASE WHEN c.history_n >= c.min_history AND c.history_median > 0
                          AND c.amount > c.history_factor * c.history_median
                     THEN format('medium:%sx the median of the previous %s withdrawals (%s %s)',
@@ -156,7 +165,8 @@ SELECT :'account_id'::integer AS account_id,
            'reasons', to_jsonb(r.reason_texts),
            'allowlist_checked', r.allowlist_on, 'allowed_destinations', r.allowed,
            'limit_amount', r.limit_amount::text, 'limit_24h', r.limit_24h::text,
-           'total_24h', r.total_24h::text, 'withdrawals_24h', r.count_24h,
+           'total_24h', r.total_24h::text, 'withdrawals_24h', r.count_24h, 'max_count_24h', r.max_count_24h,
+           'refids_24h', to_jsonb(r.refids_24h),
            'history_count', r.history_n, 'history_median', r.history_median::text,
            'history_factor', r.history_factor::text) AS evidence,
        format('unexpected_withdrawal:%s:%s', :'account_id'::integer, r.refid) AS dedupe_key,
