@@ -387,7 +387,9 @@ struct ExportBackfill {
         do {
             outcome = .success(try await store.run { db in
                 try db.transaction { () throws -> ImportResult in
-                    let result = try importer.run(db, file: file)
+                    let t0 = Date()
+                    var result = try importer.run(db, file: file)
+                    result.verification.append(("import_seconds", .number(String(format: "%.3f", Date().timeIntervalSince(t0)))))
                     let verification = JSONValue.object(result.verification).jsonText
                     try db.execute(
                         """
