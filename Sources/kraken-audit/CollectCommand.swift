@@ -43,13 +43,16 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(help: "With --wait: give up waiting after this many minutes (the next run continues).")
     var waitMinutes: Double = 360
 
+    @Option(help: "With --wait: seconds between ExportStatus polls.")
+    var pollSeconds: Double = 30
+
     @Option(help: "Directory for downloaded export files (default $KRAKEN_AUDIT_EXPORT_DIR, $STATE_DIRECTORY/exports or ./kraken-audit-exports).")
     var exportDir: String?
 
     func run() async throws {
         let env = try global.environment(label: "collect")
         let sinceDate: Date?
-        var export = ExportOptions(wait: wait, waitTimeoutSeconds: waitMinutes * 60)
+        var export = ExportOptions(wait: wait, waitTimeoutSeconds: waitMinutes * 60, pollSeconds: max(1, pollSeconds))
         if let exportDir { export.directory = URL(fileURLWithPath: exportDir) }
         do {
             if let backfill {
