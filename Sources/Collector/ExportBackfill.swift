@@ -96,6 +96,7 @@ struct ExportBackfill {
     static let reports = ["ledgers", "trades"]
     static let pagedEndpoints = ["Ledgers", "TradesHistory", "ClosedOrders"]
 
+    @discardableResult
     func storeRun<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws(CollectError) -> T {
         do {
             return try await store.run(body)
@@ -325,7 +326,9 @@ struct ExportBackfill {
     /// Writes to `<file>.part`, fsyncs, renames over `file`; returns the SHA-256 (hex).
     static func writeDurably(_ bytes: [UInt8], to file: URL) throws -> String {
         let part = file.appendingPathExtension("part")
-        FileManager.default.createFile(atPath: part.path, contents: nil)
+        guard FileManager.default.createFile(atPath: part.path, contents: nil) else {
+            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: part.path])
+        }
         let handle = try FileHandle(forWritingTo: part)
         try handle.write(contentsOf: Data(bytes))
         try handle.synchronize()

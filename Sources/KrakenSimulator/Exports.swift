@@ -13,6 +13,15 @@ public enum ExportHeaderGeneration: String, Sendable, CaseIterable {
     case current
 }
 
+/// The file of one report, built on a background queue (a 1M-row file takes seconds; building it inside the
+/// state actor would hold a cooperative thread and stall every in-process simulator).
+final class ExportBuild: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<[UInt8], EndpointError>?
+    var value: Result<[UInt8], EndpointError>? { lock.withLock { result } }
+    func finish(_ r: Result<[UInt8], EndpointError>) { lock.withLock { result = r } }
+}
+
 /// One report requested with `AddExport` (../shared/kraken-export-api.md §1-§4).
 struct SimExport: Sendable {
     let id: String
@@ -26,19 +35,20 @@ struct SimExport: Sendable {
     let createdTicks: Int64
     /// Failure text a `Processed` report carries (``SimulatorOptions/exportError`` at request time).
     let error: String?
-    var zip: [UInt8]? = nil
+    let build = ExportBuild()
 
+    /// Queued, then Processing until the configured delay has passed and the file is built.
     func status(nowTicks: Int64, options: SimulatorOptions) -> (status: String, completedTicks: Int64?) {
         let queued = createdTicks + Int64(options.exportQueuedSeconds * 10_000)
         let done = queued + Int64(options.exportProcessingSeconds * 10_000)
         if nowTicks < queued { return ("Queued", nil) }
-        if nowTicks < done { return ("Processing", nil) }
+        if nowTicks < done || build.value == nil { return ("Processing", nil) }
         return ("Processed", done)
     }
 }
 
 /// The export endpoints and the file writer. Files are built from the same in-memory history the REST endpoints
-/// serve, once per report (so a second download is byte-identical).
+/// serve, once per report on a background queue (so a second download is byte-identical).
 ///
 /// Differences from the REST API written on purpose, as Kraken's files have them (each is handled by the
 /// collector's importer):
@@ -103,9 +113,7 @@ enum ExportFiles {
     }
 
     /// The file's rows (header first) as (value, quoted) cells.
-    static func table(_ export: SimExport, account a: SimAccount, generation: ExportHeaderGeneration, awkward: Bool) -> [[(String, Bool)]] {
-        let h = a.builder.history
-        let e = PrivateEndpoints(account: a, withoutCountOmitsCount: true)
+    static func table(_ export: SimExport, history h: AccountHistory, generation: ExportHeaderGeneration, awkward: Bool) -> [[(String, Bool)]] {
         let lo = export.dataStart * 10_000, hi = export.dataEnd * 10_000
         var rows: [[(String, Bool)]] = []
         if export.report == "ledgers" {
@@ -152,8 +160,13 @@ enum ExportFiles {
             rows.append(columns.map { ($0, true) })
             for t in h.trades.reversed() where t.time >= lo && t.time <= hi {
                 let pair = Catalogue.pairs[Int(t.pair)]
-                let json = e.tradeJSON(t, ledgers: true)
-                let ledgers = json["ledgers"]?.arrayValue?.compactMap(\.stringValue).joined(separator: ",") ?? ""
+                // The same texts as the REST `tradeJSON` (PrivateEndpoints.swift).
+                let numbers: [String: String] = [
+                    "price": PrivateEndpoints.price(t.price, pair), "cost": PrivateEndpoints.quoteAmount(t.cost, pair),
+                    "fee": PrivateEndpoints.quoteAmount(t.fee, pair), "vol": Fixed.format(t.vol, decimals: pair.lotDecimals),
+                    "margin": PrivateEndpoints.quoteAmount(0, pair),
+                ]
+                let ledgers = [t.ledgerSerial + 1, t.ledgerSerial].map { h.ledgerIDs.format($0) }.joined(separator: ",")
                 rows.append(columns.map { c in
                     switch c {
                     case "txid": (h.tradeID(t.serial), true)
@@ -162,7 +175,7 @@ enum ExportFiles {
                     case "time": (time(t.time, fraction: true), true)
                     case "type": (t.side.name, true)
                     case "ordertype": (t.orderType.name, true)
-                    case "price", "cost", "fee", "vol", "margin": (number(json[c]?.stringValue ?? "0"), false)
+                    case "price", "cost", "fee", "vol", "margin": (number(numbers[c] ?? "0"), false)
                     case "misc": ("", true)
                     case "ledgers": (ledgers, true)
                     case "postxid": ("TKH2SE-M7IF5-CFI7LT", true)
@@ -175,11 +188,11 @@ enum ExportFiles {
     }
 
     /// The zip archive (one `ledgers.csv` / `trades.csv`, deflated) for `export`.
-    static func zip(_ export: SimExport, account: SimAccount, options: SimulatorOptions) throws -> [UInt8] {
+    static func zip(_ export: SimExport, history: AccountHistory, options: SimulatorOptions) throws -> [UInt8] {
         let tsv = export.format == "TSV"
         var csv: [UInt8] = []
         csv.reserveCapacity(1 << 20)
-        for (n, row) in table(export, account: account, generation: options.exportHeader, awkward: options.exportAwkwardRows).enumerated() {
+        for (n, row) in table(export, history: history, generation: options.exportHeader, awkward: options.exportAwkwardRows).enumerated() {
             for (i, cell) in row.enumerated() {
                 let cell = n == 0 ? (options.exportHeaderRenames[cell.0] ?? cell.0, cell.1) : cell
                 if i > 0 { csv.append(tsv ? 0x09 : 0x2C) }
@@ -232,10 +245,20 @@ extension SimulatorState {
         if let e = params["endtm"], !e.isEmpty { guard let v = Int64(e), v >= 0 else { throw .invalid("endtm") }; end = min(v, nowSeconds) }
         guard start <= end else { throw .invalid("starttm") }
         let id = nextExportID()
-        exports.append(
-            SimExport(
-                id: id, account: a.name, report: report, descr: descr, format: format, fields: fields, dataStart: start,
-                dataEnd: end, createdTicks: now, error: options.exportError))
+        let export = SimExport(
+            id: id, account: a.name, report: report, descr: descr, format: format, fields: fields, dataStart: start,
+            dataEnd: end, createdTicks: now, error: options.exportError)
+        exports.append(export)
+        // Rows up to `end` are in the past and never change, so a snapshot of the history (copy-on-write) is the file.
+        let (history, options, logger) = (a.builder.history, self.options, self.logger)
+        DispatchQueue.global(qos: .utility).async {
+            do {
+                export.build.finish(.success(try ExportFiles.zip(export, history: history, options: options)))
+            } catch {
+                logger.error("could not build the export file", metadata: ["id": "\(id)", "error": "\(error)"])
+                export.build.finish(.failure(EndpointError("EExport:Internal error")))
+            }
+        }
         return .object([("id", .string(id))])
     }
 
@@ -274,14 +297,10 @@ extension SimulatorState {
         let (status, _) = exports[i].status(nowTicks: nowTicks(), options: options)
         guard status == "Processed" else { throw EndpointError("EExport:Not ready") }
         if let error = exports[i].error { throw EndpointError(error) }
-        if let zip = exports[i].zip { return zip }
-        do {
-            let zip = try ExportFiles.zip(exports[i], account: a, options: options)
-            exports[i].zip = zip
-            return zip
-        } catch {
-            logger.error("could not build the export file", metadata: ["id": "\(id)", "error": "\(error)"])
-            throw EndpointError("EExport:Internal error")
+        switch exports[i].build.value {
+        case .success(let zip): return zip
+        case .failure(let e): throw e
+        case nil: throw EndpointError("EExport:Not ready")
         }
     }
 

@@ -42,7 +42,7 @@ import Testing
         env["KRAKEN_AUDIT_SQL_DIR"] = Self.repo.appendingPathComponent("sql").path
 
         let stderrPath = dir.appendingPathComponent("stderr.log").path
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        #expect(FileManager.default.createFile(atPath: stderrPath, contents: nil))
         func start() throws -> Process {
             let p = Process()
             p.executableURL = Self.repo.appendingPathComponent(".build/debug/kraken-audit")
@@ -66,18 +66,25 @@ import Testing
                 killed += 1
                 for s in try h.db.query("SELECT status FROM audit.exports").rows { observed.insert(try s.decode(0, as: String.self)) }
             }
-            p.waitUntilExit()
+            try await exit(p)
         }
         #expect(killed >= 3, "most runs should have been killed mid-way")
         #expect(observed.contains("processed") || observed.contains("downloaded"), "kills should land in download or import: \(observed)")
         await h.sim.state.clearFaults()
         let final = try start()
-        final.waitUntilExit()
+        try await exit(final)
         #expect(final.terminationStatus == 0, "\((try? String(contentsOfFile: stderrPath, encoding: .utf8))?.suffix(2000) ?? "")")
         #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
         #expect(try h.count("SELECT count(*) FROM audit.exports WHERE status = 'imported'") == 2)
         try await h.expectStoredEqualsTruth()
     }
+}
+
+/// Waits for a child without blocking a thread of the cooperative pool (`waitUntilExit` would: with two cores,
+/// two such waits starve every in-process simulator of the test bundle).
+func exit(_ p: Process) async throws {
+    while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    p.waitUntilExit()
 }
 
 /// A tiny seeded generator so a failing kill sequence can be replayed.
