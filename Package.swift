@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
+        // Kraken's data export (issue 10): zip archives and CSV headers are read by maintained code.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
+        .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
     ],
     targets: [
         // System libraries (see ../shared/swift-build-notes.md).
@@ -41,7 +44,10 @@ let package = Package(
         ),
         .target(
             name: "Collector",
-            dependencies: ["KrakenAPI", "AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "KrakenAPI", "AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift"),
+            ]
         ),
         .target(
             name: "Reports",
@@ -83,6 +89,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             exclude: ["README.md"]
         ),
@@ -109,6 +116,7 @@ let package = Package(
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
         .testTarget(name: "CollectorTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),
+        .testTarget(name: "ExportTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),

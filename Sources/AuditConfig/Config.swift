@@ -58,6 +58,14 @@ public enum SecretSource: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// How a first collection fetches the history before "now" (issue 10).
+public enum BackfillMode: String, Sendable, CaseIterable {
+    /// One asynchronous data export per report (ledgers, trades), imported when ready; paging only from the seam.
+    case export
+    /// Page `Ledgers`/`TradesHistory`/`ClosedOrders` through the whole history.
+    case paging
+}
+
 /// One `[[account]]`.
 public struct AccountConfig: Sendable {
     public var name: String
@@ -73,6 +81,8 @@ public struct AccountConfig: Sendable {
     public var timeoutSeconds: Double
     /// IANA time zone of the account's business (off-hours rules, daily baselines); defaults to `[ops] timezone`.
     public var timezone: String
+    /// `backfill = "export" | "paging"`; nil = export when the key has the Export-data permission, else paging.
+    public var backfill: BackfillMode? = nil
 }
 
 /// `[alerts]`.

@@ -117,7 +117,7 @@ public enum ConfigLoader {
     static func parseAccount(_ a: Node, defaultTimezone: String) throws(ConfigError) -> AccountConfig {
         try a.allowOnly([
             "name", "api_key_env", "api_key_file", "api_secret_env", "api_secret_file", "api_secret_command",
-            "otp_env", "otp_file", "api_url", "tier", "rate_limit", "key_created", "timeout_seconds", "timezone",
+            "otp_env", "otp_file", "api_url", "tier", "rate_limit", "key_created", "timeout_seconds", "timezone", "backfill",
         ])
         guard let name = try a.string("name") else { throw .missingKey(path: a.key("name")) }
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -155,9 +155,16 @@ public enum ConfigLoader {
         guard TimeZone(identifier: timezone) != nil else {
             throw .invalidValue(path: a.key("timezone"), reason: "'\(timezone)' is not an IANA time zone (e.g. Europe/Berlin)")
         }
+        var backfill: BackfillMode? = nil
+        if let b = try a.string("backfill") {
+            guard let mode = BackfillMode(rawValue: b) else {
+                throw .invalidValue(path: a.key("backfill"), reason: "'\(b)' is not one of export, paging")
+            }
+            backfill = mode
+        }
         return AccountConfig(
             name: name, apiKey: apiKey, apiSecret: secret, otp: otp, apiURL: url, tier: tier, rateLimit: limit,
-            keyCreated: keyCreated, timeoutSeconds: timeout, timezone: timezone)
+            keyCreated: keyCreated, timeoutSeconds: timeout, timezone: timezone, backfill: backfill)
     }
 
     static func secretSource(_ a: Node, env: String, file: String, command: String?, required: Bool)

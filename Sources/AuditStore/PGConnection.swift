@@ -163,6 +163,50 @@ public final class PGConnection: @unchecked Sendable {
         return count
     }
 
+    /// Streams raw bytes into a `COPY ... FROM STDIN` command written by the caller's code (never user input),
+    /// e.g. `COPY t (a, b) FROM STDIN WITH (FORMAT csv)` fed with a CSV file's bytes: PostgreSQL parses them.
+    /// `produce` gets a `send` function and calls it with the chunks in order. If `produce` throws, the COPY is
+    /// aborted and its error is rethrown; otherwise the server's verdict (SQLSTATE `22P02` bad data, ...) is.
+    /// Returns the number of rows the server copied.
+    @discardableResult
+    public func copyInRaw(_ command: String, produce: (_ send: (UnsafeRawBufferPointer) throws(PGError) -> Void) throws -> Void) throws -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn = try liveHandle()
+        let start = PQexec(conn, command)
+        guard PQresultStatus(start) == PGRES_COPY_IN else {
+            _ = try check(start, conn: conn, kind: .copy)
+            throw PGError(kind: .copy, message: "COPY did not start")
+        }
+        PQclear(start)
+        func send(_ chunk: UnsafeRawBufferPointer) throws(PGError) {
+            guard let base = chunk.baseAddress, chunk.count > 0 else { return }
+            var offset = 0
+            while offset < chunk.count {
+                let n = min(chunk.count - offset, 1 << 20)
+                let ok = PQputCopyData(conn, base.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(n))
+                guard ok == 1 else { throw PGError(kind: .copy, message: PGError.oneLine(String(cString: PQerrorMessage(conn)))) }
+                offset += n
+            }
+        }
+        var producerError: (any Error)? = nil
+        do { try produce(send) } catch { producerError = error }
+        PQputCopyEnd(conn, producerError == nil ? nil : "aborted by the client")
+        var serverError: PGError? = nil
+        var copied = 0
+        while let result = PQgetResult(conn) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK {
+                if serverError == nil { serverError = Self.error(from: result, conn: conn, kind: .copy) }
+            } else {
+                copied = Int(String(cString: PQcmdTuples(result))) ?? 0
+            }
+            PQclear(result)
+        }
+        if let producerError { throw producerError }
+        if let serverError { throw serverError }
+        return copied
+    }
+
     /// Takes a session-level advisory lock, waiting for it.
     public func advisoryLock(_ key: Int64) throws(PGError) {
         try execute("SELECT pg_advisory_lock($1)", [key])

@@ -108,15 +108,38 @@ public final class PacedClient: Sendable {
 
     /// Calls a private method with retries; returns the response.
     public func call(_ method: String, _ parameters: [(String, String)] = []) async throws(CollectError) -> KrakenResponse {
+        switch try await call(method, parameters, binaryAllowed: false) {
+        case .json(let r): return r
+        case .binary: throw .malformed(endpoint: method, reason: "a binary body where JSON was expected")
+        }
+    }
+
+    /// Calls a public method (no counter cost, no nonce) with retries, e.g. `Assets` for asset-name normalisation.
+    public func publicCall(_ method: String, _ query: [(String, String)] = []) async throws(CollectError) -> KrakenResponse {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(KrakenError) {
+                return try await client.publicCall(method, query: query)
+            } catch {
+                guard Self.isRetryable(error), attempt < retry.maxAttempts else { throw .kraken(error, attempts: attempt) }
+                try await sleep(seconds: retry.delay(attempt: attempt))
+            }
+        }
+    }
+
+    /// Calls a private method that may answer with a file (`RetrieveExport`): paced, logged and retried like
+    /// ``call(_:_:)``.
+    public func call(_ method: String, _ parameters: [(String, String)], binaryAllowed: Bool) async throws(CollectError) -> KrakenPayload {
         let cost = CallCost.of(method)
         var attempt = 0
         var nonceRetried = false
         while true {
             attempt += 1
             let nonce = try await acquire(cost: cost)
-            let result: Result<KrakenResponse, KrakenError>
+            let result: Result<KrakenPayload, KrakenError>
             do {
-                result = .success(try await client.privateCall(method, parameters: parameters, nonce: nonce))
+                result = .success(try await client.privateCall(method, parameters: parameters, nonce: nonce, binaryAllowed: binaryAllowed))
             } catch {
                 result = .failure(error)
             }

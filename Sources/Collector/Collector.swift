@@ -118,6 +118,7 @@ public struct Collector: Sendable {
                 ("updated", .number(String(s.rows.updated))),
                 ("kraken_count", s.krakenCount.map { .number(String($0)) } ?? .null),
                 ("stored_count", s.storedCount.map { .number(String($0)) } ?? .null),
+                ("state", s.state.map(JSONValue.string) ?? .null),
             ]))
         }).jsonText
         let status = failure == nil ? "success" : (failure.map { if case .cancelled = $0 { return "interrupted" } else { return "failed" } } ?? "failed")

@@ -65,6 +65,7 @@ enum CollectStore {
     static func upsertLedger(_ db: PGConnection, accountId: Int, rows: [[(any PGEncodable)?]]) throws(PGError) -> UpsertCount {
         guard !rows.isEmpty else { return UpsertCount() }
         try db.copyIn("stage_ledger", rows: rows)
+        try db.execute(Reconcile.ledgerFromAPI, [accountId])  // ids an export gave first: compare, keep the export row
         return try counts(
             db.query(
                 """
@@ -105,6 +106,7 @@ enum CollectStore {
     static func upsertTrades(_ db: PGConnection, accountId: Int, rows: [[(any PGEncodable)?]]) throws(PGError) -> UpsertCount {
         guard !rows.isEmpty else { return UpsertCount() }
         try db.copyIn("stage_trades", rows: rows)
+        try db.execute(Reconcile.tradesFromAPI, [accountId])
         return try counts(
             db.query(
                 """

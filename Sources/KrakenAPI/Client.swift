@@ -112,6 +112,16 @@ public struct KrakenResponse: Sendable {
     public let bytes: Int
 }
 
+/// What a call that may answer with a file returned: a JSON envelope's result, or the raw bytes of a zip archive
+/// (`RetrieveExport`, ../shared/kraken-export-api.md §3: decided by the `PK\u{03}\u{04}` magic, not the status).
+public enum KrakenPayload: Sendable {
+    case json(KrakenResponse)
+    case binary([UInt8])
+
+    /// Whether `body` starts like a zip archive (local file header signature).
+    public static func isZip(_ body: [UInt8]) -> Bool { body.count >= 4 && body[0] == 0x50 && body[1] == 0x4B && body[2] == 0x03 && body[3] == 0x04 }
+}
+
 /// What one attempt of a call looked like, for the call log (`audit.api_calls`). Never holds secrets.
 public struct CallRecord: Sendable {
     public let method: String
@@ -181,6 +191,17 @@ public struct KrakenClient: Sendable {
     public func privateCall(_ method: String, parameters: [(String, String)], nonce: UInt64) async throws(KrakenError)
         -> KrakenResponse
     {
+        switch try await privateCall(method, parameters: parameters, nonce: nonce, binaryAllowed: false) {
+        case .json(let r): return r
+        case .binary: throw .malformedResponse(method: method, reason: "unexpected binary body")
+        }
+    }
+
+    /// Like ``privateCall(_:parameters:nonce:)``; with `binaryAllowed`, an HTTP 200 body that is a zip archive is
+    /// returned as ``KrakenPayload/binary(_:)`` (a JSON body is still decoded, so Kraken's errors are thrown).
+    public func privateCall(_ method: String, parameters: [(String, String)], nonce: UInt64, binaryAllowed: Bool)
+        async throws(KrakenError) -> KrakenPayload
+    {
         let signed = SignedRequest(
             method: method, nonce: nonce, parameters: parameters, otp: credentials.otp, signer: signer)
         let request = HTTPRequest(
@@ -190,7 +211,7 @@ public struct KrakenClient: Sendable {
                 ("Content-Type", "application/x-www-form-urlencoded"), ("User-Agent", Self.userAgent),
             ],
             body: signed.body, timeout: timeout)
-        return try await perform(request, method: method, nonce: nonce, parameters: parameters)
+        return try await perform(request, method: method, nonce: nonce, parameters: parameters, binaryAllowed: binaryAllowed)
     }
 
     /// Calls `/0/public/<method>` with a query string.
@@ -202,7 +223,10 @@ public struct KrakenClient: Sendable {
         let request = HTTPRequest(
             method: "GET", url: url(path: path), headers: [("User-Agent", Self.userAgent)], body: [],
             timeout: timeout)
-        return try await perform(request, method: method, nonce: nil, parameters: query)
+        switch try await perform(request, method: method, nonce: nil, parameters: query, binaryAllowed: false) {
+        case .json(let r): return r
+        case .binary: throw .malformedResponse(method: method, reason: "unexpected binary body")
+        }
     }
 
     private func url(path: String) -> URL {
@@ -212,15 +236,16 @@ public struct KrakenClient: Sendable {
         return URL(string: base + path) ?? baseURL
     }
 
-    private func perform(_ request: HTTPRequest, method: String, nonce: UInt64?, parameters: [(String, String)])
-        async throws(KrakenError) -> KrakenResponse
+    private func perform(_ request: HTTPRequest, method: String, nonce: UInt64?, parameters: [(String, String)], binaryAllowed: Bool)
+        async throws(KrakenError) -> KrakenPayload
     {
         let started = Date()
-        let outcome = await attempt(request, method: method)
+        let outcome = await attempt(request, method: method, binaryAllowed: binaryAllowed)
         if let observer {
             let failure: [String]
             switch outcome.result {
-            case .success(let r): failure = r.warnings.map(\.raw)
+            case .success(.json(let r)): failure = r.warnings.map(\.raw)
+            case .success(.binary): failure = []
             case .failure(let e): failure = e.errorStrings
             }
             await observer.record(
@@ -232,8 +257,8 @@ public struct KrakenClient: Sendable {
         return try outcome.result.get()
     }
 
-    private func attempt(_ request: HTTPRequest, method: String) async -> (
-        result: Result<KrakenResponse, KrakenError>, status: Int?, bytes: Int
+    private func attempt(_ request: HTTPRequest, method: String, binaryAllowed: Bool) async -> (
+        result: Result<KrakenPayload, KrakenError>, status: Int?, bytes: Int
     ) {
         let response: HTTPResponse
         do {
@@ -248,6 +273,7 @@ public struct KrakenClient: Sendable {
         guard status == 200 else {
             return (.failure(.http(method: method, status: status, snippet: Self.snippet(response.body))), status, bytes)
         }
+        if binaryAllowed, KrakenPayload.isZip(response.body) { return (.success(.binary(response.body)), status, bytes) }
         let envelope: JSONValue
         do {
             envelope = try JSONValue.parse(response.body)
@@ -264,7 +290,7 @@ public struct KrakenClient: Sendable {
         }
         logger.trace("kraken call ok", metadata: ["method": "\(method)", "bytes": "\(bytes)"])
         return (
-            .success(KrakenResponse(result: envelope["result"] ?? .null, warnings: strings, status: status, bytes: bytes)),
+            .success(.json(KrakenResponse(result: envelope["result"] ?? .null, warnings: strings, status: status, bytes: bytes))),
             status, bytes
         )
     }

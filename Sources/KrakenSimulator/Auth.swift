@@ -87,6 +87,7 @@ enum PrivateMethods {
     static let implemented: Set<String> = [
         "Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades", "ClosedOrders", "QueryOrders", "OpenOrders",
         "WithdrawStatus", "DepositStatus", "Balance", "BalanceEx", "GetApiKeyInfo",
+        "AddExport", "ExportStatus", "RetrieveExport", "RemoveExport",
     ]
 
     /// Trading and funding methods Kraken has but the simulator does not perform (a key with the permission

@@ -170,6 +170,20 @@ public struct SimulatorOptions: Sendable {
     /// Error envelopes carry `"result":{}` (Kraken's errors guide) instead of no `result`.
     public var errorsWithEmptyResult = false
 
+    /// Data exports (Exports.swift): seconds a report stays `Queued`, then `Processing`, before `Processed`.
+    public var exportQueuedSeconds: Double = 1
+    public var exportProcessingSeconds: Double = 2
+    /// A `Processed` report carries this `error` and cannot be retrieved (e.g. `EExport:Exported size too big`).
+    public var exportError: String? = nil
+    /// Reports disappear from ExportStatus this long after their creation (14 days, §2).
+    public var exportExpirySeconds: Int64 = 1_209_600
+    /// File layout generation (header, asset and pair naming).
+    public var exportHeader: ExportHeaderGeneration = .current
+    /// Write an "initiated" row with empty `txid` and `balance` before each deposit, as Kraken's files have.
+    public var exportAwkwardRows = true
+    /// Header names to write differently (tests of a changed layout), e.g. `["amount": "amt"]`.
+    public var exportHeaderRenames: [String: String] = [:]
+
     /// Run-time injections (nil: the defaults unless ``clean``; empty: none).
     public var injections: [InjectionPlan]? = nil
     /// Where to (re)write the ground-truth JSON.
@@ -204,6 +218,7 @@ public struct SimulatorOptions: Sendable {
         guard (0...65535).contains(port) else { throw .invalidOption("port must be 0...65535") }
         if let m = maxCounter, m <= 0 { throw .invalidOption("max counter must be positive") }
         if let d = decayPerSecond, d < 0 { throw .invalidOption("decay must be >= 0") }
+        guard exportQueuedSeconds >= 0, exportProcessingSeconds >= 0 else { throw .invalidOption("export delays must be >= 0") }
         for name in accountPermissions.keys where !accountNames.contains(name) {
             throw .invalidOption("permissions given for unknown account '\(name)' (accounts: \(accountNames.joined(separator: ", ")))")
         }

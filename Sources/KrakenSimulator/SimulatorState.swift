@@ -123,6 +123,11 @@ public actor SimulatorState {
     var armed: [Armed] = []
     let endSeconds: Int64
     let timeZone: TimeZone
+    /// Reports requested with `AddExport` (Exports.swift), their id generator, and the binary body a
+    /// `RetrieveExport` answer carries instead of a JSON envelope.
+    var exports: [SimExport] = []
+    var exportRNG: SeededRandom
+    var binaryAnswer: [UInt8]? = nil
 
     /// Generates every account's history (deterministic in the options) and sets up keys.
     public init(options: SimulatorOptions, logger: Logger) throws(SimulatorError) {
@@ -131,6 +136,7 @@ public actor SimulatorState {
         self.logger = logger
         faults = options.faults
         faultRNG = SeededRandom(seed: options.faultSeed ^ options.seed, stream: "faults")
+        exportRNG = SeededRandom(seed: options.seed, stream: "exports")
         guard let zone = TimeZone(identifier: options.timeZone) else { throw .invalidOption("unknown time zone") }
         timeZone = zone
         endSeconds = options.endSeconds ?? (Int64(Date().timeIntervalSince1970) / 86_400 * 86_400)
@@ -296,6 +302,8 @@ public actor SimulatorState {
         faults = options.faults
         faultRNG = SeededRandom(seed: options.faultSeed ^ options.seed, stream: "faults")
         clockOffset = 0
+        exports = []
+        exportRNG = SeededRandom(seed: options.seed, stream: "exports")
         log = []
         runtimeTruth = []
         armed = options.effectiveInjections.map { Armed(plan: $0, served: 0, truthIndex: nil, methods: []) }
@@ -423,6 +431,13 @@ public actor SimulatorState {
         var body = Array(envelope.jsonText.utf8)
         var errors = envelope["error"]?.arrayValue?.compactMap(\.stringValue) ?? []
         var reset = false
+        if let binary = binaryAnswer {
+            // A successful RetrieveExport: the zip itself, not an envelope (../shared/kraken-export-api.md §3).
+            binaryAnswer = nil
+            contentType = "application/octet-stream"
+            body = binary
+            errors = []
+        }
 
         if let kind = drawResponseFault(method: method) {
             fault = kind.rawValue
@@ -628,6 +643,12 @@ public actor SimulatorState {
             case "Balance": return resultEnvelope(e.balance())
             case "BalanceEx": return resultEnvelope(e.balanceEx())
             case "GetApiKeyInfo": return resultEnvelope(apiKeyInfo(a))
+            case "AddExport": return resultEnvelope(try addExport(params, account: a))
+            case "ExportStatus": return resultEnvelope(try exportStatus(params, account: a))
+            case "RemoveExport": return resultEnvelope(try removeExport(params, account: a))
+            case "RetrieveExport":
+                binaryAnswer = try retrieveExport(params, account: a)
+                return resultEnvelope(.null)
             default: return errorEnvelope(["EAPI:Feature disabled"])
             }
         } catch {

@@ -62,6 +62,9 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
     @Option(help: "Write the ground truth JSON here (rewritten as run-time anomalies fire).") var truthFile: String?
     @Option(help: "Write the URL and credentials as JSON here (mode 0600).") var credentialsFile: String?
     @Option(help: "Log level (trace, debug, info, notice, warning, error).") var logLevel = "notice"
+    @Option(help: "Data exports: seconds a report stays Queued.") var exportQueuedSeconds: Double = 1
+    @Option(help: "Data exports: seconds a report stays Processing before Processed.") var exportProcessingSeconds: Double = 2
+    @Option(help: "Data exports: file layout generation, classic or current.") var exportHeader = "current"
     @Option(help: "Only measure generating this many ledger entries, print the time and exit.") var benchmarkGenerate: Int?
 
     func run() async throws {
@@ -103,6 +106,12 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
         options.clockJumpSeconds = clockJumpSeconds
         options.clean = clean
         if noInjections { options.injections = [] }
+        options.exportQueuedSeconds = exportQueuedSeconds
+        options.exportProcessingSeconds = exportProcessingSeconds
+        guard let generation = ExportHeaderGeneration(rawValue: exportHeader) else {
+            throw ValidationError("--export-header must be classic or current, not '\(exportHeader)'")
+        }
+        options.exportHeader = generation
         options.permissions = defaultPermissions.split(separator: ",").map(String.init)
         for p in accountPermissions {
             let kv = p.split(separator: "=", maxSplits: 1)

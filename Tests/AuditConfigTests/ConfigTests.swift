@@ -162,3 +162,22 @@ import Testing
         #expect(timedOut?.description.contains("timed out") == true)
     }
 }
+
+/// `backfill = "export" | "paging"` per account (issue 10).
+@Suite struct BackfillConfigTests {
+    static let account = "[[account]]\nname = \"a\"\napi_key_env = \"K\"\napi_secret_env = \"S\"\n"
+
+    func parse(_ text: String) throws -> AuditConfiguration { try ConfigLoader.parse(text, path: "k.toml") }
+
+    @Test func backfillIsOptionalAndValidated() throws {
+        #expect(try parse(Self.account).accounts[0].backfill == nil)
+        #expect(try parse(Self.account + "backfill = \"export\"").accounts[0].backfill == .export)
+        #expect(try parse(Self.account + "backfill = \"paging\"").accounts[0].backfill == .paging)
+        #expect(throws: ConfigError.invalidValue(path: "account[0].backfill", reason: "'zip' is not one of export, paging")) {
+            try parse(Self.account + "backfill = \"zip\"")
+        }
+        #expect(throws: ConfigError.wrongType(path: "account[0].backfill", expected: "a string", found: "a boolean")) {
+            try parse(Self.account + "backfill = true")
+        }
+    }
+}

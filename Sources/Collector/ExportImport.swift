@@ -1,0 +1,411 @@
+import AuditStore
+import CSV
+import Foundation
+import KrakenAPI
+import ZIPFoundation
+
+/// What importing one export file did (stored in `audit.exports`).
+struct ImportResult: Sendable {
+    var header: [String] = []
+    var rowsInFile = 0
+    var unkeyed = 0
+    var inserted = 0
+    var already = 0
+    var mismatches = 0
+    var firstId: String?
+    var lastId: String?
+    var firstTime: String?
+    var lastTime: String?
+    var verification: [(String, JSONValue)] = []
+}
+
+/// Imports one downloaded export file inside the caller's transaction: the zip is read by ZIPFoundation (CRC
+/// checked), the header by CSV.swift, and the rows are parsed by PostgreSQL's own CSV parser (`COPY ... WITH
+/// (FORMAT csv)` into a staging table), converted there, verified, reconciled with rows the API already gave
+/// and inserted with `source = 'export'` and the report id. Any error rolls the whole file back.
+///
+/// Kraken export vs REST differences handled here (../shared/kraken-export-api.md §5):
+/// - columns are mapped **by name** (four ledger and three trade header generations; unknown extra columns are
+///   kept in `raw` and listed in the verification); a missing required column refuses the file;
+/// - `time` is UTC text without zone, with or without `.ffff` → `timestamptz`;
+/// - asset names `BTC`/`XBT`/`XXBT`, `EUR`/`ZEUR` ... → the REST key, via the public `Assets` list; pairs
+///   `XXBTZUSD`/`XBTUSD`/`XBT/USD`/`BTC/USD` → the REST pair key via `AssetPairs`;
+/// - numbers are bare and may be `0` for `0.0000000000`: stored as NUMERIC and compared numerically;
+/// - a file whose non-zero fees are all negative is sign-normalised;
+/// - ledger rows with an empty `txid` (initiated/failed deposits) cannot be keyed: counted, not imported;
+/// - trades' `ledgers` is one field of comma-separated ids; `postxid`/`posttxid` and `posstatus`/`posstatuscode`
+///   are both accepted; rows are not assumed to be in any order.
+struct ExportImporter {
+    let accountId: Int
+    let krakenId: String
+    let report: String
+    /// Requested data window, unix seconds, inclusive.
+    let starttm: Int64
+    let endtm: Int64
+    /// Name in the file → REST key.
+    let assetAliases: [String: String]
+    let pairAliases: [String: String]
+
+    static let ledgerRequired = ["txid", "refid", "time", "type", "aclass", "asset", "amount", "fee", "balance"]
+    static let ledgerKnown = Set(ledgerRequired + ["subtype", "subclass", "wallet", "amountusd"])
+    static let tradeRequired = ["txid", "ordertxid", "pair", "time", "type", "ordertype", "price", "cost", "fee", "vol"]
+    static let tradeKnown = Set(tradeRequired + [
+        "margin", "misc", "ledgers", "postxid", "posttxid", "posstatus", "posstatuscode", "cprice", "ccost", "cfee", "cvol",
+        "cmargin", "net", "trades", "aclass", "subclass", "costusd", "leverage",
+    ])
+
+    private struct HeaderFound: Error { let bytes: [UInt8] }
+
+    // MARK: archive and header
+
+    /// Opens the archive and returns its single CSV entry.
+    static func csvEntry(_ file: URL) throws(ExportError) -> (Archive, Entry) {
+        let archive: Archive
+        do {
+            archive = try Archive(url: file, accessMode: .read)
+        } catch {
+            throw .corruptZip(path: file.path, reason: "\(error)")
+        }
+        let entries = Array(archive)
+        let files = entries.filter { $0.type == .file }
+        guard files.count == 1, let entry = files.first, entry.path.lowercased().hasSuffix(".csv") else {
+            if entries.isEmpty { throw .corruptZip(path: file.path, reason: "no entries (not a zip archive, or truncated)") }
+            throw .unexpectedArchive(path: file.path, entries: entries.map(\.path))
+        }
+        return (archive, entry)
+    }
+
+    /// Reads the header line (decompressing only the first chunk) and parses it with CSV.swift.
+    func header(_ archive: Archive, _ entry: Entry, path: String) throws(ExportError) -> (names: [String], byteLength: Int) {
+        var firstLine: [UInt8] = []
+        do {
+            _ = try archive.extract(entry, bufferSize: 64 * 1024, skipCRC32: true) { data in
+                var collected = firstLine
+                collected.append(contentsOf: data)
+                if let nl = collected.firstIndex(of: 0x0A) { throw HeaderFound(bytes: Array(collected[...nl])) }
+                guard collected.count < 64 * 1024 else { throw HeaderFound(bytes: collected) }
+                firstLine = collected
+            }
+        } catch let found as HeaderFound {
+            firstLine = found.bytes
+        } catch {
+            throw .corruptZip(path: path, reason: "\(error)")
+        }
+        let length = firstLine.count
+        var bytes = firstLine
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }  // UTF-8 byte-order mark
+        while let last = bytes.last, last == 0x0A || last == 0x0D { bytes.removeLast() }
+        guard let text = String(validating: bytes, as: UTF8.self), !text.isEmpty else {
+            throw .headerChanged(report: report, problem: "the first line is empty or not UTF-8", header: [])
+        }
+        let names: [String]
+        do {
+            let reader = try CSVReader(string: text, hasHeaderRow: false)
+            names = reader.next() ?? []
+        } catch {
+            throw .headerChanged(report: report, problem: "unreadable header (\(error))", header: [text])
+        }
+        let lowered = names.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let required = report == "ledgers" ? Self.ledgerRequired : Self.tradeRequired
+        let missing = required.filter { !lowered.contains($0) }
+        guard missing.isEmpty else {
+            throw .headerChanged(report: report, problem: "missing column(s) \(missing.joined(separator: ", "))", header: names)
+        }
+        guard Set(lowered).count == lowered.count else {
+            throw .headerChanged(report: report, problem: "a column name repeats", header: names)
+        }
+        guard lowered.count <= 48 else {
+            throw .headerChanged(report: report, problem: "\(lowered.count) columns (at most 48 expected)", header: names)
+        }
+        return (lowered, length)
+    }
+
+    // MARK: import
+
+    /// A data exception from PostgreSQL (SQLSTATE class 22: bad number, bad date, malformed CSV) becomes
+    /// ``ExportError/badData(report:reason:)``; anything else is passed on.
+    func badData(_ error: any Error) -> any Error {
+        if let e = error as? PGError, e.sqlState?.hasPrefix("22") == true {
+            return ExportError.badData(report: report, reason: "\(e.message) [SQLSTATE \(e.sqlState ?? "")]")
+        }
+        return error
+    }
+
+    /// Imports `file` on `db`; the caller wraps this in one transaction.
+    func run(_ db: PGConnection, file: URL) throws -> ImportResult {
+        var result = ImportResult()
+        let (archive, entry) = try Self.csvEntry(file)
+        let (names, headerLength) = try header(archive, entry, path: file.path)
+        result.header = names
+        let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        func col(_ name: String) -> String { index[name].map { "r.c\($0)" } ?? "NULL::text" }
+        let known = report == "ledgers" ? Self.ledgerKnown : Self.tradeKnown
+        let unknown = names.filter { !known.contains($0) }
+        if !unknown.isEmpty { result.verification.append(("unknown_columns", .array(unknown.map(JSONValue.string)))) }
+
+        // 1. COPY the rows as text (PostgreSQL parses the CSV: quotes, commas inside quotes, bare empties).
+        let columns = (0..<names.count).map { "c\($0) text" }.joined(separator: ", ")
+        try db.executeScript("DROP TABLE IF EXISTS export_raw; CREATE TEMP TABLE export_raw (\(columns)) ON COMMIT DROP")
+        do {
+            result.rowsInFile = try db.copyInRaw("COPY export_raw FROM STDIN WITH (FORMAT csv)") { send in
+                var skip = headerLength
+                do {
+                    _ = try archive.extract(entry, bufferSize: 1 << 20) { data in
+                        try data.withUnsafeBytes { raw in
+                            if skip >= raw.count {
+                                skip -= raw.count
+                                return
+                            }
+                            try send(UnsafeRawBufferPointer(rebasing: raw[skip...]))
+                            skip = 0
+                        }
+                    }
+                } catch let e as PGError {
+                    throw e
+                } catch {
+                    throw ExportError.corruptZip(path: file.path, reason: "\(error)")
+                }
+            }
+        } catch {
+            throw badData(error)
+        }
+
+        // 2. Name maps from Kraken's public Assets/AssetPairs (file name → REST key).
+        try db.executeScript(
+            """
+            DROP TABLE IF EXISTS export_asset_alias; DROP TABLE IF EXISTS export_pair_alias;
+            CREATE TEMP TABLE export_asset_alias (name text PRIMARY KEY, key text NOT NULL) ON COMMIT DROP;
+            CREATE TEMP TABLE export_pair_alias (name text PRIMARY KEY, key text NOT NULL) ON COMMIT DROP;
+            """)
+        try db.copyIn("export_asset_alias (name, key)", rows: assetAliases.map { [$0.key, $0.value] })
+        try db.copyIn("export_pair_alias (name, key)", rows: pairAliases.map { [$0.key, $0.value] })
+
+        // 3. Typed staging rows (casts fail with SQLSTATE 22xxx on a bad value).
+        let rawObject = "jsonb_build_object(" + names.indices.map { "$\($0 + 1)::text, r.c\($0)" }.joined(separator: ", ") + ")"
+        let nameBinds: [(any PGEncodable)?] = names.map { $0 }
+        do {
+            if report == "ledgers" {
+                try db.executeScript(
+                    """
+                    DROP TABLE IF EXISTS export_ledger;
+                    CREATE TEMP TABLE export_ledger (ledger_id text, refid text, time timestamptz, type text, subtype text,
+                        aclass text, asset text, file_asset text, wallet text, amount numeric, fee numeric, balance numeric,
+                        raw jsonb) ON COMMIT DROP;
+                    """)
+                try db.execute(
+                    """
+                    INSERT INTO export_ledger
+                    SELECT \(col("txid")), nullif(\(col("refid")), ''), (\(col("time")))::timestamp AT TIME ZONE 'UTC',
+                           coalesce(\(col("type")), ''), coalesce(\(col("subtype")), ''),
+                           coalesce(nullif(\(col("aclass")), ''), 'currency'), coalesce(a.key, \(col("asset"))),
+                           \(col("asset")), coalesce(\(col("wallet")), ''), (\(col("amount")))::numeric,
+                           coalesce(nullif(\(col("fee")), ''), '0')::numeric, nullif(\(col("balance")), '')::numeric, \(rawObject)
+                      FROM export_raw r LEFT JOIN export_asset_alias a ON a.name = \(col("asset"))
+                     WHERE coalesce(\(col("txid")), '') <> ''
+                    """, nameBinds)
+            } else {
+                try db.executeScript(
+                    """
+                    DROP TABLE IF EXISTS export_trades;
+                    CREATE TEMP TABLE export_trades (txid text, ordertxid text, postxid text, pair text, file_pair text,
+                        time timestamptz, type text, ordertype text, price numeric, cost numeric, fee numeric, vol numeric,
+                        margin numeric, misc text, ledgers text[], posstatus text, raw jsonb) ON COMMIT DROP;
+                    """)
+                try db.execute(
+                    """
+                    INSERT INTO export_trades
+                    SELECT \(col("txid")), nullif(\(col("ordertxid")), ''),
+                           nullif(coalesce(\(col("postxid")), \(col("posttxid"))), ''), coalesce(p.key, \(col("pair"))),
+                           \(col("pair")), (\(col("time")))::timestamp AT TIME ZONE 'UTC', \(col("type")),
+                           nullif(\(col("ordertype")), ''), (\(col("price")))::numeric, (\(col("cost")))::numeric,
+                           coalesce(nullif(\(col("fee")), ''), '0')::numeric, (\(col("vol")))::numeric,
+                           nullif(\(col("margin")), '')::numeric, \(col("misc")),
+                           regexp_split_to_array(nullif(trim(\(col("ledgers"))), ''), '\\s*,\\s*'),
+                           nullif(coalesce(\(col("posstatus")), \(col("posstatuscode"))), ''), \(rawObject)
+                      FROM export_raw r LEFT JOIN export_pair_alias p ON p.name = \(col("pair"))
+                     WHERE coalesce(\(col("txid")), '') <> ''
+                    """, nameBinds)
+            }
+        } catch {
+            throw badData(error)
+        }
+        let (stage, idColumn, table, entity) =
+            report == "ledgers" ? ("export_ledger", "ledger_id", "ledger_entries", "ledger") : ("export_trades", "txid", "trades", "trade")
+        let keyed = try db.query("SELECT count(*) FROM \(stage)").rows[0].decode(0, as: Int.self)
+        result.unkeyed = result.rowsInFile - keyed
+        try verify(db, stage: stage, idColumn: idColumn, keyed: keyed, result: &result)
+
+        // 4. Reconcile with rows the API already gave (the seam's overlap), then insert what is new.
+        let diffs = report == "ledgers" ? Reconcile.ledgerFields(e: "e", a: "a") : Reconcile.tradeFields(e: "e", a: "a")
+        result.mismatches = try db.execute(
+            """
+            INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
+            SELECT $1, '\(entity)', e.\(idColumn), f.field, f.ev, f.av, $2
+              FROM \(stage) e JOIN audit.\(table) a ON a.account_id = $1 AND a.\(idColumn) = e.\(idColumn) AND a.source = 'api'
+             CROSS JOIN LATERAL (VALUES \(diffs)) f(field, ev, av, differs)
+             WHERE f.differs
+            ON CONFLICT (account_id, entity, entity_id, field) DO UPDATE SET export_value = EXCLUDED.export_value,
+                api_value = EXCLUDED.api_value, export_id = EXCLUDED.export_id, last_seen = now()
+            """, [accountId, krakenId])
+        if report == "ledgers" {
+            result.inserted = try db.query(
+                """
+                WITH ins AS (
+                    INSERT INTO audit.ledger_entries (account_id, ledger_id, refid, time, type, subtype, aclass, asset, amount,
+                        fee, balance, raw, source, export_id)
+                    SELECT $1, ledger_id, refid, time, type, subtype, aclass, asset, amount, fee, balance, raw, 'export', $2
+                      FROM export_ledger
+                    ON CONFLICT (account_id, ledger_id) DO NOTHING RETURNING 1
+                ) SELECT count(*) FROM ins
+                """, [accountId, krakenId]
+            ).rows[0].decode(0, as: Int.self)
+        } else {
+            result.inserted = try db.query(
+                """
+                WITH ins AS (
+                    INSERT INTO audit.trades (account_id, txid, ordertxid, postxid, pair, time, type, ordertype, price, cost,
+                        fee, vol, margin, misc, ledgers, posstatus, raw, source, export_id)
+                    SELECT $1, txid, ordertxid, postxid, pair, time, type, ordertype, price, cost, fee, vol, margin, misc,
+                           ledgers, posstatus, raw, 'export', $2 FROM export_trades
+                    ON CONFLICT (account_id, txid) DO NOTHING RETURNING 1
+                ) SELECT count(*) FROM ins
+                """, [accountId, krakenId]
+            ).rows[0].decode(0, as: Int.self)
+        }
+        result.already = keyed - result.inserted
+        let stored = try db.query(
+            "SELECT count(*) FROM \(stage) e JOIN audit.\(table) t ON t.account_id = $1 AND t.\(idColumn) = e.\(idColumn)", [accountId]
+        ).rows[0].decode(0, as: Int.self)
+        guard stored == keyed else { throw ExportError.countMismatch(report: report, keyed: keyed, stored: stored) }
+        result.verification.append(("rows_stored", .number(String(stored))))
+        return result
+    }
+
+    /// Checks the staged rows: unique ids, times inside the window, first/last ids and times, per-asset
+    /// balance continuity (ledgers) and ledger references (trades). Fatal problems throw; continuity breaks are
+    /// recorded (a genuine gap is the `ledger_gap` rule's finding, not a reason to lose the history).
+    func verify(_ db: PGConnection, stage: String, idColumn: String, keyed: Int, result: inout ImportResult) throws {
+        let dups = try db.query("SELECT \(idColumn) FROM \(stage) GROUP BY 1 HAVING count(*) > 1 ORDER BY 1").rows
+        if !dups.isEmpty {
+            throw ExportError.duplicateIds(report: report, count: dups.count, examples: try dups.prefix(5).map { try $0.decode(0, as: String.self) })
+        }
+        let outside = try db.query(
+            """
+            SELECT count(*), min(\(idColumn) || ' at ' || time::text) FROM \(stage)
+             WHERE time < to_timestamp($1) OR time >= to_timestamp($2 + 1)
+            """, [starttm, endtm]
+        ).rows[0]
+        let outsideCount = try outside.decode(0, as: Int.self)
+        if outsideCount > 0 {
+            throw ExportError.outsideWindow(report: report, count: outsideCount, example: try outside.decodeOptional(1, as: String.self) ?? "")
+        }
+        if let first = try db.query("SELECT \(idColumn), time::text FROM \(stage) ORDER BY time, \(idColumn) LIMIT 1").rows.first,
+            let last = try db.query("SELECT \(idColumn), time::text FROM \(stage) ORDER BY time DESC, \(idColumn) DESC LIMIT 1").rows.first
+        {
+            result.firstId = try first.decode(0, as: String.self)
+            result.firstTime = try first.decode(1, as: String.self)
+            result.lastId = try last.decode(0, as: String.self)
+            result.lastTime = try last.decode(1, as: String.self)
+        }
+        result.verification.append(("rows_keyed", .number(String(keyed))))
+        // Fees written negative throughout the file: normalise the sign (pitfall 6).
+        let signs = try db.query("SELECT count(*) FILTER (WHERE fee < 0), count(*) FILTER (WHERE fee > 0) FROM \(stage)").rows[0]
+        if try signs.decode(0, as: Int.self) > 0, try signs.decode(1, as: Int.self) == 0 {
+            try db.execute("UPDATE \(stage) SET fee = -fee")
+            result.verification.append(("fees_sign_normalised", .bool(true)))
+        }
+        if report == "ledgers" {
+            let unknownAssets = try db.query("SELECT DISTINCT file_asset FROM export_ledger WHERE file_asset = asset AND NOT EXISTS (SELECT 1 FROM export_asset_alias a WHERE a.name = asset) ORDER BY 1").rows
+            if !unknownAssets.isEmpty {
+                result.verification.append(("unknown_assets", .array(try unknownAssets.map { .string(try $0.decode(0, as: String.self)) })))
+            }
+            let missingBalance = try db.query("SELECT count(*) FROM export_ledger WHERE balance IS NULL").rows[0].decode(0, as: Int.self)
+            if missingBalance > 0 {
+                throw ExportError.badData(report: report, reason: "\(missingBalance) keyed row(s) without a balance")
+            }
+            // Each entry's opening balance (balance - amount + fee) must be the balance of an earlier (or same
+            // second: the file has whole seconds only) entry of the same asset and wallet.
+            try db.executeScript("CREATE INDEX ON export_ledger (asset, wallet, balance, time)")
+            let chain = try db.query(
+                """
+                WITH firsts AS (SELECT asset, wallet, min(time) AS t0 FROM export_ledger GROUP BY 1, 2)
+                SELECT count(*), coalesce(to_jsonb((array_agg(r.ledger_id ORDER BY r.time, r.ledger_id))[1:20]), '[]')::text
+                  FROM export_ledger r JOIN firsts f USING (asset, wallet)
+                 WHERE r.time > f.t0 AND NOT EXISTS (
+                       SELECT 1 FROM export_ledger p WHERE p.asset = r.asset AND p.wallet = r.wallet
+                          AND p.balance = r.balance - r.amount + r.fee AND p.time <= r.time AND p.ledger_id <> r.ledger_id)
+                """
+            ).rows[0]
+            result.verification.append(("balance_chain_breaks", .number(String(try chain.decode(0, as: Int.self)))))
+            result.verification.append(("balance_chain_break_ids", (try? JSONValue.parse(Array(try chain.decode(1, as: String.self).utf8))) ?? .array([])))
+            let assets = try db.query("SELECT count(DISTINCT asset) FROM export_ledger").rows[0].decode(0, as: Int.self)
+            result.verification.append(("assets", .number(String(assets))))
+        } else {
+            let unknownPairs = try db.query("SELECT DISTINCT file_pair FROM export_trades WHERE file_pair = pair AND NOT EXISTS (SELECT 1 FROM export_pair_alias a WHERE a.name = pair) ORDER BY 1").rows
+            if !unknownPairs.isEmpty {
+                result.verification.append(("unknown_pairs", .array(try unknownPairs.map { .string(try $0.decode(0, as: String.self)) })))
+            }
+            // Every ledger id a trade names should be stored (the ledgers report is imported first).
+            let missing = try db.query(
+                """
+                SELECT count(*) FROM export_trades t CROSS JOIN LATERAL unnest(t.ledgers) l(id)
+                 WHERE NOT EXISTS (SELECT 1 FROM audit.ledger_entries e WHERE e.account_id = $1 AND e.ledger_id = l.id)
+                """, [accountId]
+            ).rows[0].decode(0, as: Int.self)
+            result.verification.append(("trade_ledger_refs_missing", .number(String(missing))))
+        }
+    }
+}
+
+/// Field-by-field comparison of an export row (`e`) with an API row (`a`) of the same id, after normalisation:
+/// names are REST keys on both sides, numbers compare as NUMERIC (`0` = `0.0000000000`), times at whole seconds
+/// (the ledgers file has no fractions), and columns an older file generation lacks are not compared.
+/// Each entry is `(field, export text, API text, differs)` for a `VALUES` list. Aliases are code constants.
+enum Reconcile {
+    static func ledgerFields(e: String, a: String) -> String {
+        func text(_ f: String) -> String { "('\(f)', \(e).\(f), \(a).\(f), \(e).\(f) IS DISTINCT FROM \(a).\(f))" }
+        func number(_ f: String) -> String { "('\(f)', \(e).\(f)::text, \(a).\(f)::text, \(e).\(f) IS DISTINCT FROM \(a).\(f))" }
+        return [
+            text("refid"), text("type"),
+            "('subtype', \(e).subtype, \(a).subtype, \(e).raw ? 'subtype' AND \(e).subtype IS DISTINCT FROM \(a).subtype)",
+            text("aclass"), text("asset"), number("amount"), number("fee"), number("balance"),
+            "('time', \(e).time::text, \(a).time::text, date_trunc('second', \(e).time) IS DISTINCT FROM date_trunc('second', \(a).time))",
+        ].joined(separator: ", ")
+    }
+
+    static func tradeFields(e: String, a: String) -> String {
+        func text(_ f: String) -> String { "('\(f)', \(e).\(f), \(a).\(f), \(e).\(f) IS DISTINCT FROM \(a).\(f))" }
+        func number(_ f: String) -> String { "('\(f)', \(e).\(f)::text, \(a).\(f)::text, \(e).\(f) IS DISTINCT FROM \(a).\(f))" }
+        return [
+            text("ordertxid"), text("pair"), text("type"), text("ordertype"), number("price"), number("cost"), number("fee"),
+            number("vol"),
+            "('margin', \(e).margin::text, \(a).margin::text, \(e).raw ? 'margin' AND coalesce(\(e).margin, 0) <> coalesce(\(a).margin, 0))",
+            "('misc', \(e).misc, \(a).misc, \(e).raw ? 'misc' AND coalesce(\(e).misc, '') <> coalesce(\(a).misc, ''))",
+            "('postxid', \(e).postxid, \(a).postxid, \(e).postxid IS NOT NULL AND \(a).postxid IS NOT NULL AND \(e).postxid <> \(a).postxid)",
+            "('ledgers', array_to_string(\(e).ledgers, ','), array_to_string(\(a).ledgers, ','), \(e).ledgers IS NOT NULL AND \(a).ledgers IS NOT NULL AND (SELECT array_agg(x ORDER BY x) FROM unnest(\(e).ledgers) x) IS DISTINCT FROM (SELECT array_agg(x ORDER BY x) FROM unnest(\(a).ledgers) x))",
+            "('time', \(e).time::text, \(a).time::text, date_trunc('second', \(e).time) IS DISTINCT FROM date_trunc('second', \(a).time))",
+        ].joined(separator: ", ")
+    }
+
+    /// Records disagreements between API rows in `stage_ledger` and stored export rows (paging after an import).
+    static let ledgerFromAPI = """
+        INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
+        SELECT $1, 'ledger', e.ledger_id, f.field, f.ev, f.av, e.export_id
+          FROM stage_ledger a JOIN audit.ledger_entries e ON e.account_id = $1 AND e.ledger_id = a.ledger_id AND e.source = 'export'
+         CROSS JOIN LATERAL (VALUES \(ledgerFields(e: "e", a: "a"))) f(field, ev, av, differs)
+         WHERE f.differs
+        ON CONFLICT (account_id, entity, entity_id, field) DO UPDATE SET export_value = EXCLUDED.export_value,
+            api_value = EXCLUDED.api_value, export_id = EXCLUDED.export_id, last_seen = now()
+        """
+
+    /// Same for API trades in `stage_trades`.
+    static let tradesFromAPI = """
+        INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
+        SELECT $1, 'trade', e.txid, f.field, f.ev, f.av, e.export_id
+          FROM stage_trades a JOIN audit.trades e ON e.account_id = $1 AND e.txid = a.txid AND e.source = 'export'
+         CROSS JOIN LATERAL (VALUES \(tradeFields(e: "e", a: "a"))) f(field, ev, av, differs)
+         WHERE f.differs
+        ON CONFLICT (account_id, entity, entity_id, field) DO UPDATE SET export_value = EXCLUDED.export_value,
+            api_value = EXCLUDED.api_value, export_id = EXCLUDED.export_id, last_seen = now()
+        """
+}

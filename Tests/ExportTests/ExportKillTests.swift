@@ -1,0 +1,101 @@
+import AuditStore
+import Foundation
+import KrakenSimulator
+import TestSupport
+import Testing
+
+/// `kill -9` of a real `kraken-audit collect --backfill export --wait` at seeded random moments (the download is
+/// slowed so some kills land in it, the import of ~20k rows takes long enough for others), then a clean run:
+/// the store equals the truth, each report imported exactly once.
+@Suite struct ExportKillTests {
+    static var repo: URL {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }
+
+    @Test func killDuringDownloadAndImportThenRerun() async throws {
+        let h = try await ExportHarness.start(scale: 16_000) { o in
+            o.faults = [FaultRule(kind: .slow, rate: 1, methods: ["RetrieveExport"])]
+            o.slowSeconds = 0.6
+        }
+        defer { Task { await h.sim.stop() } }
+        let a = h.sim.accounts[0]
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-export-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = dir.appendingPathComponent("kraken-audit.toml").path
+        try """
+            [database]
+            url = "\(h.database.url)"
+            [[account]]
+            name = "\(a.name)"
+            api_key_env = "KA_KEY"
+            api_secret_env = "KA_SECRET"
+            api_url = "\(h.sim.baseURL.absoluteString)"
+            rate_limit = { max = 20, decay_per_second = 200 }
+            timeout_seconds = 30
+            backfill = "export"
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        env["KA_KEY"] = a.apiKey
+        env["KA_SECRET"] = a.secret
+        env["KRAKEN_AUDIT_SQL_DIR"] = Self.repo.appendingPathComponent("sql").path
+
+        let stderrPath = dir.appendingPathComponent("stderr.log").path
+        #expect(FileManager.default.createFile(atPath: stderrPath, contents: nil))
+        func start() throws -> Process {
+            let p = Process()
+            p.executableURL = Self.repo.appendingPathComponent(".build/debug/kraken-audit")
+            p.arguments = ["collect", "--config", config, "--log-level", "error", "--wait", "--export-dir", dir.appendingPathComponent("exports").path]
+            p.environment = env
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle(forWritingAtPath: stderrPath) ?? FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+
+        var rng = SplitMix(seed: 20261127)
+        var killed = 0
+        var observed = Set<String>()
+        for _ in 0..<8 {
+            let p = try start()
+            let delay = Double(rng.next() % 1600) / 1000 + 0.2
+            try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            if p.isRunning {
+                kill(p.processIdentifier, SIGKILL)
+                killed += 1
+                for s in try h.db.query("SELECT status FROM audit.exports").rows { observed.insert(try s.decode(0, as: String.self)) }
+            }
+            try await exit(p)
+        }
+        #expect(killed >= 3, "most runs should have been killed mid-way")
+        #expect(observed.contains("processed") || observed.contains("downloaded"), "kills should land in download or import: \(observed)")
+        await h.sim.state.clearFaults()
+        let final = try start()
+        try await exit(final)
+        #expect(final.terminationStatus == 0, "\((try? String(contentsOfFile: stderrPath, encoding: .utf8))?.suffix(2000) ?? "")")
+        #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
+        #expect(try h.count("SELECT count(*) FROM audit.exports WHERE status = 'imported'") == 2)
+        try await h.expectStoredEqualsTruth()
+    }
+}
+
+/// Waits for a child without blocking a thread of the cooperative pool (`waitUntilExit` would: with two cores,
+/// two such waits starve every in-process simulator of the test bundle).
+func exit(_ p: Process) async throws {
+    while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+    p.waitUntilExit()
+}
+
+/// A tiny seeded generator so a failing kill sequence can be replayed.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

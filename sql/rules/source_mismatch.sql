@@ -1,0 +1,23 @@
+-- id: source_mismatch
+-- title: Export and API disagree
+-- severity: high
+-- entity: ledger
+-- catches: a ledger entry or trade whose row in Kraken's data export differs from the REST API's row of the
+--   same id in some field, after normalising asset/pair names, number formats and time precision (the
+--   collector records each differing field in audit.source_mismatches when it imports an export or pages
+--   over ids an export gave). One finding per entity, with every differing field as evidence.
+-- false positives: a row Kraken corrected between the export and the API call (e.g. a pending deposit that
+--   settled); fields whose meaning differs between file generations that the importer does not know yet.
+SELECT :'account_id'::integer AS account_id, m.entity AS entity_type, m.entity_id,
+       'high' AS severity,
+       format('Kraken''s export and API disagree on %s %s: %s', m.entity, m.entity_id,
+              string_agg(format('%s export=%s api=%s', m.field, coalesce(m.export_value, 'NULL'), coalesce(m.api_value, 'NULL')), '; ' ORDER BY m.field)) AS title,
+       jsonb_build_object('entity', m.entity, 'id', m.entity_id, 'export_id', max(m.export_id),
+                          'fields', jsonb_object_agg(m.field, jsonb_build_object('export', m.export_value, 'api', m.api_value))) AS evidence,
+       format('source_mismatch:%s:%s:%s', :'account_id'::integer, m.entity, m.entity_id) AS dedupe_key,
+       max(m.last_seen) AS occurred_at,
+       '{}'::bigint[] AS api_call_ids
+  FROM audit.source_mismatches m
+ WHERE m.account_id = :'account_id'::integer
+   AND m.last_seen > :'changed_after'::timestamptz AND m.last_seen >= :'occurred_after'::timestamptz
+ GROUP BY m.entity, m.entity_id;
