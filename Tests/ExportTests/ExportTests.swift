@@ -154,7 +154,13 @@ import ZIPFoundation
         #expect(status.result.arrayValue?.first?["status"]?.stringValue == "Queued")
         await #expect(throws: KrakenError.self) { _ = try await client.privateCall("RetrieveExport", parameters: [("id", id)]) }
         await h.advanceClock(10)
-        status = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")])
+        // The file is built on a background queue: poll with a deadline until it is ready.
+        let deadline = Date().addingTimeInterval(20)
+        repeat {
+            status = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")])
+            if status.result.arrayValue?.first?["status"]?.stringValue == "Processed" { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while Date() < deadline
         #expect(status.result.arrayValue?.first?["status"]?.stringValue == "Processed")
         let nonce = try await nonces.nextNonce()
         guard case .binary(let zip) = try await client.privateCall("RetrieveExport", parameters: [("id", id)], nonce: nonce, binaryAllowed: true) else {
