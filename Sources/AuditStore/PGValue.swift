@@ -204,9 +204,13 @@ public struct PGBytes: Sendable, Equatable, PGEncodable, PGDecodable {
 public enum PGTimestamp {
     /// Formats as `2026-11-26T05:34:27.123456Z`.
     public static func format(_ date: Date) -> String {
-        let totalMicros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        var seconds = Int64((totalMicros / 1_000_000).rounded(.down))
-        var micros = Int64(totalMicros) - seconds * 1_000_000
+        iso(totalMicros: Int64((date.timeIntervalSince1970 * 1_000_000).rounded()))
+    }
+
+    /// ISO 8601 UTC text of a time given in microseconds since the epoch.
+    static func iso(totalMicros: Int64) -> String {
+        var seconds = totalMicros / 1_000_000
+        var micros = totalMicros % 1_000_000
         if micros < 0 { micros += 1_000_000; seconds -= 1 }
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = seconds - days * 86400
@@ -237,20 +241,8 @@ public enum PGTimestamp {
             for i in 0..<6 { micros = micros * 10 + (i < digits.count ? digits[i] : 0) }
             if digits.count > 6, digits[6] >= 5 { micros += 1 }
         }
-        var totalMicros = whole * 1_000_000 + micros
-        if negative { totalMicros = -totalMicros }
-        var seconds = totalMicros / 1_000_000
-        var rest = totalMicros % 1_000_000
-        if rest < 0 { rest += 1_000_000; seconds -= 1 }
-        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
-        let secOfDay = seconds - days * 86400
-        let (y, m, d) = civil(fromDays: days)
-        func pad(_ v: Int64, _ width: Int) -> String {
-            let t = String(v)
-            return String(repeating: "0", count: max(0, width - t.count)) + t
-        }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(secOfDay / 3600, 2)):\(pad((secOfDay % 3600) / 60, 2)):"
-            + "\(pad(secOfDay % 60, 2)).\(pad(rest, 6))Z"
+        let totalMicros = whole * 1_000_000 + micros
+        return iso(totalMicros: negative ? -totalMicros : totalMicros)
     }
 
     /// Parses PostgreSQL's ISO output (`YYYY-MM-DD HH:MM:SS[.ffffff]+HH[:MM]`) or RFC 3339.

@@ -16,7 +16,7 @@ import Testing
         let full = ProcessInfo.processInfo.environment["KRAKEN_AUDIT_FULL_SWEEP"] == "1"
         let kills = full ? 200 : 50
         let seed = UInt64(ProcessInfo.processInfo.environment["KRAKEN_AUDIT_KILL_SEED"] ?? "") ?? 20261126
-        var rng = SplitMixRNG(seed: seed)
+        var rng = SplitMix(seed: seed)
         let reports = s.dir.appendingPathComponent("reports").path
         let args = ["run", "--account", "acct1", "--account", "acct2", "--report-dir", reports, "--log-level", "error"]
         await s.sim.state.addFault(FaultRule(kind: .liveInserts, rate: 0.1))
@@ -89,17 +89,5 @@ import Testing
         }
         // No stuck lock and no run left 'running' after the last run.
         #expect(try db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").rows[0].decode(0, as: Int.self) == 0)
-    }
-}
-
-struct SplitMixRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
