@@ -139,6 +139,7 @@ func run() async throws {
     let started = Date()
     let first = await c.collect()
     let elapsed = Date().timeIntervalSince(started)
+    let collectorRSS = peakRSSMiB()  // before the benchmark itself loads rows for the COPY comparison
     let t = try totals(first)
     switch mode {
     case "floor":
@@ -178,7 +179,7 @@ func run() async throws {
         print("ingest benchmark (counter off): \(scale) ledger entries requested")
         print(String(format: "collector: %d rows (all endpoints) in %.2f s = %.0f rows/s; Ledgers alone %d rows", t.rows, elapsed, rate, ledgerStats?.rows.inserted ?? 0))
         print(String(format: "plain COPY of the %d ledger rows: %.2f s = %.0f rows/s; collector/COPY ratio %.3f", ledgerRows, copyElapsed, Double(ledgerRows) / copyElapsed, rate / (Double(ledgerRows) / copyElapsed)))
-        print(String(format: "peak RSS of the collector process: %.1f MiB", peakRSSMiB()))
+        print(String(format: "peak RSS of the collector during collection: %.1f MiB", collectorRSS))
     default:
         throw BenchError(description: "usage: collector-bench floor|increment|ingest [--scale N] [--decay D] [--max M] [--new-trades N]")
     }
