@@ -263,3 +263,48 @@ import Testing
         #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0)
     }
 }
+
+/// The database goes away in the middle of a run (every backend of the run terminated by the server, as a
+/// restart does): the run fails cleanly (a temporary failure, no crash), and the next run completes with exactly
+/// the simulator's data.
+@Suite struct DatabaseConnectionLossTests {
+    @Test func connectionsLostMidRun() async throws {
+        let s = try await NightlyRunTests.setup(decay: 60)
+        defer { Task { await s.sim.stop() } }
+        #expect(try NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        let admin = try PGConnection(url: "dbname=postgres", logger: TestDatabase.logger)
+        defer { admin.close() }
+        let (p, out) = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
+        let watcher = try s.database.connect()
+        let deadline = Date().addingTimeInterval(20)
+        var started = false
+        while !started, Date() < deadline {
+            started = try watcher.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0
+            if !started { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(started)
+        watcher.close()
+        // Terminate every connection to the database for a moment (what a server restart does to its clients).
+        let until = Date().addingTimeInterval(1)
+        var terminated = 0
+        while Date() < until {
+            terminated += try admin.query(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                [s.database.name]
+            ).rows[0].decode(0, as: Int.self)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(terminated > 0)
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit, "crashed: \(text)")
+        #expect([3, 75].contains(p.terminationStatus), "\(p.terminationStatus): \(text)")
+        // The next run completes and the data is exactly the simulator's.
+        let (code, again) = try NightlyRunTests.run(s, ["run", "--account", "acct1"])
+        #expect(code == 0, "\(again)")
+        let truth = try await s.sim.state.export(account: "acct1")
+        let db = try s.database.connect()
+        let stored = try db.query("SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = 'acct1'").rows[0].decode(0, as: Int.self)
+        #expect(stored == truth.ledger.count)
+    }
+}
