@@ -63,13 +63,11 @@ public struct NonceStore: Sendable {
 public enum AccountStore {
     /// Returns the id of account `name`, creating it if needed.
     public static func ensure(on db: PGConnection, name: String) throws(PGError) -> Int {
+        // DO UPDATE (not DO NOTHING) so the row comes back even when another session inserted it concurrently:
+        // a CTE + SELECT would read a snapshot taken before that session committed and find nothing.
         let r = try db.query(
-            """
-            WITH ins AS (
-                INSERT INTO audit.accounts (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id
-            )
-            SELECT id FROM ins UNION ALL SELECT id FROM audit.accounts WHERE name = $1
-            """, [name])
+            "INSERT INTO audit.accounts (name) VALUES ($1) ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id",
+            [name])
         guard let row = r.rows.first else { throw PGError(kind: .query, message: "account '\(name)' not created") }
         return try row.decode(0, as: Int.self)
     }

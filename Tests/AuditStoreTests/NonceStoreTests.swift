@@ -87,3 +87,25 @@ import Testing
         #expect(try NonceStore.next(on: db, fingerprint: fingerprint, nowMillis: 1) == big + 1)
     }
 }
+
+@Suite struct AccountStoreTests {
+    /// Many sessions creating the same account at once all get its id (a snapshot race made some get nothing).
+    @Test func concurrentEnsureReturnsTheSameId() async throws {
+        let database = try TestDatabase("accounts")
+        _ = try database.migrated()
+        let url = database.url
+        for round in 0..<5 {
+            let ids = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        let db = try PGConnection(url: url, logger: TestDatabase.logger)
+                        defer { db.close() }
+                        return try await db.run { try AccountStore.ensure(on: $0, name: "race-\(round)") }
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(Set(ids).count == 1 && ids.count == 8)
+        }
+    }
+}
