@@ -30,6 +30,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
+        // Child processes without Foundation's Process (alert hooks, secret commands, tests).
+        .target(name: "ChildProcesses"),
         .target(
             name: "KrakenAPI",
             dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]
@@ -40,7 +42,7 @@ let package = Package(
         ),
         .target(
             name: "AuditConfig",
-            dependencies: ["KrakenAPI", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["KrakenAPI", "ChildProcesses", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .target(
             name: "Collector",
@@ -55,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "Alerts",
-            dependencies: ["AuditStore", "AuditConfig", "KrakenAPI", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Operations",
@@ -101,12 +103,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "KrakenAPI"]),
+        .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "KrakenAPI", "ChildProcesses"]),
 
         // Benchmarks (print figures; see README "Performance").
         .executableTarget(
             name: "collector-bench",
-            dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/CollectorBench"
         ),
 
@@ -115,13 +117,13 @@ let package = Package(
         .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI"]),
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
-        .testTarget(name: "CollectorTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),
-        .testTarget(name: "ExportTests", dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift")]),
+        .testTarget(name: "CollectorTests", dependencies: ["ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),
+        .testTarget(name: "ExportTests", dependencies: ["ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditStore", "KrakenAPI", "TestSupport"]),
-        .testTarget(name: "AlertsTests", dependencies: ["Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "AlertsTests", dependencies: ["ChildProcesses", "Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PipelineTests", dependencies: ["Collector", "Analyser", "KrakenSimulator", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "OperationsTests", dependencies: ["Operations", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),
+        .testTarget(name: "OperationsTests", dependencies: ["ChildProcesses", "Operations", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

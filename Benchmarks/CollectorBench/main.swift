@@ -7,6 +7,7 @@
 import AuditConfig
 import AuditStore
 import Collector
+import ChildProcesses
 import Foundation
 import KrakenAPI
 import Logging
@@ -49,22 +50,17 @@ func peakRSSMiB() -> Double {
 }
 
 /// Starts `kraken-simulator` and returns its URL, account key and secret.
-func startSimulator(counterOff: Bool) throws -> (Process, String, String, String) {
-    let p = Process()
-    p.executableURL = binDir.appendingPathComponent("kraken-simulator")
+func startSimulator(counterOff: Bool) throws -> (ChildProcess, String, String, String) {
     var args = ["--seed", "3", "--accounts", "1", "--scale", String(scale), "--days", String(max(30, scale / 150)), "--clean", "--no-injections", "--port", "0", "--end", "2026-11-01"]
     args += counterOff ? ["--max", "1000000000", "--decay", "1000000000"] : ["--max", String(maxCounter), "--decay", String(decay)]
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let p = try ChildProcess.start(
+        binDir.appendingPathComponent("kraken-simulator").path, arguments: args, environment: ProcessInfo.processInfo.environment,
+        stdout: .capture(limit: 1 << 16), stderr: .discard)
     var text = ""
-    let handle = out.fileHandleForReading
     while !text.contains("account=acct1") {
-        let chunk = handle.availableData
-        if chunk.isEmpty { throw BenchError(description: "simulator exited: \(text)") }
-        text += String(decoding: chunk, as: UTF8.self)
+        if !p.isRunning { throw BenchError(description: "simulator exited: \(p.stdoutText)") }
+        usleep(20_000)
+        text = p.stdoutText
     }
     func field(_ name: String) -> String {
         for line in text.split(separator: "\n") {
@@ -133,7 +129,7 @@ func totals(_ o: [AccountOutcome]) throws -> (calls: Int, cost: Double, rows: In
 func run() async throws {
     let counterOff = mode == "ingest"
     let (sim, url, key, secret) = try startSimulator(counterOff: counterOff)
-    defer { sim.terminate() }
+    defer { sim.signal(SIGTERM) }
     let dbURL = try makeDatabase()
     let c = try collector(url: url, key: key, secret: secret, dbURL: dbURL, counterOff: counterOff)
     let started = Date()

@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import KrakenAPI
 
@@ -74,53 +75,30 @@ public struct SecretReader: Sendable {
 
     private func runCommand(_ argv: [String]) throws(SecretError) -> Secret {
         let name = argv[0]
-        let process = Process()
-        if name.contains("/") {
-            process.executableURL = URL(fileURLWithPath: name)
-            process.arguments = Array(argv.dropFirst())
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = argv
+        let executable = name.contains("/") ? name : "/usr/bin/env"
+        let arguments = name.contains("/") ? Array(argv.dropFirst()) : argv
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.start(
+                executable, arguments: arguments, environment: Self.commandEnvironment(environment),
+                stdout: .capture(limit: 65536), stderr: .capture(limit: 4096))
+        } catch {
+            throw .commandFailed(command: name, reason: error.description)
         }
-        process.environment = Self.commandEnvironment(environment)
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        do { try process.run() } catch { throw .commandFailed(command: name, reason: error.localizedDescription) }
-        let deadline = DispatchTime.now() + commandTimeout
-        let done = DispatchSemaphore(value: 0)
-        let collector = OutputCollector()
-        DispatchQueue.global().async {
-            collector.data = out.fileHandleForReading.readDataToEndOfFile()
-            done.signal()
-        }
-        let errCollector = OutputCollector()
-        let errDone = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            errCollector.data = err.fileHandleForReading.readDataToEndOfFile()
-            errDone.signal()
-        }
-        if done.wait(timeout: deadline) == .timedOut {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            _ = errDone.wait(timeout: .now() + 1)
+        defer { child.wipeCapturedOutput() }
+        guard let termination = child.waitOrKill(timeout: commandTimeout, grace: 1) else {
             throw .commandFailed(command: name, reason: "timed out after \(Int(commandTimeout)) s")
         }
-        process.waitUntilExit()
-        _ = errDone.wait(timeout: .now() + 5)
-        guard process.terminationStatus == 0 else {
-            let msg = String(decoding: errCollector.data.prefix(200), as: UTF8.self)
+        child.waitForOutput(timeout: 5)
+        guard termination == .exited(0) else {
+            let msg = String(decoding: child.stderr.prefix(200), as: UTF8.self)
                 .split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-            throw .commandFailed(command: name, reason: "exit status \(process.terminationStatus)\(msg.isEmpty ? "" : ": \(msg)")")
+            let how = if case .exited(let code) = termination { "exit status \(code)" } else { "\(termination)" }
+            throw .commandFailed(command: name, reason: "\(how)\(msg.isEmpty ? "" : ": \(msg)")")
         }
-        var data = collector.data
+        var data = Data(child.stdout)
         defer { data.resetBytes(in: 0..<data.count) }
         return try trimmed(data, source: "output of \(name)")
     }
 }
 
-private final class OutputCollector: @unchecked Sendable {
-    var data = Data()
-}

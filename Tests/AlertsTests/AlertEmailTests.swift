@@ -1,5 +1,6 @@
 import Alerts
 import AuditConfig
+import ChildProcesses
 import Foundation
 import KrakenAPI
 import TestSupport
@@ -22,11 +23,10 @@ import Testing
         let mail = fx.dir.appendingPathComponent("mail")
         try FileManager.default.createDirectory(at: mail, withIntermediateDirectories: true)
         let portFile = fx.dir.appendingPathComponent("port").path
-        let smtp = Process()
-        smtp.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        smtp.arguments = [Self.repo.appendingPathComponent("Tests/AlertsTests/Fixtures/smtp_sink.py").path, mail.path, portFile]
-        try smtp.run()
-        defer { smtp.terminate() }
+        let smtp = try ChildProcess.start(
+            "/usr/bin/python3", arguments: [Self.repo.appendingPathComponent("Tests/AlertsTests/Fixtures/smtp_sink.py").path, mail.path, portFile],
+            environment: ProcessInfo.processInfo.environment)
+        defer { smtp.signal(SIGTERM) }
         let deadline = Date().addingTimeInterval(15)
         while !FileManager.default.fileExists(atPath: portFile), Date() < deadline { usleep(50_000) }
         let port = try #require(try? String(contentsOfFile: portFile, encoding: .utf8))

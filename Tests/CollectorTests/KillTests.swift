@@ -1,4 +1,5 @@
 import AuditStore
+import ChildProcesses
 import Foundation
 import KrakenSimulator
 import TestSupport
@@ -38,15 +39,10 @@ import Testing
         env["KA_SECRET"] = a.secret
         env["KRAKEN_AUDIT_SQL_DIR"] = Self.repo.appendingPathComponent("sql").path
 
-        func start() throws -> Process {
-            let p = Process()
-            p.executableURL = Self.repo.appendingPathComponent(".build/debug/kraken-audit")
-            p.arguments = ["collect", "--config", config, "--log-level", "error"]
-            p.environment = env
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            return p
+        func start() throws -> ChildProcess {
+            try ChildProcess.start(
+                Self.repo.appendingPathComponent(".build/debug/kraken-audit").path, arguments: ["collect", "--config", config, "--log-level", "error"],
+                environment: env, stdout: .capture(limit: 1 << 20))
         }
 
         var rng = SplitMix(seed: 20261126)
@@ -56,17 +52,16 @@ import Testing
             let delay = Double(rng.next() % 800) / 1000 + 0.05
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             if p.isRunning {
-                kill(p.processIdentifier, SIGKILL)
+                p.signal(SIGKILL)
                 killed += 1
             }
-            p.waitUntilExit()
+            #expect(await p.exitOrKill(timeout: 180) != nil)
         }
         #expect(killed >= 4, "most runs should have been killed mid-way")
         await h.sim.state.clearFaults()
         await h.advanceClock(60)
         let final = try start()
-        final.waitUntilExit()
-        #expect(final.terminationStatus == 0)
+        #expect(await final.exitOrKill(timeout: 300) == .exited(0), "\(final.stdoutText.suffix(4000))")
         try await h.expectStoredEqualsTruth(a.name)
         // Killed runs are marked interrupted by the next run; the last one succeeded.
         #expect(try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'success'") >= 1)

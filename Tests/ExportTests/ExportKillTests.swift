@@ -1,4 +1,5 @@
 import AuditStore
+import ChildProcesses
 import Foundation
 import KrakenSimulator
 import TestSupport
@@ -43,15 +44,11 @@ import Testing
 
         let stderrPath = dir.appendingPathComponent("stderr.log").path
         #expect(FileManager.default.createFile(atPath: stderrPath, contents: nil))
-        func start() throws -> Process {
-            let p = Process()
-            p.executableURL = Self.repo.appendingPathComponent(".build/debug/kraken-audit")
-            p.arguments = ["collect", "--config", config, "--log-level", "error", "--wait", "--export-dir", dir.appendingPathComponent("exports").path]
-            p.environment = env
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle(forWritingAtPath: stderrPath) ?? FileHandle.nullDevice
-            try p.run()
-            return p
+        func start() throws -> ChildProcess {
+            try ChildProcess.start(
+                Self.repo.appendingPathComponent(".build/debug/kraken-audit").path,
+                arguments: ["collect", "--config", config, "--log-level", "error", "--wait", "--export-dir", dir.appendingPathComponent("exports").path],
+                environment: env, stdout: .discard, stderr: .file(stderrPath))
         }
 
         var rng = SplitMix(seed: 20261127)
@@ -62,27 +59,19 @@ import Testing
             let delay = Double(rng.next() % 1600) / 1000 + 0.2
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             if p.isRunning {
-                kill(p.processIdentifier, SIGKILL)
+                p.signal(SIGKILL)
                 killed += 1
                 for s in try h.db.query("SELECT status FROM audit.exports").rows { observed.insert(try s.decode(0, as: String.self)) }
             }
-            try await exit(p)
+            #expect(await p.exitOrKill(timeout: 180) != nil)
         }
         #expect(killed >= 3, "most runs should have been killed mid-way")
         #expect(observed.contains("processed") || observed.contains("downloaded"), "kills should land in download or import: \(observed)")
         await h.sim.state.clearFaults()
         let final = try start()
-        try await exit(final)
-        #expect(final.terminationStatus == 0, "\((try? String(contentsOfFile: stderrPath, encoding: .utf8))?.suffix(2000) ?? "")")
+        #expect(await final.exitOrKill(timeout: 300) == .exited(0), "\((try? String(contentsOfFile: stderrPath, encoding: .utf8))?.suffix(2000) ?? "")")
         #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
         #expect(try h.count("SELECT count(*) FROM audit.exports WHERE status = 'imported'") == 2)
         try await h.expectStoredEqualsTruth()
     }
-}
-
-/// Waits for a child without blocking a thread of the cooperative pool (`waitUntilExit` would: with two cores,
-/// two such waits starve every in-process simulator of the test bundle).
-func exit(_ p: Process) async throws {
-    while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
-    p.waitUntilExit()
 }

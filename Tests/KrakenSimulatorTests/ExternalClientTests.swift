@@ -1,3 +1,4 @@
+import ChildProcesses
 import Foundation
 import KrakenAPI
 import KrakenSimulator
@@ -8,20 +9,15 @@ import Testing
 struct ExternalClientTests {
     static let tools = ["/usr/bin/curl", "/usr/bin/openssl", "/bin/bash"].allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }
 
-    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
+    /// Runs a tool to completion without holding a thread of the cooperative pool: the in-process simulator
+    /// it talks to needs them.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32, String) {
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        p.environment = env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let p = try ChildProcess.start(executable, arguments: arguments, environment: env, stderr: .discard)
+        let termination = await p.exitOrKill(timeout: 60)
+        p.waitForOutput(timeout: 5)
+        return (termination?.status ?? -1, p.stdoutText)
     }
 
     /// The same recipe as `kraken-simulator --help` prints.
@@ -38,7 +34,7 @@ struct ExternalClientTests {
     @Test(.enabled(if: tools)) func curlAndOpensslSignedLedgersCall() async throws {
         let sim = try await TestSim.start()
         let a = sim.accounts[0]
-        let (status, out) = try Self.run(
+        let (status, out) = try await Self.run(
             "/bin/bash", ["-c", Self.script], environment: ["URL": sim.baseURL.absoluteString, "KEY": a.apiKey, "SECRET": a.secret])
         #expect(status == 0)
         let json = try JSONValue.parse(out)
@@ -62,18 +58,13 @@ struct ExternalClientTests {
         let exe = try #require(Self.executable)
         let creds = FileManager.default.temporaryDirectory.appendingPathComponent("sim-creds-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: creds) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["--seed", "1", "--days", "30", "--scale", "200", "--end", "2026-11-01", "--credentials-file", creds]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = Pipe()
-        try p.run()
-        defer { if p.isRunning { p.terminate() } }
+        let p = try ChildProcess.start(
+            exe, arguments: ["--seed", "1", "--days", "30", "--scale", "200", "--end", "2026-11-01", "--credentials-file", creds],
+            environment: ProcessInfo.processInfo.environment, stderr: .discard)
+        defer { p.signal(SIGKILL) }
         var text = ""
-        let handle = out.fileHandleForReading
         let found = await eventually(20) {
-            text += String(decoding: handle.availableData, as: UTF8.self)
+            text = p.stdoutText
             return text.contains("account=acct2")
         }
         #expect(found, "output: \(text)")
@@ -85,7 +76,7 @@ struct ExternalClientTests {
             let kv = part.split(separator: "=", maxSplits: 1)
             if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
         }
-        let (status, body) = try Self.run(
+        let (status, body) = try await Self.run(
             "/bin/bash", ["-c", Self.script], environment: ["URL": String(url), "KEY": fields["key"] ?? "", "SECRET": fields["secret"] ?? ""])
         #expect(status == 0)
         #expect(try JSONValue.parse(body)["error"]?.arrayValue == [])
@@ -93,8 +84,7 @@ struct ExternalClientTests {
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         let credsJSON = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: creds))))
         #expect(credsJSON["accounts"]?.arrayValue?.first?["secret"]?.stringValue == fields["secret"])
-        p.terminate()
-        let exited = await eventually(10) { !p.isRunning }
-        #expect(exited)
+        p.signal(SIGTERM)
+        #expect(await p.exit(timeout: 10) != nil)
     }
 }

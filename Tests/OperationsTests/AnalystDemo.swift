@@ -2,6 +2,7 @@ import Analyser
 import AuditConfig
 import AuditStore
 import Collector
+import ChildProcesses
 import Foundation
 import KrakenAPI
 import KrakenSimulator
@@ -152,28 +153,23 @@ enum PSQL {
 
     /// `psql -X -v ON_ERROR_STOP=1 -v name=value ... -f file`, connected as `login`.
     static func run(file: String, variables: [String: String], as login: AnalystDemo.Login) throws -> [[String]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = ["psql", "-X", "-q", "-t", "-A", "-F", "\u{1F}", "-R", "\u{1E}", "-v", "ON_ERROR_STOP=1"]
         for (name, value) in variables.sorted(by: { $0.key < $1.key }) { arguments += ["-v", "\(name)=\(value)"] }
         arguments += ["-f", file]
-        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["PGUSER"] = login.user
         environment["PGPASSWORD"] = login.password
         environment["PGDATABASE"] = login.database
         environment["PGOPTIONS"] = "-c TimeZone=UTC"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errorText = String(decoding: stderr, as: UTF8.self)
-        guard process.terminationStatus == 0, errorText.isEmpty else {
-            throw Failure(description: "psql -f \(file) exited \(process.terminationStatus): \(errorText)")
+        // psql talks only to the external cluster: a blocking, bounded wait is fine here.
+        let process = try ChildProcess.start(
+            "/usr/bin/env", arguments: arguments, environment: environment, stdout: .capture(limit: 64 << 20), stderr: .capture(limit: 1 << 20))
+        let termination = process.waitOrKill(timeout: 120)
+        process.waitForOutput(timeout: 10)
+        let stdout = process.stdout
+        let errorText = process.stderrText
+        guard termination == .exited(0), errorText.isEmpty else {
+            throw Failure(description: "psql -f \(file) \(termination.map { "\($0)" } ?? "timed out after 120 s"): \(errorText)")
         }
         return String(decoding: stdout, as: UTF8.self)
             .split(separator: "\u{1E}", omittingEmptySubsequences: true)

@@ -1,4 +1,5 @@
 import AuditStore
+import ChildProcesses
 import Foundation
 import KrakenAPI
 import KrakenSimulator
@@ -89,38 +90,33 @@ import Testing
         return Setup(sim: sim, database: database, dir: dir, config: config, env: env)
     }
 
-    static func launch(_ s: Setup, _ args: [String]) throws -> (Process, Pipe) {
-        let p = Process()
-        p.executableURL = repo.appendingPathComponent(".build/debug/kraken-audit")
-        p.arguments = args + ["--config", s.config, "--log-level", "error"]
-        p.environment = s.env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        return (p, out)
+    static var binary: String { repo.appendingPathComponent(".build/debug/kraken-audit").path }
+
+    /// Starts the binary with `args` (plus --config and --log-level error), stdout and stderr captured.
+    static func launch(_ s: Setup, _ args: [String]) throws -> ChildProcess {
+        try ChildProcess.start(binary, arguments: args + ["--config", s.config, "--log-level", "error"], environment: s.env, stdout: .capture(limit: 4 << 20))
+    }
+
+    /// Waits for a child without holding a thread of the cooperative pool (the in-process simulator needs
+    /// them); a child still running after `timeout` is killed and the test fails with its output.
+    static func finish(_ p: ChildProcess, timeout: Double = 180, sourceLocation: SourceLocation = #_sourceLocation) async -> (Int32, String) {
+        guard let t = await p.exitOrKill(timeout: timeout) else {
+            p.waitForOutput(timeout: 2)
+            Issue.record("\(p.executable) did not finish within \(Int(timeout)) s and was killed; output: \(p.stdoutText.suffix(4000))", sourceLocation: sourceLocation)
+            return (-1, p.stdoutText)
+        }
+        p.waitForOutput(timeout: 10)
+        return (t.status, p.stdoutText)
     }
 
     /// Runs the binary with exactly `args` (plus --config), capturing stdout and stderr.
-    static func runRaw(_ s: Setup, _ args: [String]) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = repo.appendingPathComponent(".build/debug/kraken-audit")
-        p.arguments = args + ["--config", s.config]
-        p.environment = s.env
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func runRaw(_ s: Setup, _ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> (Int32, String) {
+        let p = try ChildProcess.start(binary, arguments: args + ["--config", s.config], environment: s.env, stdout: .capture(limit: 4 << 20))
+        return await finish(p, sourceLocation: sourceLocation)
     }
 
-    static func run(_ s: Setup, _ args: [String]) throws -> (Int32, String) {
-        let (p, out) = try launch(s, args)
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    static func run(_ s: Setup, _ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> (Int32, String) {
+        await finish(try launch(s, args), sourceLocation: sourceLocation)
     }
 
     @Test func twoRunsFailingAccountConcurrentRunAndAlerts() async throws {
@@ -131,13 +127,13 @@ import Testing
         let args = ["run", "--report-dir", reports, "--metrics-file", metrics]
 
         // An unmigrated database is refused with the fix.
-        let (unmigrated, text) = try Self.run(s, args)
+        let (unmigrated, text) = try await Self.run(s, args)
         #expect(unmigrated == 78)
         #expect(text.contains("kraken-audit migrate"))
-        #expect(try Self.run(s, ["migrate"]).0 == 0)
+        #expect(try await Self.run(s, ["migrate"]).0 == 0)
 
         // First run: two accounts collected, the broken one failed → exit 3, report says what failed.
-        let (code1, out1) = try Self.run(s, args)
+        let (code1, out1) = try await Self.run(s, args)
         #expect(code1 == 3, "\(out1)")
         #expect(out1.contains("broken: FAILED"))
         #expect(out1.contains("EAPI:Invalid key"))
@@ -171,7 +167,7 @@ import Testing
         }
 
         // Second run is incremental and sends no alert twice.
-        let (code2, _) = try Self.run(s, args)
+        let (code2, _) = try await Self.run(s, args)
         #expect(code2 == 3)
         let alerts2 = Set(((try? FileManager.default.contentsOfDirectory(atPath: alertsDir)) ?? []).filter { $0.hasSuffix(".json") })
         #expect(alerts1.isSubset(of: alerts2))
@@ -191,7 +187,7 @@ import Testing
         #expect(runs == ["partial", "partial"])
 
         // --fail-on: only the account that works, and new findings at medium+ after new activity → exit 0 or 4.
-        let (code3, _) = try Self.run(s, ["run", "--account", "acct1", "--fail-on", "critical"])
+        let (code3, _) = try await Self.run(s, ["run", "--account", "acct1", "--fail-on", "critical"])
         #expect(code3 == 0 || code3 == 4)
     }
 
@@ -199,8 +195,8 @@ import Testing
         // A slow counter so the first run takes a while.
         let s = try await Self.setup(decay: 40)
         defer { Task { await s.sim.stop() } }
-        #expect(try Self.run(s, ["migrate"]).0 == 0)
-        let (first, _) = try Self.launch(s, ["run", "--account", "acct1"])
+        #expect(try await Self.run(s, ["migrate"]).0 == 0)
+        let first = try Self.launch(s, ["run", "--account", "acct1"])
         let db = try s.database.connect()
         let deadline = Date().addingTimeInterval(20)
         var locked = false
@@ -210,14 +206,13 @@ import Testing
         }
         #expect(locked)
         let started = Date()
-        let (code, out) = try Self.run(s, ["run", "--account", "acct1"])
+        let (code, out) = try await Self.run(s, ["run", "--account", "acct1"])
         #expect(code == 5, "\(out)")
         #expect(out.contains("another kraken-audit run is in progress"))
         #expect(Date().timeIntervalSince(started) < 10)
         // SIGTERM stops the first one cleanly: exit 143, lock released, nothing half done.
-        kill(first.processIdentifier, SIGTERM)
-        first.waitUntilExit()
-        #expect(first.terminationStatus == 143)
+        first.signal(SIGTERM)
+        #expect(await Self.finish(first, timeout: 60).0 == 143)
         var released = false
         let until = Date().addingTimeInterval(5)
         while !released, Date() < until {  // the server ends the session a moment after the process exits
@@ -233,9 +228,9 @@ import Testing
     @Test func krakenOutageForTheWholeRunIsTemporaryAndRecordsNothingAsDone() async throws {
         let s = try await NightlyRunTests.setup()
         defer { Task { await s.sim.stop() } }
-        #expect(try NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         await s.sim.state.addFault(FaultRule(kind: .http502, rate: 1))
-        let (code, out) = try NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"])
+        let (code, out) = try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"])
         #expect(code == 75, "\(out)")
         #expect(out.contains("HTTP 502"))
         let db = try s.database.connect()
@@ -244,17 +239,17 @@ import Testing
         #expect(try db.query("SELECT array_agg(DISTINCT status)::text FROM audit.collector_runs WHERE account_id IS NOT NULL").rows[0].decode(0, as: String.self) == "{failed}")
         // Kraken back: the next run completes.
         await s.sim.state.clearFaults()
-        #expect(try NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"]).0 == 0)
+        #expect(try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"]).0 == 0)
     }
 
     @Test func unwritableReportDirectoryIsReportedAndTheRestIsDone() async throws {
         let s = try await NightlyRunTests.setup()
         defer { Task { await s.sim.stop() } }
-        #expect(try NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         let notADir = s.dir.appendingPathComponent("reports-file").path
         try "x".write(toFile: notADir, atomically: true, encoding: .utf8)
         let metrics = s.dir.appendingPathComponent("m.prom").path
-        let (code, out) = try NightlyRunTests.run(s, ["run", "--account", "acct1", "--report-dir", notADir, "--metrics-file", metrics])
+        let (code, out) = try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--report-dir", notADir, "--metrics-file", metrics])
         #expect(code == 3, "\(out)")
         #expect(out.contains("report FAILED"))
         #expect(try String(contentsOfFile: notADir, encoding: .utf8) == "x")  // nothing half-written over it
@@ -271,10 +266,10 @@ import Testing
     @Test func connectionsLostMidRun() async throws {
         let s = try await NightlyRunTests.setup(decay: 60)
         defer { Task { await s.sim.stop() } }
-        #expect(try NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         let admin = try PGConnection(url: "dbname=postgres", logger: TestDatabase.logger)
         defer { admin.close() }
-        let (p, out) = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
+        let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
         let watcher = try s.database.connect()
         let deadline = Date().addingTimeInterval(20)
         var started = false
@@ -295,12 +290,16 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(terminated > 0)
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationReason == .exit, "crashed: \(text)")
-        #expect([3, 75].contains(p.terminationStatus), "\(p.terminationStatus): \(text)")
+        let termination = await p.exitOrKill(timeout: 180)
+        p.waitForOutput(timeout: 10)
+        let text = p.stdoutText
+        guard case .exited(let status)? = termination else {
+            Issue.record("crashed or hung (\(termination.map { "\($0)" } ?? "killed after 180 s")): \(text)")
+            return
+        }
+        #expect([3, 75].contains(status), "\(status): \(text)")
         // The next run completes and the data is exactly the simulator's.
-        let (code, again) = try NightlyRunTests.run(s, ["run", "--account", "acct1"])
+        let (code, again) = try await NightlyRunTests.run(s, ["run", "--account", "acct1"])
         #expect(code == 0, "\(again)")
         let truth = try await s.sim.state.export(account: "acct1")
         let db = try s.database.connect()

@@ -1,3 +1,4 @@
+import ChildProcesses
 import AuditStore
 import Foundation
 import KrakenAPI
@@ -24,7 +25,7 @@ import Testing
         let db = try s.database.connect()
         for i in 0..<kills {
             let migrating = i < 3
-            let (p, _) = try NightlyRunTests.launch(s, migrating ? ["migrate"] : args)
+            let p = try NightlyRunTests.launch(s, migrating ? ["migrate"] : args)
             let delay = Double(rng.next() % 600) / 1000 + 0.01
             try await Task.sleep(for: .milliseconds(Int(delay * 1000)))
             if p.isRunning {
@@ -38,15 +39,15 @@ import Testing
                     let collecting = (try? row?.decode(1, as: Int.self)) ?? 0
                     phase = analysing > 0 ? "analyse" : (collecting > 0 ? "collect" : "report/alerts/other")
                 }
-                kill(p.processIdentifier, SIGKILL)
+                p.signal(SIGKILL)
                 killedDuring[phase, default: 0] += 1
             }
-            p.waitUntilExit()
+            _ = await NightlyRunTests.finish(p)
         }
         await s.sim.state.clearFaults()
         let clock = await s.sim.state.clockOffsetSeconds
         await s.sim.state.setClockOffset(clock + 60)
-        let (code, out) = try NightlyRunTests.run(s, args)
+        let (code, out) = try await NightlyRunTests.run(s, args)
         #expect(code == 0 || code == 3, "\(out)")  // not 5: no stuck lock
         print("kills by phase: \(killedDuring.sorted { $0.key < $1.key })")
         #expect(killedDuring.values.reduce(0, +) >= kills * 2 / 5)  // most runs were killed mid-way

@@ -1,3 +1,4 @@
+import ChildProcesses
 import AuditStore
 import Foundation
 import KrakenAPI
@@ -16,7 +17,7 @@ import Testing
         let apiKey = s.sim.accounts[0].apiKey
         let reports = s.dir.appendingPathComponent("reports").path
         let metrics = s.dir.appendingPathComponent("metrics.prom").path
-        #expect(try NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         var outputs: [String] = []
         for args in [
             ["doctor", "--log-level", "trace"],
@@ -26,21 +27,17 @@ import Testing
             ["alerts", "--test", "--log-level", "trace"],
             ["collect", "--log-level", "trace"],
         ] {
-            outputs.append(try NightlyRunTests.runRaw(s, args).1)
+            outputs.append(try await NightlyRunTests.runRaw(s, args).1)
         }
         // A wrong secret for one account: the error message names the problem, not the value.
         let bad = NightlyRunTests.Setup(sim: s.sim, database: s.database, dir: s.dir, config: s.config, env: s.env.merging(["SECRET_0": "not-base64-\(secret)"]) { _, n in n })
-        outputs.append(try NightlyRunTests.runRaw(bad, ["collect", "--account", "acct1", "--log-level", "trace"]).1)
+        outputs.append(try await NightlyRunTests.runRaw(bad, ["collect", "--account", "acct1", "--log-level", "trace"]).1)
 
-        let dump = Process()
-        dump.executableURL = URL(fileURLWithPath: "/usr/bin/pg_dump")
-        dump.arguments = ["--data-only", s.database.name]
-        let pipe = Pipe()
-        dump.standardOutput = pipe
-        try dump.run()
-        let dumped = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        dump.waitUntilExit()
-        #expect(dump.terminationStatus == 0)
+        let dump = try ChildProcess.start(
+            "/usr/bin/pg_dump", arguments: ["--data-only", s.database.name], environment: ProcessInfo.processInfo.environment,
+            stdout: .capture(limit: 256 << 20), stderr: .inherit)
+        let (dumpStatus, dumped) = await NightlyRunTests.finish(dump)
+        #expect(dumpStatus == 0)
         #expect(dumped.contains("api_calls"))  // the dump has content
 
         var haystacks = outputs + [dumped]
