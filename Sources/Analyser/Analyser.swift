@@ -175,7 +175,7 @@ public struct Analyser: Sendable {
                     try db.transaction { () throws in
                         try run(setting, account: account, runId: runId, since: since, now: now, on: db, result: &result)
                     }
-                } catch let error as PGError where error.kind == .connection || error.kind == .connectionLost {
+                } catch let error as PGError where error.isConnectionFailure {
                     throw .database(error)
                 } catch {
                     result.failure = "\(error)"

@@ -33,6 +33,21 @@ public struct PGError: Error, CustomStringConvertible, Sendable, Equatable {
 
     /// Whether the server reported a serialisation failure or deadlock (safe to retry the transaction).
     public var isRetryableTransactionFailure: Bool { sqlState == "40001" || sqlState == "40P01" }
+    /// Whether the same work may succeed later without anyone changing anything: the connection failed or was
+    /// lost, or the server said so (08 connection exceptions, 57P01-57P03 shutdown/restart, 53 insufficient
+    /// resources, 40001/40P01, 55P03 lock not available, 57014 statement timeout).
+    public var isTemporary: Bool {
+        if isConnectionFailure { return true }
+        guard let s = sqlState else { return false }
+        return s.hasPrefix("53") || ["40001", "40P01", "55P03", "57014"].contains(s)
+    }
+    /// Whether the session is gone or unusable: connecting failed, the connection was lost, or the server is
+    /// shutting down or restarting (08, 57P01-57P03). Nothing more can be done on this connection.
+    public var isConnectionFailure: Bool {
+        if kind == .connection || kind == .connectionLost { return true }
+        guard let s = sqlState else { return false }
+        return s.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(s)
+    }
     /// Whether this is a unique-constraint violation.
     public var isUniqueViolation: Bool { sqlState == "23505" }
 

@@ -21,7 +21,7 @@ public enum CollectError: Error, CustomStringConvertible {
         switch self {
         case .kraken(let e, _): return e.isTransient || e.kind == .temporaryLockout || e.kind == .invalidNonce
         case .lockedOut: return true
-        case .database(let e): return e.kind == .connection || e.kind == .connectionLost
+        case .database(let e): return e.isTemporary
         case .malformed, .configuration: return false
         case .cancelled: return true
         }

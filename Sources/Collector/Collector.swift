@@ -88,7 +88,7 @@ public struct Collector: Sendable {
             }
         } catch {
             let pg = error as? PGError ?? PGError(kind: .query, message: "\(error)")
-            if pg.kind == .connection || pg.kind == .connectionLost {
+            if pg.isTemporary {
                 return AccountOutcome(account: account.name, runId: nil, error: .database(pg), endpoints: [:])
             }
             // E.g. the key is registered for another account: a configuration problem, recorded as such.

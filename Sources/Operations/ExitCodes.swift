@@ -35,7 +35,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         switch error {
         case is ConfigError, is SecretError, is SigningError: return .config
         case let e as PGError:
-            return e.kind == .connection || e.kind == .connectionLost ? .tempFail : .software
+            return e.isTemporary ? .tempFail : .software
         case let e as MigrationError:
             switch e {
             case .database(let pg): return forError(pg)

@@ -47,9 +47,12 @@ struct RunCommand: AsyncParsableCommand {
         options.metricsFile = metricsFile
         options.failOn = failOn
         let job = NightlyRun(environment: env)
-        let task = Task { try await job.run(options) }
-        let stop = SignalStop { task.cancel() }
+        // Signals are caught before the job starts: one arriving in between still stops it cleanly.
+        let cancellation = PendingCancellation()
+        let stop = SignalStop { cancellation.cancel() }
         defer { stop.cancel() }
+        let task = Task { try await job.run(options) }
+        cancellation.attach { task.cancel() }
         do {
             let summary = try await task.value
             print(summary.headline, terminator: "")
@@ -64,6 +67,29 @@ struct RunCommand: AsyncParsableCommand {
             if let signal = stop.received { throw ExitCode(128 + signal) }
             throw fail(error)
         }
+    }
+}
+
+/// A cancellation that may be requested before the thing to cancel exists.
+final class PendingCancellation: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+    private var action: (@Sendable () -> Void)?
+
+    func cancel() {
+        let run = lock.withLock { () -> (@Sendable () -> Void)? in
+            requested = true
+            return action
+        }
+        run?()
+    }
+
+    func attach(_ cancel: @escaping @Sendable () -> Void) {
+        let now = lock.withLock { () -> Bool in
+            action = cancel
+            return requested
+        }
+        if now { cancel() }
     }
 }
 

@@ -100,13 +100,29 @@ import Testing
     /// Waits for a child without holding a thread of the cooperative pool (the in-process simulator needs
     /// them); a child still running after `timeout` is killed and the test fails with its output.
     static func finish(_ p: ChildProcess, timeout: Double = 180, sourceLocation: SourceLocation = #_sourceLocation) async -> (Int32, String) {
-        guard let t = await p.exitOrKill(timeout: timeout) else {
+        guard let t = await p.exit(timeout: timeout) else {
+            let stacks = await threadStacks(p.pid)
+            _ = await p.exitOrKill(timeout: 0)
             p.waitForOutput(timeout: 2)
-            Issue.record("\(p.executable) did not finish within \(Int(timeout)) s and was killed; output: \(p.stdoutText.suffix(4000))", sourceLocation: sourceLocation)
+            Issue.record(
+                "\(p.executable) did not finish within \(Int(timeout)) s and was killed; output: \(p.stdoutText.suffix(4000))\nits threads:\n\(stacks)",
+                sourceLocation: sourceLocation)
             return (-1, p.stdoutText)
         }
         p.waitForOutput(timeout: 10)
         return (t.status, p.stdoutText)
+    }
+
+    /// Every thread's stack of a hung process (gdb, when installed), for the failure message.
+    static func threadStacks(_ pid: pid_t) async -> String {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return "(gdb not installed)" }
+        guard let gdb = try? ChildProcess.start(
+            "/usr/bin/gdb", arguments: ["-p", "\(pid)", "-batch", "-nx", "-ex", "thread apply all bt 30"],
+            environment: ProcessInfo.processInfo.environment, stdout: .capture(limit: 200_000))
+        else { return "(gdb could not start)" }
+        _ = await gdb.exitOrKill(timeout: 60)
+        gdb.waitForOutput(timeout: 5)
+        return gdb.stdoutText.split(separator: "\n").filter { $0.hasPrefix("#") || $0.hasPrefix("Thread") }.joined(separator: "\n")
     }
 
     /// Runs the binary with exactly `args` (plus --config), capturing stdout and stderr.
