@@ -67,9 +67,51 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
         r.httpMethod = request.method
         for (name, value) in request.headers { r.setValue(value, forHTTPHeaderField: name) }
         if !request.body.isEmpty { r.httpBody = Data(request.body) }
-        let (data, response) = try await session(timeout: request.timeout).data(for: r)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        return HTTPResponse(status: status, body: Array(data))
+        // Not `URLSession.data(for:)`: its cancellation handler calls `URLSessionTask.cancel()` under the task's
+        // status-record lock, which deadlocks against a response being delivered at that moment
+        // (swift-corelibs-foundation#5412; seen here as `kraken-audit run` hanging after SIGTERM). Here the
+        // cancel is sent from another queue, so cancelling never waits on FoundationNetworking's locks.
+        let session = session(timeout: request.timeout)
+        let handle = DataTaskHandle()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                let task = session.dataTask(with: r) { data, response, error in
+                    if let error {
+                        continuation.resume(throwing: error)
+                    } else {
+                        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                        continuation.resume(returning: HTTPResponse(status: status, body: Array(data ?? Data())))
+                    }
+                }
+                handle.start(task)
+            }
+        } onCancel: {
+            handle.cancel()
+        }
+    }
+}
+
+/// Ties a data task to the Swift task awaiting it; a cancellation may come before the data task exists.
+private final class DataTaskHandle: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: URLSessionDataTask?
+    private var cancelled = false
+
+    func start(_ task: URLSessionDataTask) {
+        let cancelNow = lock.withLock { () -> Bool in
+            self.task = task
+            return cancelled
+        }
+        task.resume()
+        if cancelNow { DispatchQueue.global().async { task.cancel() } }
+    }
+
+    func cancel() {
+        let task = lock.withLock { () -> URLSessionDataTask? in
+            cancelled = true
+            return self.task
+        }
+        if let task { DispatchQueue.global().async { task.cancel() } }
     }
 }
 
