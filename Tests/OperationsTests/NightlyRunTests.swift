@@ -24,7 +24,7 @@ import Testing
         let env: [String: String]
     }
 
-    static func setup(decay: Double = 5000) async throws -> Setup {
+    static func setup(decay: Double = 5000, simulator: (inout SimulatorOptions) -> Void = { _ in }) async throws -> Setup {
         var o = SimulatorOptions()
         o.endSeconds = 1_793_491_200
         o.days = 90
@@ -34,6 +34,7 @@ import Testing
         o.injections = []
         o.maxCounter = 20
         o.decayPerSecond = decay
+        simulator(&o)
         var logger = Logger(label: "run-test")
         logger.logLevel = .warning
         let sim = try await SimulatorServer.start(o, logger: logger)
@@ -241,6 +242,27 @@ import Testing
 }
 
 @Suite struct RunFaultTests {
+    /// SIGTERM while a request to Kraken is in flight (held back by the simulator for 120 s): the request is
+    /// cancelled and the run stops at once with 143, instead of waiting for the answer (or hanging: see
+    /// TransportCancellationTests).
+    @Test func sigtermDuringAnUnansweredRequestStopsAtOnce() async throws {
+        let s = try await NightlyRunTests.setup { $0.slowSeconds = 120 }
+        defer { Task { await s.sim.stop() } }
+        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        await s.sim.state.addFault(FaultRule(kind: .slow, rate: 1))
+        let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
+        // The run asks Kraken's time first; that request now waits 120 s for an answer.
+        try await Task.sleep(for: .seconds(2))
+        #expect(p.isRunning)
+        let sent = Date()
+        p.signal(SIGTERM)
+        let (code, out) = await NightlyRunTests.finish(p, timeout: 30)
+        #expect(code == 143, "\(out)")
+        #expect(Date().timeIntervalSince(sent) < 15)
+        await s.sim.state.clearFaults()
+    }
+
+
     @Test func krakenOutageForTheWholeRunIsTemporaryAndRecordsNothingAsDone() async throws {
         let s = try await NightlyRunTests.setup()
         defer { Task { await s.sim.stop() } }
