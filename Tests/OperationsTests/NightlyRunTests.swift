@@ -300,7 +300,7 @@ import Testing
 /// The database goes away in the middle of a run (every backend of the run terminated by the server, as a
 /// restart does): the run fails cleanly (a temporary failure, no crash), and the next run completes with exactly
 /// the simulator's data.
-@Suite struct DatabaseConnectionLossTests {
+@Suite(.serialized) struct DatabaseConnectionLossTests {
     @Test func connectionsLostMidRun() async throws {
         let s = try await NightlyRunTests.setup(decay: 60)
         defer { Task { await s.sim.stop() } }
@@ -343,5 +343,59 @@ import Testing
         let db = try s.database.connect()
         let stored = try db.query("SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = 'acct1'").rows[0].decode(0, as: Int.self)
         #expect(stored == truth.ledger.count)
+    }
+
+    /// The cluster `scripts/test` started (pg_virtualenv), restartable with pg_ctlcluster: its version and name.
+    static var cluster: (version: String, name: String)? {
+        let env = ProcessInfo.processInfo.environment
+        guard let version = env["PGVERSION"], FileManager.default.isExecutableFile(atPath: "/usr/bin/pg_ctlcluster") else { return nil }
+        return (version, env["KRAKEN_AUDIT_TEST_CLUSTER"] ?? "regress")
+    }
+
+    /// The PostgreSQL server itself restarts in the middle of a run (`pg_ctlcluster restart -m fast`): the run
+    /// ends cleanly as a temporary failure (exit 75 or 3, no crash, no hang), and the next run completes with
+    /// exactly the simulator's data.
+    @Test(.enabled(if: cluster != nil)) func serverRestartMidRun() async throws {
+        let cluster = try #require(Self.cluster)
+        let s = try await NightlyRunTests.setup(decay: 60)
+        defer { Task { await s.sim.stop() } }
+        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
+        let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
+        let watcher = try s.database.connect()
+        let deadline = Date().addingTimeInterval(20)
+        var started = false
+        while !started, Date() < deadline {
+            started = try watcher.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0
+            if !started { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let bootedBefore = try watcher.query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
+        watcher.close()
+        #expect(started)
+        #expect(p.isRunning, "the run ended before the restart: \(p.stdoutText)")
+
+        let restart = try ChildProcess.start(
+            "/usr/bin/pg_ctlcluster", arguments: [cluster.version, cluster.name, "restart", "-m", "fast"],
+            environment: ProcessInfo.processInfo.environment)
+        let restarted = await restart.exitOrKill(timeout: 120)
+        restart.waitForOutput(timeout: 5)
+        try #require(restarted == .exited(0), "pg_ctlcluster restart: \(String(describing: restarted)) \(restart.stdoutText)")
+        let bootedAfter = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
+        #expect(bootedAfter != bootedBefore)  // it really was a new server process
+
+        let termination = await p.exitOrKill(timeout: 180)
+        p.waitForOutput(timeout: 10)
+        let text = p.stdoutText
+        guard case .exited(let status)? = termination else {
+            Issue.record("crashed or hung (\(termination.map { "\($0)" } ?? "killed after 180 s")): \(text)")
+            return
+        }
+        #expect([3, 75].contains(status), "\(status): \(text)")
+        let (code, again) = try await NightlyRunTests.run(s, ["run", "--account", "acct1"])
+        #expect(code == 0, "\(again)")
+        let truth = try await s.sim.state.export(account: "acct1")
+        let db = try s.database.connect()
+        let stored = try db.query("SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = 'acct1'").rows[0].decode(0, as: Int.self)
+        #expect(stored == truth.ledger.count)
+        #expect(try db.query("SELECT count(*) FROM audit.collector_runs WHERE status = 'running'").rows[0].decode(0, as: Int.self) == 0)
     }
 }
