@@ -301,14 +301,13 @@ import Testing
 /// restart does): the run fails cleanly (a temporary failure, no crash), and the next run completes with exactly
 /// the simulator's data.
 @Suite(.serialized) struct DatabaseConnectionLossTests {
-    @Test func connectionsLostMidRun() async throws {
+    /// Migrates, starts `run --account acct1` and waits until it has stored ledger rows.
+    static func runUnderWay() async throws -> (NightlyRunTests.Setup, ChildProcess) {
         let s = try await NightlyRunTests.setup(decay: 60)
-        defer { Task { await s.sim.stop() } }
         #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
-        let admin = try PGConnection(url: "dbname=postgres", logger: TestDatabase.logger)
-        defer { admin.close() }
         let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
         let watcher = try s.database.connect()
+        defer { watcher.close() }
         let deadline = Date().addingTimeInterval(20)
         var started = false
         while !started, Date() < deadline {
@@ -316,72 +315,13 @@ import Testing
             if !started { try await Task.sleep(for: .milliseconds(20)) }
         }
         #expect(started)
-        watcher.close()
-        // Terminate every connection to the database for a moment (what a server restart does to its clients).
-        let until = Date().addingTimeInterval(1)
-        var terminated = 0
-        while Date() < until {
-            terminated += try admin.query(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                [s.database.name]
-            ).rows[0].decode(0, as: Int.self)
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(terminated > 0)
-        let termination = await p.exitOrKill(timeout: 180)
-        p.waitForOutput(timeout: 10)
-        let text = p.stdoutText
-        guard case .exited(let status)? = termination else {
-            Issue.record("crashed or hung (\(termination.map { "\($0)" } ?? "killed after 180 s")): \(text)")
-            return
-        }
-        #expect([3, 75].contains(status), "\(status): \(text)")
-        // The next run completes and the data is exactly the simulator's.
-        let (code, again) = try await NightlyRunTests.run(s, ["run", "--account", "acct1"])
-        #expect(code == 0, "\(again)")
-        let truth = try await s.sim.state.export(account: "acct1")
-        let db = try s.database.connect()
-        let stored = try db.query("SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = 'acct1'").rows[0].decode(0, as: Int.self)
-        #expect(stored == truth.ledger.count)
+        #expect(p.isRunning, "the run ended before the database went away: \(p.stdoutText)")
+        return (s, p)
     }
 
-    /// The cluster `scripts/test` started (pg_virtualenv), restartable with pg_ctlcluster: its version and name.
-    static var cluster: (version: String, name: String)? {
-        let env = ProcessInfo.processInfo.environment
-        guard let version = env["PGVERSION"], FileManager.default.isExecutableFile(atPath: "/usr/bin/pg_ctlcluster") else { return nil }
-        return (version, env["KRAKEN_AUDIT_TEST_CLUSTER"] ?? "regress")
-    }
-
-    /// The PostgreSQL server itself restarts in the middle of a run (`pg_ctlcluster restart -m fast`): the run
-    /// ends cleanly as a temporary failure (exit 75 or 3, no crash, no hang), and the next run completes with
-    /// exactly the simulator's data.
-    @Test(.enabled(if: cluster != nil)) func serverRestartMidRun() async throws {
-        let cluster = try #require(Self.cluster)
-        let s = try await NightlyRunTests.setup(decay: 60)
-        defer { Task { await s.sim.stop() } }
-        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
-        let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
-        let watcher = try s.database.connect()
-        let deadline = Date().addingTimeInterval(20)
-        var started = false
-        while !started, Date() < deadline {
-            started = try watcher.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0
-            if !started { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        let bootedBefore = try watcher.query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
-        watcher.close()
-        #expect(started)
-        #expect(p.isRunning, "the run ended before the restart: \(p.stdoutText)")
-
-        let restart = try ChildProcess.start(
-            "/usr/bin/pg_ctlcluster", arguments: [cluster.version, cluster.name, "restart", "-m", "fast"],
-            environment: ProcessInfo.processInfo.environment)
-        let restarted = await restart.exitOrKill(timeout: 120)
-        restart.waitForOutput(timeout: 5)
-        try #require(restarted == .exited(0), "pg_ctlcluster restart: \(String(describing: restarted)) \(restart.stdoutText)")
-        let bootedAfter = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
-        #expect(bootedAfter != bootedBefore)  // it really was a new server process
-
+    /// The interrupted run ended cleanly (exit 3 or 75: no crash, no hang); the next run completes with exactly
+    /// the simulator's data and no run is left `running`.
+    static func expectCleanEndThenExactRerun(_ s: NightlyRunTests.Setup, _ p: ChildProcess) async throws {
         let termination = await p.exitOrKill(timeout: 180)
         p.waitForOutput(timeout: 10)
         let text = p.stdoutText
@@ -397,5 +337,48 @@ import Testing
         let stored = try db.query("SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = 'acct1'").rows[0].decode(0, as: Int.self)
         #expect(stored == truth.ledger.count)
         #expect(try db.query("SELECT count(*) FROM audit.collector_runs WHERE status = 'running'").rows[0].decode(0, as: Int.self) == 0)
+    }
+
+    @Test func connectionsLostMidRun() async throws {
+        let admin = try PGConnection(url: "dbname=postgres", logger: TestDatabase.logger)
+        defer { admin.close() }
+        let (s, p) = try await Self.runUnderWay()
+        defer { Task { await s.sim.stop() } }
+        // Terminate every connection to the database for a moment (what a server restart does to its clients).
+        let until = Date().addingTimeInterval(1)
+        var terminated = 0
+        while Date() < until {
+            terminated += try admin.query(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                [s.database.name]
+            ).rows[0].decode(0, as: Int.self)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(terminated > 0)
+        try await Self.expectCleanEndThenExactRerun(s, p)
+    }
+
+    /// The cluster `scripts/test` started (pg_virtualenv), restartable with pg_ctlcluster: its version and name.
+    static var cluster: (version: String, name: String)? {
+        let env = ProcessInfo.processInfo.environment
+        guard let version = env["PGVERSION"], FileManager.default.isExecutableFile(atPath: "/usr/bin/pg_ctlcluster") else { return nil }
+        return (version, env["KRAKEN_AUDIT_TEST_CLUSTER"] ?? "regress")
+    }
+
+    /// The PostgreSQL server itself restarts in the middle of a run (`pg_ctlcluster restart -m fast`).
+    @Test(.enabled(if: cluster != nil)) func serverRestartMidRun() async throws {
+        let cluster = try #require(Self.cluster)
+        let (s, p) = try await Self.runUnderWay()
+        defer { Task { await s.sim.stop() } }
+        let bootedBefore = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
+        let restart = try ChildProcess.start(
+            "/usr/bin/pg_ctlcluster", arguments: [cluster.version, cluster.name, "restart", "-m", "fast"],
+            environment: ProcessInfo.processInfo.environment)
+        let restarted = await restart.exitOrKill(timeout: 120)
+        restart.waitForOutput(timeout: 5)
+        try #require(restarted == .exited(0), "pg_ctlcluster restart: \(String(describing: restarted)) \(restart.stdoutText)")
+        let bootedAfter = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
+        #expect(bootedAfter != bootedBefore)  // it really was a new server process
+        try await Self.expectCleanEndThenExactRerun(s, p)
     }
 }
