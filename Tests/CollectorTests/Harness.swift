@@ -38,18 +38,11 @@ struct Harness {
         let sim = try await SimulatorServer.start(o, logger: logger)
         let database = try TestDatabase("collect")
         let db = try database.migrated()
-        var toml = "[database]\nurl = \"\(database.url)\"\n"
+        var toml = ConfigText.database(database.url)
         for a in sim.accounts {
-            toml += """
-                [[account]]
-                name = "\(a.name)"
-                api_key_env = "UNUSED_KEY"
-                api_secret_env = "UNUSED_SECRET"
-                api_url = "\(sim.baseURL.absoluteString)"
-                rate_limit = { max = \(max), decay_per_second = \(decay) }
-                timeout_seconds = 5
-
-                """
+            toml += ConfigText.account(
+                name: a.name, keyEnv: "UNUSED_KEY", secretEnv: "UNUSED_SECRET", apiURL: sim.baseURL.absoluteString,
+                rateLimit: (max, decay), timeoutSeconds: 5)
         }
         let config = try ConfigLoader.parse(toml, path: "test.toml")
         return Harness(sim: sim, database: database, db: db, config: config, logger: logger)

@@ -42,19 +42,11 @@ struct ExportHarness {
         let sim = try await SimulatorServer.start(o, logger: logger)
         let database = try TestDatabase("export")
         let db = try database.migrated()
-        var toml = "[database]\nurl = \"\(database.url)\"\n"
+        var toml = ConfigText.database(database.url)
         for a in sim.accounts {
-            toml += """
-                [[account]]
-                name = "\(a.name)"
-                api_key_env = "UNUSED_KEY"
-                api_secret_env = "UNUSED_SECRET"
-                api_url = "\(sim.baseURL.absoluteString)"
-                rate_limit = { max = 20, decay_per_second = 200 }
-                timeout_seconds = 5
-                \(backfill.map { "backfill = \"\($0)\"" } ?? "")
-
-                """
+            toml += ConfigText.account(
+                name: a.name, keyEnv: "UNUSED_KEY", secretEnv: "UNUSED_SECRET", apiURL: sim.baseURL.absoluteString,
+                rateLimit: (20, 200), timeoutSeconds: 5, extra: backfill.map { ["backfill = \"\($0)\""] } ?? [])
         }
         let config = try ConfigLoader.parse(toml, path: "test.toml")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-export-\(UUID().uuidString)")

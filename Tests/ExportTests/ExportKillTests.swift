@@ -25,18 +25,11 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-export-kill-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("kraken-audit.toml").path
-        try """
-            [database]
-            url = "\(h.database.url)"
-            [[account]]
-            name = "\(a.name)"
-            api_key_env = "KA_KEY"
-            api_secret_env = "KA_SECRET"
-            api_url = "\(h.sim.baseURL.absoluteString)"
-            rate_limit = { max = 20, decay_per_second = 200 }
-            timeout_seconds = 30
-            backfill = "export"
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        try (ConfigText.database(h.database.url)
+            + ConfigText.account(
+                name: a.name, keyEnv: "KA_KEY", secretEnv: "KA_SECRET", apiURL: h.sim.baseURL.absoluteString, rateLimit: (20, 200),
+                timeoutSeconds: 30, extra: ["backfill = \"export\""]))
+            .write(toFile: config, atomically: true, encoding: .utf8)
         var env = ProcessInfo.processInfo.environment
         env["KA_KEY"] = a.apiKey
         env["KA_SECRET"] = a.secret

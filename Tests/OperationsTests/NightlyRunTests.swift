@@ -63,27 +63,13 @@ import Testing
         var env = ProcessInfo.processInfo.environment
         env["KRAKEN_AUDIT_SQL_DIR"] = repo.appendingPathComponent("sql").path
         for (i, a) in sim.accounts.enumerated() {
-            toml += """
-                [[account]]
-                name = "\(a.name)"
-                api_key_env = "KEY_\(i)"
-                api_secret_env = "SECRET_\(i)"
-                api_url = "\(sim.baseURL.absoluteString)"
-                rate_limit = { max = 20, decay_per_second = \(decay) }
-
-                """
+            toml += ConfigText.account(
+                name: a.name, keyEnv: "KEY_\(i)", secretEnv: "SECRET_\(i)", apiURL: sim.baseURL.absoluteString, rateLimit: (20, decay))
             env["KEY_\(i)"] = a.apiKey
             env["SECRET_\(i)"] = a.secret
         }
         // A third account whose key Kraken does not know: EAPI:Invalid key.
-        toml += """
-            [[account]]
-            name = "broken"
-            api_key_env = "KEY_BAD"
-            api_secret_env = "SECRET_BAD"
-            api_url = "\(sim.baseURL.absoluteString)"
-
-            """
+        toml += ConfigText.account(name: "broken", keyEnv: "KEY_BAD", secretEnv: "SECRET_BAD", apiURL: sim.baseURL.absoluteString)
         env["KEY_BAD"] = "NotAKeyKrakenKnows"
         env["SECRET_BAD"] = Data((0..<64).map { UInt8($0) }).base64EncodedString()
         let config = dir.appendingPathComponent("kraken-audit.toml").path
