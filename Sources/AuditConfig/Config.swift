@@ -77,8 +77,10 @@ public struct AccountConfig: Sendable {
     public var rateLimit: RateLimit
     /// `key_created` as `YYYY-MM-DD`, for the rotation rule.
     public var keyCreated: String?
-    /// Request timeout in seconds.
+    /// Request timeout in seconds (``NumericKey/accountTimeout``: 1 to 3600).
     public var timeoutSeconds: Double
+    /// The largest Kraken API response body accepted, in bytes: `max_response_mib` (1 to 1024, default 32) × 2²⁰.
+    public var maxResponseBytes: Int = 32 << 20
     /// IANA time zone of the account's business (off-hours rules, daily baselines); defaults to `[ops] timezone`.
     public var timezone: String
     /// `backfill = "export" | "paging"`; nil = export when the key has the Export-data permission, else paging.
@@ -89,7 +91,10 @@ public struct AccountConfig: Sendable {
 public struct AlertsConfig: Sendable {
     public var hook: String
     public var minSeverity: String
+    /// Seconds the hook may run (``NumericKey/alertsTimeout``: 1 to 3600).
     public var timeoutSeconds: Double
+    /// Hours before an open finding is announced again, 0 = never (``NumericKey/renotifyAfterHours``: a whole
+    /// number from 0 to 8760).
     public var renotifyAfterHours: Double
     public var notifyResolved: Bool
 

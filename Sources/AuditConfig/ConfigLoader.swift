@@ -92,12 +92,8 @@ public enum ConfigLoader {
                     path: al.key("min_severity"),
                     reason: "'\(severity)' is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let timeout = try al.number("timeout_seconds") ?? 30
-            guard timeout > 0 else { throw .invalidValue(path: al.key("timeout_seconds"), reason: "must be positive") }
-            let renotify = try al.number("renotify_after_hours") ?? 24
-            guard renotify >= 0 else {
-                throw .invalidValue(path: al.key("renotify_after_hours"), reason: "must not be negative")
-            }
+            let timeout = try al.number(.alertsTimeout) ?? 30
+            let renotify = Double(try al.integer(.renotifyAfterHours) ?? 24)
             alerts = AlertsConfig(
                 hook: hook, minSeverity: severity, timeoutSeconds: timeout, renotifyAfterHours: renotify,
                 notifyResolved: try al.bool("notify_resolved") ?? false)
@@ -117,7 +113,8 @@ public enum ConfigLoader {
     static func parseAccount(_ a: Node, defaultTimezone: String) throws(ConfigError) -> AccountConfig {
         try a.allowOnly([
             "name", "api_key_env", "api_key_file", "api_secret_env", "api_secret_file", "api_secret_command",
-            "otp_env", "otp_file", "api_url", "tier", "rate_limit", "key_created", "timeout_seconds", "timezone", "backfill",
+            "otp_env", "otp_file", "api_url", "tier", "rate_limit", "key_created", "timeout_seconds", "max_response_mib", "timezone",
+            "backfill",
         ])
         guard let name = try a.string("name") else { throw .missingKey(path: a.key("name")) }
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -139,18 +136,12 @@ public enum ConfigLoader {
         var limit = tier.rateLimit
         if let rl = try a.table("rate_limit") {
             try rl.allowOnly(["max", "decay_per_second"])
-            if let m = try rl.number("max") {
-                guard m >= 1 else { throw .invalidValue(path: rl.key("max"), reason: "must be at least 1") }
-                limit.max = m
-            }
-            if let d = try rl.number("decay_per_second") {
-                guard d > 0 else { throw .invalidValue(path: rl.key("decay_per_second"), reason: "must be positive") }
-                limit.decayPerSecond = d
-            }
+            if let m = try rl.number(.rateLimitMax) { limit.max = m }
+            if let d = try rl.number(.rateLimitDecay) { limit.decayPerSecond = d }
         }
         let keyCreated = try a.date("key_created")
-        let timeout = try a.number("timeout_seconds") ?? 30
-        guard timeout > 0 else { throw .invalidValue(path: a.key("timeout_seconds"), reason: "must be positive") }
+        let timeout = try a.number(.accountTimeout) ?? 30
+        let maxResponseMiB = try a.integer(.accountMaxResponse) ?? 32
         let timezone = try a.string("timezone") ?? defaultTimezone
         guard TimeZone(identifier: timezone) != nil else {
             throw .invalidValue(path: a.key("timezone"), reason: "'\(timezone)' is not an IANA time zone (e.g. Europe/Berlin)")
@@ -164,7 +155,8 @@ public enum ConfigLoader {
         }
         return AccountConfig(
             name: name, apiKey: apiKey, apiSecret: secret, otp: otp, apiURL: url, tier: tier, rateLimit: limit,
-            keyCreated: keyCreated, timeoutSeconds: timeout, timezone: timezone, backfill: backfill)
+            keyCreated: keyCreated, timeoutSeconds: timeout, maxResponseBytes: maxResponseMiB << 20, timezone: timezone,
+            backfill: backfill)
     }
 
     static func secretSource(_ a: Node, env: String, file: String, command: String?, required: Bool)
@@ -267,6 +259,23 @@ struct Node {
         if v.type == .int, let i = v.int { return Double(i) }
         if v.type == .double, let d = v.double { return d }
         throw .wrongType(path: key(k), expected: "a number", found: typeName(v))
+    }
+
+    /// The numeric key `spec` of this table, finite and inside the key's range (see ``NumericKey``).
+    func number(_ spec: NumericKey) throws(ConfigError) -> Double? {
+        guard let v = try number(spec.name) else { return nil }
+        return try spec.validate(v, path: key(spec.name))
+    }
+
+    /// The whole-number key `spec` of this table (a float is accepted only without a fraction, e.g. `24.0`).
+    func integer(_ spec: NumericKey) throws(ConfigError) -> Int? {
+        guard let v = table[spec.name] else { return nil }
+        guard v.type == .int || v.type == .double else {
+            throw .wrongType(path: key(spec.name), expected: "a whole number", found: typeName(v))
+        }
+        guard let d = try number(spec) else { return nil }
+        // In range, hence far inside Int: the conversion cannot trap.
+        return Int(d)
     }
 
     /// A TOML date (`2026-01-15`) or a string holding one; returned as `YYYY-MM-DD`.

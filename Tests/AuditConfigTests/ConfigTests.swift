@@ -90,7 +90,7 @@ import Testing
         #expect(error("[[account]]\napi_key_env = \"K\"\napi_secret_env = \"S\"") == .missingKey(path: "account[0].name"))
         #expect(error("[[account]]\nname = \"a\"\napi_secret_env = \"S\"") == .missingKey(path: "account[0].api_key_env | api_key_file"))
         #expect(error(Self.account + "api_secret_file = \"/x\"") == .invalidValue(path: "account[0].api_secret_file", reason: "set only one of api_secret_env, api_secret_file"))
-        #expect(error(Self.account + "rate_limit = { max = 0 }") == .invalidValue(path: "account[0].rate_limit.max", reason: "must be at least 1"))
+        #expect(error(Self.account + "rate_limit = { max = 0 }") == .invalidValue(path: "account[0].rate_limit.max", reason: "must be a finite number from 1 to 1000000000, not 0"))
         #expect(error(Self.account + "rate_limit = { maximum = 3 }") == .unknownKey(path: "account[0].rate_limit.maximum"))
         #expect(error(Self.account + "key_created = \"15.01.2026\"") == .invalidValue(path: "account[0].key_created", reason: "'15.01.2026' is not a date like 2026-01-15"))
         #expect(error(Self.account + "timezone = \"Mars/Olympus\"") == .invalidValue(path: "account[0].timezone", reason: "'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)"))
