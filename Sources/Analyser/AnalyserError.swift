@@ -13,6 +13,8 @@ public enum AnalyserError: Error, CustomStringConvertible, Sendable {
     case config(ConfigError)
     /// `--account` names an account that is not configured.
     case unknownAccount(name: String, known: [String])
+    /// A command needs `--account NAME` because several accounts are configured (or names one when none is).
+    case accountRequired(known: [String])
     /// `--rule` names a rule that does not exist.
     case unknownRule(id: String, known: [String])
     /// `--rule` names a rule that the config disables.
@@ -38,6 +40,10 @@ public enum AnalyserError: Error, CustomStringConvertible, Sendable {
             return error.description
         case .unknownAccount(let name, let known):
             return "unknown account '\(name)': configured accounts are \(known.isEmpty ? "(none)" : known.joined(separator: ", "))"
+        case .accountRequired(let known):
+            return known.isEmpty
+                ? "no [[account]] is configured: add one to the config"
+                : "name the account with --account NAME: configured accounts are \(known.joined(separator: ", "))"
         case .unknownRule(let id, let known):
             return "unknown rule '\(id)': rules are \(known.joined(separator: ", ")) (see `kraken-audit rules`)"
         case .ruleDisabled(let id):

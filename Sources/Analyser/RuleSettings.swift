@@ -24,16 +24,21 @@ enum ParameterCodec {
         case .integer, .positiveInteger:
             guard case .integer(let i) = value else { throw wrong() }
             let minimum = type == .integer ? 0 : 1
-            guard i >= minimum else { throw .invalidValue(path: path, reason: "must be at least \(minimum), not \(i)") }
+            guard i >= minimum, i <= ParameterType.maximumInteger else {
+                throw .invalidValue(path: path, reason: "must be \(type.expectation), not \(i)")
+            }
             return String(i)
-        case .number:
+        case .number, .positiveNumber:
             let d: Double
             switch value {
             case .integer(let i): d = Double(i)
             case .float(let f): d = f
             default: throw wrong()
             }
-            guard d.isFinite, d >= 0 else { throw .invalidValue(path: path, reason: "must be a finite number >= 0") }
+            let minimum = type == .number ? 0 : ParameterType.minimumPositiveNumber
+            guard d.isFinite, d >= minimum, d <= ParameterType.maximumNumber else {
+                throw .invalidValue(path: path, reason: "must be \(type.expectation), not \(d)")
+            }
             return "\(d)"
         case .decimal:
             return try decimal(value, path: path, type: type)
@@ -42,7 +47,14 @@ enum ParameterCodec {
             return b ? "true" : "false"
         case .string:
             guard case .string(let s) = value else { throw wrong() }
-            return s
+            return try text(s, path: path)
+        case .severity:
+            guard case .string(let s) = value else { throw wrong() }
+            guard let severity = RuleSeverity(rawValue: s) else {
+                let hint = RuleSeverity(rawValue: s.lowercased()).map { " (write \"\($0.rawValue)\" in lower case)" } ?? ""
+                throw .invalidValue(path: path, reason: "'\(s)' is not \(type.expectation)\(hint)")
+            }
+            return severity.rawValue
         case .strings:
             guard case .array(let items) = value else { throw wrong() }
             var out: [String] = []
@@ -50,7 +62,7 @@ enum ParameterCodec {
                 guard case .string(let s) = item else {
                     throw .wrongType(path: "\(path)[\(i)]", expected: "a string", found: typeName(item))
                 }
-                out.append(s)
+                out.append(try text(s, path: "\(path)[\(i)]"))
             }
             return arrayLiteral(out)
         case .timezone:
@@ -117,15 +129,16 @@ enum ParameterCodec {
             guard case .table(let table) = value else { throw wrong() }
             var object: [String: [String]] = [:]
             for (asset, v) in table {
+                _ = try text(asset, path: "\(path).\(asset)")
                 switch v {
-                case .string(let s): object[asset] = [s]
+                case .string(let s): object[asset] = [try text(s, path: "\(path).\(asset)")]
                 case .array(let items):
                     var list: [String] = []
                     for (i, item) in items.enumerated() {
                         guard case .string(let s) = item else {
                             throw .wrongType(path: "\(path).\(asset)[\(i)]", expected: "a string", found: typeName(item))
                         }
-                        list.append(s)
+                        list.append(try text(s, path: "\(path).\(asset)[\(i)]"))
                     }
                     object[asset] = list
                 default:
@@ -137,35 +150,64 @@ enum ParameterCodec {
             guard case .table(let table) = value else { throw wrong() }
             var object: [String: String] = [:]
             for (asset, v) in table {
+                _ = try text(asset, path: "\(path).\(asset)")
                 object[asset] = try decimal(v, path: "\(path).\(asset)", type: .decimal)
             }
             return json(object)
         }
     }
 
+    /// An exact non-negative decimal in ASCII: `digits` or `digits.digits`, bounded (``ParameterType/decimal``).
+    /// `Character.isNumber` is not used on purpose: it accepts "½" and "١٢", which PostgreSQL's numeric refuses.
     static func decimal(_ value: ConfigValue, path: String, type: ParameterType) throws(ConfigError) -> String {
         let text: String
         switch value {
-        case .string(let s): text = s.trimmingCharacters(in: .whitespaces)
+        case .string(let s): text = s.trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
         case .integer(let i): text = String(i)
-        case .float(let f) where f.isFinite: text = "\(f)"
+        case .float(let f): text = "\(f)"  // 2.5 -> "2.5"; inf, nan and 1e+20 fail the grammar below
         default: throw .wrongType(path: path, expected: type.expectation, found: typeName(value))
         }
-        guard !text.isEmpty, !text.contains("e"), !text.contains("E"),
-            text.split(separator: ".", omittingEmptySubsequences: false).count <= 2,
-            text.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy({ $0.isNumber || $0 == "." }),
-            text.contains(where: \.isNumber)
-        else {
-            throw .invalidValue(path: path, reason: "'\(text)' is not a decimal number such as \"2.5\"")
+        if text.hasPrefix("-"), isDecimal(String(text.dropFirst())) {
+            throw .invalidValue(path: path, reason: "must not be negative, not '\(text)'")
         }
-        guard !text.hasPrefix("-") else { throw .invalidValue(path: path, reason: "must not be negative") }
+        guard isDecimal(text) else {
+            throw .invalidValue(path: path, reason: "'\(text)' is not \(type.expectation)")
+        }
         return text
+    }
+
+    /// `^[0-9]{1,20}(\.[0-9]{1,18})?$` over the UTF-8 bytes.
+    static func isDecimal(_ text: String) -> Bool {
+        let parts = text.utf8.split(separator: UInt8(ascii: "."), maxSplits: 2, omittingEmptySubsequences: false)
+        guard (1...2).contains(parts.count) else { return false }
+        let digits: (Substring.UTF8View.SubSequence) -> Bool = { part in
+            part.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        }
+        guard (1...ParameterType.decimalIntegerDigits).contains(parts[0].count), digits(parts[0]) else { return false }
+        if parts.count == 2 {
+            guard (1...ParameterType.decimalFractionDigits).contains(parts[1].count), digits(parts[1]) else { return false }
+        }
+        return true
+    }
+
+    /// `s` when PostgreSQL text can hold it: libpq passes parameters as C strings, so a NUL would silently cut the
+    /// value short.
+    static func text(_ s: String, path: String) throws(ConfigError) -> String {
+        guard !s.utf8.contains(0) else {
+            throw .invalidValue(path: path, reason: "must not contain a NUL character (\\u0000)")
+        }
+        return s
+    }
+
+    /// ASCII digits only (`Int("+1")` would accept a sign).
+    static func asciiDigits<S: StringProtocol>(_ s: S) -> Bool {
+        !s.isEmpty && s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
     }
 
     static func minutes(_ s: String) -> Int? {
         let p = s.split(separator: ":")
-        guard p.count == 2, p[0].count == 2, p[1].count == 2, let h = Int(p[0]), let m = Int(p[1]),
-            (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440
+        guard p.count == 2, p[0].count == 2, p[1].count == 2, asciiDigits(p[0]), asciiDigits(p[1]),
+            let h = Int(p[0]), let m = Int(p[1]), (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440
         else { return nil }
         return h * 60 + m
     }
@@ -178,8 +220,9 @@ enum ParameterCodec {
 
     static func isDate(_ s: String) -> Bool {
         let p = s.split(separator: "-", omittingEmptySubsequences: false)
-        guard p.count == 3, p[0].count == 4, p[1].count == 2, p[2].count == 2,
-            let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), (1...12).contains(m), d >= 1
+        // Year 0000 does not exist for PostgreSQL's date type ("date/time field value out of range").
+        guard p.count == 3, p[0].count == 4, p[1].count == 2, p[2].count == 2, p.allSatisfy({ asciiDigits($0) }),
+            let y = Int(p[0]), let m = Int(p[1]), let d = Int(p[2]), y >= 1, (1...12).contains(m), d >= 1
         else { return false }
         let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
         let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
@@ -298,4 +341,20 @@ public func ruleSettings(catalogue: RuleCatalogue, config: [String: ConfigTable]
         out.append(try RuleSettings(rule: rule, table: config[rule.id]))
     }
     return out
+}
+
+/// Validates `[rules.*]` of `config` against the rules in `sqlDirectory` (located like the migrations when nil), for
+/// the moment the configuration is loaded: every command then refuses a bad rule parameter with exit 78 and its key
+/// path before doing anything, instead of a rule failing in the middle of a nightly run.
+///
+/// When the rule files themselves cannot be found or read, nothing is checked here: that is not a configuration
+/// problem, and the commands that run rules report it themselves.
+public func validateRuleConfiguration(_ config: AuditConfiguration, sqlDirectory: String?) throws(ConfigError) {
+    let catalogue: RuleCatalogue
+    do {
+        catalogue = try RuleCatalogue.locate(sqlDirectory: sqlDirectory)
+    } catch {
+        return
+    }
+    _ = try ruleSettings(catalogue: catalogue, config: config.rules)
 }

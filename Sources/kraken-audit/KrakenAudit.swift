@@ -1,3 +1,4 @@
+import Analyser
 import ArgumentParser
 import AuditConfig
 import Foundation
@@ -65,6 +66,8 @@ struct GlobalOptions: ParsableArguments {
         do {
             let path = try ConfigLoader.locate(explicit: config)
             let loaded = try ConfigLoader.load(path: path)
+            // [rules.*] too: a bad rule parameter is a configuration error now, not a rule failing mid-run.
+            try validateRuleConfiguration(loaded, sqlDirectory: sqlDir)
             return AuditEnvironment(config: loaded, sqlDirectory: sqlDir, logger: logger)
         } catch {
             throw fail(error)

@@ -6,7 +6,7 @@
 -- param: baseline_trades positive_integer 200 | How many of the pair's previous trades form the baseline.
 -- param: min_history integer 30 | Previous trades of the pair needed before the rule fires.
 -- param: max_robust_z number 5 | Report when |ln(cost) - median| / (1.4826 * MAD) of the baseline's ln(cost) exceeds this.
--- param: min_ratio number 5 | ... and the trade is at least this many times larger (or smaller) than the median cost.
+-- param: min_ratio positive_number 5 | ... and the trade is at least this many times larger (or smaller) than the median cost.
 -- catches: a trade whose size, its notional `cost` in the pair's quote currency, is far from the account's
 --   previous trades in that pair, by robust statistics on the logarithm of the cost (median and median
 --   absolute deviation, so one earlier outlier does not move the baseline; logarithms because sizes are

@@ -10,7 +10,7 @@
 -- param: history_factor number 10 | Report (medium) a withdrawal larger than this many times the median of the account's previous withdrawals of the asset.
 -- param: history_size positive_integer 50 | How many previous withdrawals of the asset form that median.
 -- param: min_history integer 5 | Previous withdrawals of the asset needed before history_factor applies.
--- param: new_asset_severity string "low" | Severity of the first withdrawal of an asset never withdrawn before ("off" to skip it).
+-- param: new_asset_severity severity "low" | Severity of the first withdrawal of an asset never withdrawn before ("off" to skip it).
 -- catches: a withdrawal (ledger entry of type withdrawal joined with its WithdrawStatus record by refid) to a
 --   destination not in the allowlist, above a per-asset limit, far above the account's own history, of an asset
 --   never withdrawn before, pushing the 24 h total above a per-asset limit, or one of a burst of withdrawals
