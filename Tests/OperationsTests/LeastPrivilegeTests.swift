@@ -81,6 +81,15 @@ import Testing
                 #expect(error?.sqlState == "42501", "\(sql): \(String(describing: error))")  // insufficient_privilege
             }
         }
+        // The functions that write carry their own search_path, whoever calls them.
+        let unpinned = try admin.query(
+            """
+            SELECT coalesce(string_agg(p.proname, ','), '') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+             WHERE n.nspname = 'audit' AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
+               AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, audit, pg_temp']
+            """
+        ).rows[0].decode(0, as: String.self)
+        #expect(unpinned == "")
         // A mismatch observed again is not an error and not a second row; a changed value is a new row.
         let account = try writer.query("INSERT INTO audit.accounts (name) VALUES ('a') RETURNING id").rows[0].decode(0, as: Int.self)
         let insert = """
