@@ -25,8 +25,11 @@ public final class PGConnection: @unchecked Sendable {
         self.logger = logger
         self.queue = DispatchQueue(label: "kraken-audit.pg")
         let keys = ["dbname", "application_name", "options"]
-        // `options` fixes the session time zone and date style so timestamps decode deterministically.
-        let values = [url ?? "", applicationName, "-c TimeZone=UTC -c DateStyle=ISO,YMD -c client_encoding=UTF8"]
+        // `options` fixes the session time zone and date style so timestamps decode deterministically, and pins
+        // `search_path` (it overrides the role's, the database's and PGOPTIONS'): objects another database user
+        // creates in `public` or a schema named after a role can never shadow a function or table the tool and
+        // its rules use (CVE-2018-1058). pg_temp last, so a temporary table cannot shadow one either.
+        let values = [url ?? "", applicationName, "-c TimeZone=UTC -c DateStyle=ISO,YMD -c client_encoding=UTF8 \(Self.pinnedSearchPathOption)"]
         let conn: OpaquePointer? = withCStringArray(keys) { k in
             withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
         }
@@ -39,6 +42,10 @@ public final class PGConnection: @unchecked Sendable {
         handle = conn
         PQsetNoticeProcessor(conn, { _, _ in }, nil)  // NOTICEs (e.g. "schema exists, skipping") are not errors
     }
+
+    /// The session's `search_path`: the catalog, then the tool's schema, then temporary tables.
+    public static let pinnedSearchPath = "pg_catalog, audit, pg_temp"
+    static let pinnedSearchPathOption = "-c search_path=pg_catalog,audit,pg_temp"
 
     deinit {
         if let handle { PQfinish(handle) }

@@ -244,8 +244,7 @@ struct ExportImporter {
               FROM \(stage) e JOIN audit.\(table) a ON a.account_id = $1 AND a.\(idColumn) = e.\(idColumn) AND a.source = 'api'
              CROSS JOIN LATERAL (VALUES \(diffs)) f(field, ev, av, differs)
              WHERE f.differs
-            ON CONFLICT (account_id, entity, entity_id, field) DO UPDATE SET export_value = EXCLUDED.export_value,
-                api_value = EXCLUDED.api_value, export_id = EXCLUDED.export_id, last_seen = now()
+            ON CONFLICT DO NOTHING  -- append-only: an observation already recorded stays as it is (migration 0007)
             """, [accountId, krakenId])
         if report == "ledgers" {
             result.inserted = try db.query(
@@ -394,8 +393,7 @@ enum Reconcile {
           FROM stage_ledger a JOIN audit.ledger_entries e ON e.account_id = $1 AND e.ledger_id = a.ledger_id AND e.source = 'export'
          CROSS JOIN LATERAL (VALUES \(ledgerFields(e: "e", a: "a"))) f(field, ev, av, differs)
          WHERE f.differs
-        ON CONFLICT (account_id, entity, entity_id, field) DO UPDATE SET export_value = EXCLUDED.export_value,
-            api_value = EXCLUDED.api_value, export_id = EXCLUDED.export_id, last_seen = now()
+        ON CONFLICT DO NOTHING  -- append-only (migration 0007)
         """
 
     /// Same for API trades in `stage_trades`.
@@ -405,7 +403,6 @@ enum Reconcile {
           FROM stage_trades a JOIN audit.trades e ON e.account_id = $1 AND e.txid = a.txid AND e.source = 'export'
          CROSS JOIN LATERAL (VALUES \(tradeFields(e: "e", a: "a"))) f(field, ev, av, differs)
          WHERE f.differs
-        ON CONFLICT (account_id, entity, entity_id, field) DO UPDATE SET export_value = EXCLUDED.export_value,
-            api_value = EXCLUDED.api_value, export_id = EXCLUDED.export_id, last_seen = now()
+        ON CONFLICT DO NOTHING  -- append-only (migration 0007)
         """
 }

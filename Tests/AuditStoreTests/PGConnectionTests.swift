@@ -9,7 +9,7 @@ import Testing
 
     @Test func numericWithThirtyDigitsRoundTripsExactly() throws {
         let db = try database.connect()
-        try db.executeScript("CREATE TABLE t (v numeric)")
+        try db.executeScript("CREATE TEMP TABLE t (v numeric)")
         let values = [
             "123456789012345678901234567890", "0.123456789012345678901234567890", "-98765432109876543210.1234567890",
             "0.0000000001", "-24.5000", "1E-40",
@@ -27,7 +27,7 @@ import Testing
 
     @Test func bindsAreNeverInterpreted() throws {
         let db = try database.connect()
-        try db.executeScript("CREATE TABLE names (n text)")
+        try db.executeScript("CREATE TEMP TABLE names (n text)")
         let hostile = "x'); DROP TABLE names; --\t\\N\n€"
         try db.execute("INSERT INTO names VALUES ($1)", [hostile])
         try db.copyIn("names (n)", rows: [[hostile], [nil]])
@@ -52,7 +52,7 @@ import Testing
 
     @Test func transactionsCommitAndRollBack() throws {
         let db = try database.connect()
-        try db.executeScript("CREATE TABLE tx (n int PRIMARY KEY)")
+        try db.executeScript("CREATE TEMP TABLE tx (n int PRIMARY KEY)")
         struct Boom: Error {}
         try db.transaction { try db.execute("INSERT INTO tx VALUES (1)") }
         #expect(throws: Boom.self) {
@@ -75,7 +75,7 @@ import Testing
 
     @Test func errorsCarrySQLState() throws {
         let db = try database.connect()
-        try db.executeScript("CREATE TABLE u (n int PRIMARY KEY)")
+        try db.executeScript("CREATE TEMP TABLE u (n int PRIMARY KEY)")
         try db.execute("INSERT INTO u VALUES (1)")
         let dup = #expect(throws: PGError.self) { try db.execute("INSERT INTO u VALUES ($1)", [1]) }
         #expect(dup?.sqlState == "23505")

@@ -344,25 +344,45 @@ import Testing
         try await Self.expectCleanEndThenExactRerun(s, p)
     }
 
-    /// The cluster `scripts/test` started (pg_virtualenv), restartable with pg_ctlcluster: its version and name.
-    static var cluster: (version: String, name: String)? {
-        let env = ProcessInfo.processInfo.environment
-        guard let version = env["PGVERSION"], FileManager.default.isExecutableFile(atPath: "/usr/bin/pg_ctlcluster") else { return nil }
-        return (version, env["KRAKEN_AUDIT_TEST_CLUSTER"] ?? "regress")
+    /// `pg_ctl` of the cluster `scripts/test` started (pg_virtualenv sets `PGVERSION`).
+    ///
+    /// Not `pg_ctlcluster`: every `pg_virtualenv -t` cluster is named 15/regress and shares one
+    /// `external_pid_file`, so while a second throw-away cluster runs on the machine `pg_ctlcluster restart` reads
+    /// the other cluster's pid and fails with "Cluster is already running" (../shared/swift-build-notes.md).
+    /// `pg_ctl -D` works on this cluster's own data directory and its own `postmaster.pid`.
+    static var pgCtl: String? {
+        guard let version = ProcessInfo.processInfo.environment["PGVERSION"] else { return nil }
+        let path = "/usr/lib/postgresql/\(version)/bin/pg_ctl"
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
     }
 
-    /// The PostgreSQL server itself restarts in the middle of a run (`pg_ctlcluster restart -m fast`).
-    @Test(.enabled(if: cluster != nil)) func serverRestartMidRun() async throws {
-        let cluster = try #require(Self.cluster)
+    /// The command that restarts the server whose data directory is `dataDirectory`, as that directory's owner
+    /// (pg_ctl refuses to run as root; as root, `runuser` switches to the cluster's owner, as pg_ctlcluster does).
+    static func restartCommand(pgCtl: String, dataDirectory: String) throws -> (String, [String]) {
+        let args = ["restart", "-D", dataDirectory, "-m", "fast", "-w", "-t", "90", "-l", dataDirectory + "/kraken-audit-restart.log"]
+        let owner = try FileManager.default.attributesOfItem(atPath: dataDirectory)[.ownerAccountName] as? String
+        if geteuid() == 0, let owner, owner != "root" {
+            return ("/usr/sbin/runuser", ["-u", owner, "--", pgCtl] + args)
+        }
+        return (pgCtl, args)
+    }
+
+    /// The PostgreSQL server itself restarts in the middle of a run (`pg_ctl restart -m fast`).
+    @Test(.enabled(if: pgCtl != nil)) func serverRestartMidRun() async throws {
+        let pgCtl = try #require(Self.pgCtl)
         let (s, p) = try await Self.runUnderWay()
         defer { Task { await s.sim.stop() } }
-        let bootedBefore = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
-        let restart = try ChildProcess.start(
-            "/usr/bin/pg_ctlcluster", arguments: [cluster.version, cluster.name, "restart", "-m", "fast"],
-            environment: ProcessInfo.processInfo.environment)
+        let admin = try s.database.connect()
+        let bootedBefore = try admin.query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
+        let dataDirectory = try admin.query("SELECT current_setting('data_directory')").rows[0].decode(0, as: String.self)
+        admin.close()
+        let (command, arguments) = try Self.restartCommand(pgCtl: pgCtl, dataDirectory: dataDirectory)
+        let restart = try ChildProcess.start(command, arguments: arguments, environment: ProcessInfo.processInfo.environment)
         let restarted = await restart.exitOrKill(timeout: 120)
         restart.waitForOutput(timeout: 5)
-        try #require(restarted == .exited(0), "pg_ctlcluster restart: \(String(describing: restarted)) \(restart.stdoutText)")
+        try #require(
+            restarted == .exited(0),
+            "pg_ctl restart: \(String(describing: restarted)) \(restart.stdoutText) \(restart.stderrText)")
         let bootedAfter = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
         #expect(bootedAfter != bootedBefore)  // it really was a new server process
         try await Self.expectCleanEndThenExactRerun(s, p)

@@ -5,7 +5,8 @@
 -- catches: a ledger entry or trade whose row in Kraken's data export differs from the REST API's row of the
 --   same id in some field, after normalising asset/pair names, number formats and time precision (the
 --   collector records each differing field in audit.source_mismatches when it imports an export or pages
---   over ids an export gave). One finding per entity, with every differing field as evidence.
+--   over ids an export gave; that table is append-only, a changed value is a new row: the newest counts).
+--   One finding per entity, with every differing field as evidence.
 -- false positives: a row Kraken corrected between the export and the API call (e.g. a pending deposit that
 --   settled); fields whose meaning differs between file generations that the importer does not know yet.
 SELECT :'account_id'::integer AS account_id, m.entity AS entity_type, m.entity_id,
@@ -17,7 +18,9 @@ SELECT :'account_id'::integer AS account_id, m.entity AS entity_type, m.entity_i
        format('source_mismatch:%s:%s:%s', :'account_id'::integer, m.entity, m.entity_id) AS dedupe_key,
        max(m.last_seen) AS occurred_at,
        '{}'::bigint[] AS api_call_ids
-  FROM audit.source_mismatches m
- WHERE m.account_id = :'account_id'::integer
-   AND m.last_seen > :'changed_after'::timestamptz AND m.last_seen >= :'occurred_after'::timestamptz
+  FROM (SELECT DISTINCT ON (s.entity, s.entity_id, s.field) s.*
+          FROM audit.source_mismatches s
+         WHERE s.account_id = :'account_id'::integer
+         ORDER BY s.entity, s.entity_id, s.field, s.id DESC) m  -- the newest observation per field (append-only log)
+ WHERE m.last_seen > :'changed_after'::timestamptz AND m.last_seen >= :'occurred_after'::timestamptz
  GROUP BY m.entity, m.entity_id;
