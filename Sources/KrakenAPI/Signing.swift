@@ -103,12 +103,22 @@ public struct SignedRequest: Sendable {
     }
 }
 
-/// Strict RFC 4648 base64 (standard alphabet, `=` padding required), decoding into caller-owned memory so a
-/// decoded secret never passes through `Data`.
+/// RFC 4648 base64 (standard alphabet, `=` padding required), decoding into caller-owned memory so a decoded
+/// secret never passes through `Data`. Like `Data(base64Encoded:)`, it also accepts up to three surplus `=`
+/// at the end (`QUJD=`), so a secret pasted with an extra `=` keeps working. Unlike it, an `=` inside the text
+/// (Foundation skips it) or a whole group of `=` (Foundation reads `====` as one zero byte) is refused: no
+/// real Kraken secret looks like that.
 enum Base64 {
     /// Decodes `input` into `output` (at least `input.count / 4 * 3` bytes); returns the byte count, or `nil`
     /// if `input` is not base64 (bad character, bad length, misplaced padding).
-    static func decode(_ input: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+    static func decode(_ whole: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+        var count = whole.count
+        var surplus = count % 4
+        while surplus > 0, count > 0, whole[count - 1] == UInt8(ascii: "=") {
+            count -= 1
+            surplus -= 1
+        }
+        let input = UnsafeBufferPointer(rebasing: whole[0..<count])
         guard input.count % 4 == 0, output.count >= input.count / 4 * 3 else { return nil }
         var n = 0
         var i = 0
