@@ -23,6 +23,25 @@ public final class Secret: @unchecked Sendable, CustomStringConvertible, CustomD
         storage = UnsafeBufferPointer(rebasing: buffer[0..<n])
     }
 
+    /// Creates a secret whose bytes `fill` writes straight into the zeroing storage (no intermediate copy):
+    /// `fill` gets `capacity` zeroed bytes and returns how many it used. If `fill` throws, the storage is
+    /// zeroed and freed before the error propagates.
+    public init<E: Error>(capacity: Int, fill: (UnsafeMutableBufferPointer<UInt8>) throws(E) -> Int) throws(E) {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(capacity, 1))
+        buffer.initialize(repeating: 0)
+        let n: Int
+        do {
+            n = try fill(UnsafeMutableBufferPointer(rebasing: buffer[0..<capacity]))
+        } catch {
+            OPENSSL_cleanse(buffer.baseAddress, buffer.count)
+            buffer.deallocate()
+            throw error
+        }
+        precondition((0...capacity).contains(n), "Secret(capacity:fill:): fill returned \(n) for capacity \(capacity)")
+        allocation = buffer
+        storage = UnsafeBufferPointer(rebasing: buffer[0..<n])
+    }
+
     /// Creates a secret from the UTF-8 bytes of `string`.
     public convenience init(_ string: String) {
         self.init(bytes: Array(string.utf8))

@@ -26,6 +26,11 @@ struct SimResponder: HTTPResponder {
     let stopping: StopFlag
 
     func respond(to request: Request, context: SimRequestContext) async throws -> Response {
+        if ControlAccess.isControlPath(request.uri.path), !ControlAccess.isLoopback(ip: context.channel.remoteAddress?.ipAddress) {
+            var fields = HTTPFields()
+            fields[.contentType] = "application/json"
+            return Response(status: .forbidden, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: ControlAccess.refusal)))
+        }
         var request = request
         let buffer = try await request.collectBody(upTo: 16 * 1024 * 1024)
         var headers: [String: String] = [:]
@@ -73,7 +78,8 @@ final class StopFlag: Sendable {
     func set() { flag.withLockedValue { $0 = true } }
 }
 
-/// A running simulator: the HTTP server on loopback plus its ``SimulatorState``.
+/// A running simulator: the HTTP server (on loopback unless ``SimulatorOptions/host`` says otherwise; the
+/// `/_sim/*` control API answers loopback peers only, see ``ControlAccess``) plus its ``SimulatorState``.
 ///
 /// ```swift
 /// var options = SimulatorOptions()
@@ -142,6 +148,11 @@ public final class SimulatorServer: Sendable {
             case .success: reason = "the server stopped before listening"
             }
             throw .serverStart(reason)
+        }
+        if !ControlAccess.isLoopbackListenAddress(options.host) {
+            logger.warning(
+                "kraken-simulator listens on a non-loopback address: other machines can reach its Kraken endpoints; /_sim control requests from them are refused",
+                metadata: ["host": "\(options.host)"])
         }
         let host = options.host.contains(":") ? "[\(options.host)]" : options.host
         guard let url = URL(string: "http://\(host):\(port)") else { throw .serverStart("bad host '\(options.host)'") }

@@ -41,8 +41,10 @@ public struct MetricsFile: Sendable {
         return o
     }
 
+    /// Writes the exposition atomically, mode 0644 whatever the umask: node_exporter's textfile collector
+    /// runs as another user and must read it (it holds counts and timestamps, no financial data).
     public func write(to path: String) throws(OutputError) {
-        try AtomicFile.write(text, to: path)
+        try AtomicFile.write(text, to: path, mode: AtomicFile.publicReadableMode)
     }
 
     static func escape(_ s: String) -> String {

@@ -125,7 +125,7 @@ public struct NightlyRun: Sendable {
         if !Task.isCancelled { do {
             report = try env.buildReport(since: now.addingTimeInterval(-options.reportPeriod), until: now, accounts: options.accounts)
             if let dir = options.reportDirectory, let report {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                try PrivateDirectory.create(dir)  // 0700 when created here; the files are 0600 (issue 14)
                 AtomicFile.removeStaleTemporaries(in: dir)
                 let stamp = Self.stamp(now, timezone: env.reportTimeZone) + "-run\(summary.runId ?? 0)"
                 for (format, ext) in [(ReportFormat.markdown, "md"), (.html, "html"), (.json, "json")] {

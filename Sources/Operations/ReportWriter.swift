@@ -26,15 +26,12 @@ extension Report {
     }
 
     /// Writes the report atomically to `path` (for CSV, `path` is a directory receiving one file per table).
-    /// Returns the paths written.
+    /// Returns the paths written. Files are created mode 0600 and a CSV directory that does not exist yet
+    /// mode 0700, whatever the umask (financial data; see ``AtomicFile`` and ``PrivateDirectory``).
     @discardableResult
     public func write(format: ReportFormat, to path: String) throws(OutputError) -> [String] {
         if format == .csv {
-            do {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            } catch {
-                throw .cannotWrite(path: path, reason: "\(error.localizedDescription)")
-            }
+            try PrivateDirectory.create(path)
             var written: [String] = []
             for (name, content) in csvTables() {
                 let file = (path as NSString).appendingPathComponent(name)

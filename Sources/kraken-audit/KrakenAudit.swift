@@ -2,6 +2,7 @@ import Analyser
 import ArgumentParser
 import AuditConfig
 import Foundation
+import KrakenAPI
 import Logging
 import Operations
 
@@ -36,6 +37,15 @@ struct KrakenAudit: AsyncParsableCommand {
             FindingsCommand.self, RulesCommand.self, ReportCommand.self, AlertsCommand.self, GrantCommand.self,
         ]
     )
+
+    /// Entry point: hardens the process before anything reads a secret, then parses and runs the command.
+    static func main() async {
+        // No core dumps: they would write decoded API secrets and OTPs to disk (issue 14).
+        for failure in ProcessHardening.disableCoreDumps() {
+            FileHandle.standardError.write(Data("kraken-audit: warning: \(failure)\n".utf8))
+        }
+        await main(nil)
+    }
 }
 
 /// Options every subcommand accepts.

@@ -12,7 +12,8 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Formats: markdown, html (one self-contained file with charts), json (schema kraken-audit.report/1),
             csv (findings.csv, withdrawals.csv, trades.csv into the --output directory).
-            Writing to --output is atomic: a failed report leaves no half-written file.
+            Writing to --output is atomic: a failed report leaves no half-written file. Files are written
+            mode 0600 and a csv directory that does not exist yet is created mode 0700, whatever the umask.
 
             Examples:
               kraken-audit report

@@ -34,7 +34,7 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
             "armed":[...]}.
             """)
 
-    @Option(help: "Listen address.") var host = "127.0.0.1"
+    @Option(help: "Listen address (a non-loopback address prints a WARNING; /_sim control requests are only answered on loopback).") var host = "127.0.0.1"
     @Option(help: "Port (0: ephemeral).") var port = 0
     @Option(help: "Seed of the history, keys and faults.") var seed: UInt64 = 1
     @Option(help: "Days of history.") var days = 120
@@ -66,6 +66,14 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
     @Option(help: "Data exports: seconds a report stays Processing before Processed.") var exportProcessingSeconds: Double = 2
     @Option(help: "Data exports: file layout generation, classic or current.") var exportHeader = "current"
     @Option(help: "Only measure generating this many ledger entries, print the time and exit.") var benchmarkGenerate: Int?
+
+    /// Entry point: no core dumps (the process holds every simulated account's secret), then the command.
+    static func main() async {
+        for failure in ProcessHardening.disableCoreDumps() {
+            FileHandle.standardError.write(Data("kraken-simulator: warning: \(failure)\n".utf8))
+        }
+        await main(nil)
+    }
 
     func run() async throws {
         if let n = benchmarkGenerate {
@@ -124,6 +132,15 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
         options.lockoutSeconds = lockoutSeconds
         options.truthFile = truthFile
 
+        if !ControlAccess.isLoopbackListenAddress(host) {
+            // Loud and independent of --log-level: the simulator hands out API secrets and has no authentication.
+            FileHandle.standardError.write(Data("""
+                kraken-simulator: WARNING: --host \(host) is not a loopback address: every machine that can reach it can \
+                call the simulated Kraken API. The /_sim control endpoints (which return the simulated API secrets) \
+                refuse non-loopback clients with 403. Use --host 127.0.0.1 unless you need remote access.
+
+                """.utf8))
+        }
         var logger = Logger(label: "kraken-simulator")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
         let sim = try await SimulatorServer.start(options, logger: logger, shutdownSignals: [.sigterm, .sigint])

@@ -76,6 +76,22 @@ import Testing
         #expect(md.contains("bc1qa35ls3egf0872h3w"))
     }
 
+    @Test func markdownCannotBeInjectedByTitlesOrAddressNames() throws {
+        let a = try AccountStore.ensure(on: db, name: "main")
+        try db.execute(
+            """
+            INSERT INTO audit.findings (rule_id, severity, account_id, entity_type, entity_id, title, evidence, dedupe_key, first_seen, last_seen, occurred_at)
+            VALUES ('unexpected_withdrawal', 'low', $1, 'withdrawal', 'X', $2, '{}', 'k3', '2025-11-25 04:00+00', '2025-11-25 04:00+00', '2025-11-25 04:00+00')
+            """, [a, "Withdrawal to [verify your account](https://evil.example) <img src=x onerror=alert(1)> *now*"])
+        try db.execute("UPDATE audit.withdrawals SET key = $1", ["<b>x</b>|`y`"])
+        let md = try report().markdown()
+        #expect(md.contains("Withdrawal to \\[verify your account\\](https://evil.example) \\<img src=x onerror=alert(1)\\> \\*now\\*"))
+        #expect(!md.contains("[verify your account]("))
+        #expect(!md.contains(" <img"))  // only the escaped form \\<img
+        #expect(md.contains("\\<b\\>x\\</b\\>\\|\\`y\\`"))
+        #expect(md.contains("| -0.7048500000 |") || md.contains("-0.7048500000"))  // numbers stay readable
+    }
+
     @Test func jsonFollowsTheVersionedSchema() throws {
         let json = try report().json()
         let text = json.jsonText
