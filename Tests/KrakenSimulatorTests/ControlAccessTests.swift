@@ -26,48 +26,74 @@ import Testing
         #expect(!ControlAccess.isControlPath("/0/public/Time") && !ControlAccess.isControlPath("/_simulate"))
     }
 
-    /// This machine's first non-loopback IPv4 address, if it has one (traffic to it never leaves the host).
-    static var localNonLoopbackIPv4: String? {
-        var list: UnsafeMutablePointer<ifaddrs>? = nil
-        guard getifaddrs(&list) == 0 else { return nil }
-        defer { freeifaddrs(list) }
-        var cursor = list
-        while let entry = cursor {
-            defer { cursor = entry.pointee.ifa_next }
-            guard let addr = entry.pointee.ifa_addr, addr.pointee.sa_family == sa_family_t(AF_INET),
-                entry.pointee.ifa_flags & UInt32(IFF_UP) != 0
-            else { continue }
-            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            guard getnameinfo(addr, socklen_t(MemoryLayout<sockaddr_in>.size), &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 else { continue }
-            let ip = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            if !ip.hasPrefix("127.") { return ip }
+    /// Runs a command to its end (60 s at most) without holding a thread of the cooperative pool.
+    @discardableResult
+    static func command(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let p = try ChildProcess.start(
+            executable, arguments: arguments, environment: ProcessInfo.processInfo.environment, stdout: .capture(limit: 1 << 20), stderr: .stdout)
+        let t = await p.exitOrKill(timeout: 60)
+        p.waitForOutput(timeout: 5)
+        guard case .exited(let status)? = t else { return (-1, p.stdoutText) }
+        return (status, p.stdoutText)
+    }
+
+    static let ip = "/usr/sbin/ip"
+    static let curl = "/usr/bin/curl"
+    /// A second host needs a network namespace of our own (root, iproute2, curl); traffic then only flows between
+    /// this machine and that namespace, over a veth pair the test creates and removes.
+    static var canMakeTestHost: Bool {
+        geteuid() == 0 && FileManager.default.isExecutableFile(atPath: ip) && FileManager.default.isExecutableFile(atPath: curl)
+    }
+
+    /// A test host in a network namespace made for this test: a veth pair, this side `10.231.n.1/30`, the
+    /// namespace's side `10.231.n.2/30`. `body` gets this side's address and a function running curl in the
+    /// namespace. Everything is removed afterwards (deleting the namespace deletes the pair).
+    static func withTestHost(_ body: (_ hostAddress: String, _ curlFromTestHost: @escaping ([String]) async throws -> (Int32, String)) async throws -> Void) async throws {
+        let n = Int.random(in: 1...250)
+        let tag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        let (ns, here, there) = ("ka-sim-\(tag)", "kah\(tag.prefix(8))", "kat\(tag.prefix(8))")
+        let (hostAddress, peerAddress) = ("10.231.\(n).1", "10.231.\(n).2")
+        defer { _ = try? ChildProcess.run(ip, arguments: ["netns", "del", ns], environment: [:], timeout: 30) }
+        for args in [
+            ["netns", "add", ns], ["link", "add", here, "type", "veth", "peer", "name", there, "netns", ns],
+            ["addr", "add", "\(hostAddress)/30", "dev", here], ["link", "set", here, "up"],
+            ["-n", ns, "addr", "add", "\(peerAddress)/30", "dev", there], ["-n", ns, "link", "set", there, "up"],
+            ["-n", ns, "link", "set", "lo", "up"],
+        ] {
+            let (status, output) = try await command(ip, args)
+            try #require(status == 0, "ip \(args.joined(separator: " ")): \(output)")
         }
-        return nil
+        try await body(hostAddress) { args in
+            try await command(ip, ["netns", "exec", ns, curl, "-sS", "--max-time", "20", "-w", "\n%{http_code}"] + args)
+        }
     }
 
-    static func get(_ url: String) async throws -> (Int, String) {
-        let (status, body) = try await RawHTTP.send(URL(string: url)!, method: "GET")
-        return (status, String(decoding: body, as: UTF8.self))
-    }
-
-    @Test(.enabled(if: localNonLoopbackIPv4 != nil, "needs a non-loopback interface address on this machine"))
+    @Test(.enabled(if: canMakeTestHost, "needs root, iproute2 and curl to make a test host in a network namespace"))
     func controlRequestFromANonLoopbackPeerIsRefused() async throws {
-        let ip = try #require(Self.localNonLoopbackIPv4)
         let sim = try await TestSim.start { $0.host = "0.0.0.0" }
         defer { Task { await sim.stop() } }
-        // Connecting to the machine's own interface address: the peer address the server sees is `ip`.
-        let (status, body) = try await Self.get("http://\(ip):\(sim.port)/_sim/accounts")
-        #expect(status == 403, "\(body)")
-        #expect(body.contains("loopback"), "\(body)")
-        #expect(!body.contains(sim.accounts[0].secret))
-        let (healthStatus, _) = try await Self.get("http://\(ip):\(sim.port)/_sim")
-        #expect(healthStatus == 403)
-        // Kraken's endpoints are still served to that peer; the control API still to loopback.
-        let (timeStatus, timeBody) = try await Self.get("http://\(ip):\(sim.port)/0/public/Time")
-        #expect(timeStatus == 200, "\(timeBody)")
-        let (localStatus, localBody) = try await Self.get("http://127.0.0.1:\(sim.port)/_sim/accounts")
+        try await Self.withTestHost { address, curl in
+            /// The body and the HTTP status (curl's last line).
+            func get(_ path: String) async throws -> (Int, String) {
+                let (status, output) = try await curl(["http://\(address):\(sim.port)\(path)"])
+                try #require(status == 0, "curl \(path): \(output)")
+                let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+                return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
+            }
+            // The server sees the test host's address (10.231.n.2) as the peer.
+            let (status, body) = try await get("/_sim/accounts")
+            #expect(status == 403, "\(body)")
+            #expect(body.contains("loopback"), "\(body)")
+            #expect(!body.contains(sim.accounts[0].secret))
+            #expect(try await get("/_sim").0 == 403)
+            // Kraken's endpoints are still served to that peer.
+            let (timeStatus, timeBody) = try await get("/0/public/Time")
+            #expect(timeStatus == 200, "\(timeBody)")
+        }
+        // The control API still answers loopback.
+        let (localStatus, localBody) = try await RawHTTP.send(URL(string: "http://127.0.0.1:\(sim.port)/_sim/accounts")!, method: "GET")
         #expect(localStatus == 200)
-        #expect(localBody.contains(sim.accounts[0].secret))
+        #expect(String(decoding: localBody, as: UTF8.self).contains(sim.accounts[0].secret))
     }
 
     @Test(.enabled(if: ExternalClientTests.executable != nil)) func nonLoopbackHostPrintsAWarning() async throws {
