@@ -81,6 +81,8 @@ private final class Receiving {
     var location: String?
     /// Set when the transfer was stopped on purpose (over the limit, file write failed).
     var failure: ResponseBodyError?
+    /// Whether the continuation was resumed already (at the failure, not at the transfer's end).
+    var resumed = false
 
     init(limit: Int, file: ResponseFile?, continuation: CheckedContinuation<HTTPResponse, any Error>) {
         self.limit = limit
@@ -144,14 +146,18 @@ private final class TransportDelegate: NSObject, URLSessionDataDelegate, @unchec
                 s.body.append(contentsOf: data)
             }
         } catch {
+            // Answer the caller now; the cancel lands on FoundationNetworking's own queue a little later (on
+            // loopback at GB/s the sender may even finish first), and every chunk until then is dropped above.
             s.failure = error
             s.body = []
+            s.resumed = true
+            s.continuation.resume(throwing: error)
             stop(dataTask)
         }
     }
 
     func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-        guard let s = lock.withLock({ tasks.removeValue(forKey: ObjectIdentifier(task)) }) else { return }
+        guard let s = lock.withLock({ tasks.removeValue(forKey: ObjectIdentifier(task)) }), !s.resumed else { return }
         if let failure = s.failure {
             s.continuation.resume(throwing: failure)
         } else if let error {
