@@ -114,7 +114,7 @@ let package = Package(
 
         // Shared test helpers: throw-away databases in the cluster `scripts/test` starts.
         .target(name: "TestSupport", dependencies: ["AuditStore", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
-        .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI"]),
+        .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
         .testTarget(name: "CollectorTests", dependencies: ["ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),

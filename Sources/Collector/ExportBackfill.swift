@@ -4,6 +4,10 @@ import Foundation
 import KrakenAPI
 import Logging
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Settings of the export backfill (issue 10), part of ``CollectOptions``.
 public struct ExportOptions: Sendable {
     /// Overrides every account's `backfill` (the CLI's `--backfill`); nil = the config, else auto.
@@ -26,12 +30,23 @@ public struct ExportOptions: Sendable {
     public var maxAttempts: Int
     /// Delete the report at Kraken once imported (`RemoveExport type=delete`).
     public var deleteWhenImported: Bool
+    /// The largest archive `RetrieveExport` may download (streamed to disk, never held in memory); default 4 GiB.
+    public var maxDownloadBytes: Int64
+    /// The largest size the archive's CSV entry may unpack to; checked before unpacking and while unpacking.
+    public var maxUncompressedBytes: Int64
+    /// The largest compression ratio (unpacked / packed) of an entry over 1 MiB: real CSV packs about 5-15 : 1,
+    /// a zip bomb 1000 : 1.
+    public var maxCompressionRatio: Double
 
     public init(
         mode: BackfillMode? = nil, wait: Bool = false, waitTimeoutSeconds: Double = 6 * 3600, pollSeconds: Double = 30,
         directory: URL = ExportOptions.defaultDirectory, settleSeconds: Int64 = 3600, seamOverlapSeconds: Int64 = 600,
-        historyStart: Int64 = 1_356_998_400, maxAttempts: Int = 3, deleteWhenImported: Bool = true
+        historyStart: Int64 = 1_356_998_400, maxAttempts: Int = 3, deleteWhenImported: Bool = true,
+        maxDownloadBytes: Int64 = 4 << 30, maxUncompressedBytes: Int64 = 32 << 30, maxCompressionRatio: Double = 100
     ) {
+        self.maxDownloadBytes = maxDownloadBytes
+        self.maxUncompressedBytes = maxUncompressedBytes
+        self.maxCompressionRatio = maxCompressionRatio
         self.mode = mode
         self.wait = wait
         self.waitTimeoutSeconds = waitTimeoutSeconds
@@ -255,6 +270,7 @@ struct ExportBackfill {
         let listed = try await paced.call("ExportStatus", [("report", r.report)])
         stats.calls += 1
         if let found = listed.result.arrayValue?.first(where: { $0["descr"]?.stringValue == r.descr }), let kid = found["id"]?.stringValue {
+            try checkKrakenId(kid, endpoint: "ExportStatus")
             try await update(r.id, "kraken_id = $2, status = 'requested'", [kid])
             return true
         }
@@ -266,6 +282,7 @@ struct ExportBackfill {
         guard let kid = added.result["id"]?.stringValue, !kid.isEmpty else {
             throw .malformed(endpoint: "AddExport", reason: "no report id in the result")
         }
+        try checkKrakenId(kid, endpoint: "AddExport")
         try await update(r.id, "kraken_id = $2, status = 'requested'", [kid])
         logger.info("export requested", metadata: ["report": "\(r.report)", "id": "\(kid)"])
         return false  // Kraken needs time; the next step is a later poll
@@ -293,49 +310,86 @@ struct ExportBackfill {
         return true
     }
 
-    /// `processed`: RetrieveExport → `<dir>/<file>.part`, fsync, rename, SHA-256.
+    /// Refuses a report id that could not safely be part of a file name; nothing is stored for it (the row
+    /// stays `requesting`, and the next run adopts the report again by its description).
+    func checkKrakenId(_ kid: String, endpoint: String) throws(CollectError) {
+        guard ExportFile.isValidKrakenId(kid) else {
+            let error = ExportError.badKrakenId(shown: ExportError.shown(kid))
+            logger.error("export id refused", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+            throw .malformed(endpoint: endpoint, reason: error.description)
+        }
+    }
+
+    /// `processed`: RetrieveExport streamed into `<dir>/<file>.part` (never into memory; at most
+    /// ``ExportOptions/maxDownloadBytes``), fsync, rename, SHA-256 computed while writing.
     func download(_ r: ExportRecord, stats: inout EndpointStats) async throws(CollectError) -> Bool {
         guard let kid = r.krakenId else { return false }
+        guard ExportFile.isValidKrakenId(kid) else {
+            // Only an id stored before ids were checked can get here; it never becomes a path.
+            try await update(r.id, "status = 'failed', error = $2", [ExportError.badKrakenId(shown: ExportError.shown(kid)).description])
+            return true
+        }
+        let dir = options.export.directory
+        let file = dir.appendingPathComponent("\(Self.fileSafe(account.name))-\(r.report)-\(kid)-\(r.id).zip")
+        let part = file.path + ".part"
+        let fd: Int32
+        do throws(ExportError) {
+            try ExportFile.ensurePrivateDirectory(dir)
+            fd = try ExportFile.createPart(part)
+        } catch {
+            throw .configuration(error.description)
+        }
+        var keepPart = false
+        defer {
+            close(fd)
+            if !keepPart { unlink(part) }
+        }
+        let sink = ResponseFile(descriptor: fd, maxBytes: options.export.maxDownloadBytes)
+        let paced = self.paced
+        let outcome: Result<KrakenPayload, CollectError> = await KrakenClient.$responseFile.withValue(sink) {
+            do throws(CollectError) {
+                return .success(try await paced.call("RetrieveExport", [("id", kid)], binaryAllowed: true))
+            } catch {
+                return .failure(error)
+            }
+        }
         let payload: KrakenPayload
-        do {
-            payload = try await paced.call("RetrieveExport", [("id", kid)], binaryAllowed: true)
+        switch outcome {
+        case .success(let p):
+            payload = p
             stats.calls += 1
-        } catch CollectError.kraken(let e, _) where !e.isTransient {
+        case .failure(.kraken(let e, _)) where !e.isTransient:
             stats.calls += 1
             try await update(r.id, "error = $2", [ExportError.notZip(krakenId: kid, detail: "\(e)").description])
+            if case .responseFileFailed = e { throw .kraken(e, attempts: 1) }  // a full disk is the operator's to fix
             return false
+        case .failure(let e):
+            throw e
         }
-        guard case .binary(let bytes) = payload else {
+        guard case .binary = payload, KrakenPayload.isZip(sink.head) else {
             try await update(r.id, "error = $2", [ExportError.notZip(krakenId: kid, detail: "a JSON answer").description])
             return false
         }
-        let dir = options.export.directory
-        let file = dir.appendingPathComponent("\(account.name)-\(r.report)-\(kid)-\(r.id).zip")
-        let sha: String
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            sha = try Self.writeDurably(bytes, to: file)
+        let bytes = sink.byteCount
+        let sha = sink.sha256Hex()
+        do throws(ExportError) {
+            try ExportFile.commit(descriptor: fd, part: part, final: file.path)
+            keepPart = true  // renamed: nothing left at the .part name
         } catch {
-            throw .configuration("cannot write the export file \(file.path): \(error) (set --export-dir or KRAKEN_AUDIT_EXPORT_DIR to a writable directory)")
+            throw .configuration(error.description + " (set --export-dir or KRAKEN_AUDIT_EXPORT_DIR to a writable directory)")
         }
-        try await update(r.id, "status = 'downloaded', downloaded_at = now(), file_path = $2, file_size = $3, sha256 = $4, error = NULL", [file.path, bytes.count, sha])
-        logger.info("export downloaded", metadata: ["report": "\(r.report)", "bytes": "\(bytes.count)", "sha256": "\(sha)"])
+        try await update(r.id, "status = 'downloaded', downloaded_at = now(), file_path = $2, file_size = $3, sha256 = $4, error = NULL", [file.path, bytes, sha])
+        logger.info("export downloaded", metadata: ["report": "\(r.report)", "bytes": "\(bytes)", "sha256": "\(sha)"])
         return true
     }
 
-    /// Writes to `<file>.part`, fsyncs, renames over `file`; returns the SHA-256 (hex).
-    static func writeDurably(_ bytes: [UInt8], to file: URL) throws -> String {
-        let part = file.appendingPathExtension("part")
-        guard FileManager.default.createFile(atPath: part.path, contents: nil) else {
-            throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: part.path])
-        }
-        let handle = try FileHandle(forWritingTo: part)
-        try handle.write(contentsOf: Data(bytes))
-        try handle.synchronize()
-        try handle.close()
-        if FileManager.default.fileExists(atPath: file.path) { try FileManager.default.removeItem(at: file) }
-        try FileManager.default.moveItem(at: part, to: file)
-        return Crypto.sha256Hex(bytes)
+    /// The account name as part of a file name: ASCII letters, digits, `-`, `_`, `.` kept, anything else `_`
+    /// (config names are checked at load; this keeps a path component a path component regardless).
+    static func fileSafe(_ name: String) -> String {
+        let mapped = String(name.unicodeScalars.map { s -> Character in
+            s.isASCII && (CharacterSet.alphanumerics.contains(s) || s == "-" || s == "_" || s == ".") ? Character(s) : "_"
+        })
+        return mapped.hasPrefix(".") ? "_" + mapped.dropFirst() : mapped
     }
 
     /// Name maps (file name → REST key) from the public Assets and AssetPairs lists (no counter cost).
@@ -371,19 +425,29 @@ struct ExportBackfill {
         return (assets, pairs)
     }
 
+    /// Tests only: called after the file was opened and verified, before it is imported (a test swaps the file
+    /// at the path here to show the import reads the verified file).
+    @TaskLocal static var afterVerify: (@Sendable (String) -> Void)?
+
     /// `downloaded`: verify the file's hash, import it in one transaction.
     func importFile(_ r: ExportRecord, stats: inout EndpointStats) async throws(CollectError) -> Bool {
         guard let kid = r.krakenId, let path = r.filePath else { return false }
-        let file = URL(fileURLWithPath: path)
-        guard let data = FileManager.default.contents(atPath: path), Crypto.sha256Hex(Array(data)) == r.sha256 else {
-            let reason = FileManager.default.fileExists(atPath: path) ? "changed since it was downloaded" : "is missing"
-            try await update(r.id, "status = 'processed', error = $2", [ExportError.fileMissing(path: path, reason: reason).description])
+        // Opened once (no symlinks), hashed, and imported from this same open file (see OpenedExport).
+        let opened: OpenedExport
+        do throws(ExportError) {
+            guard let o = try OpenedExport.openForImport(path) else { throw .fileMissing(path: path, reason: "is missing") }
+            guard try o.sha256Hex() == r.sha256 else { throw .fileMissing(path: path, reason: "changed since it was downloaded") }
+            opened = o
+        } catch {
+            try await update(r.id, "status = 'processed', error = $2", [error.description])
             return true
         }
+        Self.afterVerify?(path)
         let (assets, pairs) = try await aliases()
         let importer = ExportImporter(
             accountId: accountId, krakenId: kid, report: r.report, starttm: r.starttm, endtm: r.endtm, assetAliases: assets,
-            pairAliases: pairs)
+            pairAliases: pairs,
+            limits: ExportLimits(maxUncompressedBytes: options.export.maxUncompressedBytes, maxCompressionRatio: options.export.maxCompressionRatio))
         let started = Date()
         let rowId = r.id
         let outcome: Result<ImportResult, ExportError>
@@ -391,7 +455,7 @@ struct ExportBackfill {
             outcome = .success(try await store.run { db in
                 try db.transaction { () throws -> ImportResult in
                     let t0 = Date()
-                    var result = try importer.run(db, file: file)
+                    var result = try importer.run(db, file: opened)
                     result.verification.append(("import_seconds", .number(String(format: "%.3f", Date().timeIntervalSince(t0)))))
                     let verification = JSONValue.object(result.verification).jsonText
                     try db.execute(

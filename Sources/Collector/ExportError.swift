@@ -23,6 +23,14 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
     case krakenFailed(krakenId: String, error: String)
     /// The downloaded file is gone or changed since it was verified.
     case fileMissing(path: String, reason: String)
+    /// Kraken named a report with an id that cannot safely be part of a file name (not `[A-Za-z0-9-]{1,64}`).
+    /// `shown` is the id escaped and shortened for the message.
+    case badKrakenId(shown: String)
+    /// The archive's entry would unpack to more than the limit, or is compressed beyond any real CSV (a zip bomb).
+    case entryTooLarge(path: String, entry: String, problem: String)
+    /// The export file or its directory is not what kraken-audit created (a symlink, not a regular file) or
+    /// cannot be created privately.
+    case unsafeFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -46,14 +54,34 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
             return "Kraken finished export \(id) with '\(error)'; it is requested again (for 'size too big', backfill with paging)"
         case .fileMissing(let path, let reason):
             return "the downloaded export \(path) \(reason); it is downloaded again"
+        case .badKrakenId(let shown):
+            return "Kraken named an export \(shown), which is not 1-64 letters, digits or '-'; it is not used in a file name and nothing was downloaded (check api_url: Kraken's ids look like 'TCJA')"
+        case .entryTooLarge(let path, let entry, let problem):
+            return "the export file \(path) was refused before unpacking: its entry \(entry) \(problem); nothing was imported (a damaged or hostile archive; if genuine, raise the export limits)"
+        case .unsafeFile(let path, let reason):
+            return "the export file \(path) \(reason); nothing was read from it"
         }
     }
 
     /// Whether requesting the same report again may help (a corrupt download), as opposed to a layout change.
     var retryable: Bool {
         switch self {
-        case .notZip, .corruptZip, .krakenFailed, .fileMissing, .countMismatch: return true
-        case .unexpectedArchive, .headerChanged, .badData, .duplicateIds, .outsideWindow: return false
+        case .notZip, .corruptZip, .krakenFailed, .fileMissing, .countMismatch, .badKrakenId, .unsafeFile: return true
+        case .unexpectedArchive, .headerChanged, .badData, .duplicateIds, .outsideWindow, .entryTooLarge: return false
         }
+    }
+
+    /// `id` quoted with non-printable and non-ASCII characters escaped, at most 80 characters: safe in a log line
+    /// and in `audit.exports.error`.
+    static func shown(_ id: String) -> String {
+        var out = ""
+        for scalar in id.unicodeScalars.prefix(80) {
+            if scalar.isASCII, scalar.value >= 0x20, scalar.value < 0x7F, scalar != "\"", scalar != "\\" {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += "\\u{\(String(scalar.value, radix: 16))}"
+            }
+        }
+        return "\"" + out + (id.unicodeScalars.count > 80 ? "..." : "") + "\" (\(id.unicodeScalars.count) characters)"
     }
 }

@@ -4,6 +4,15 @@ import Foundation
 import KrakenAPI
 import ZIPFoundation
 
+/// Limits an archive must meet before anything is unpacked (zip bombs: a small download that unpacks to
+/// terabytes of CSV would fill PostgreSQL's disk through COPY).
+struct ExportLimits: Sendable {
+    var maxUncompressedBytes: Int64
+    var maxCompressionRatio: Double
+    /// Entries smaller than this are not ratio-checked (a tiny, repetitive file packs well and harms nobody).
+    static let ratioFloor: Int64 = 1 << 20
+}
+
 /// What importing one export file did (stored in `audit.exports`).
 struct ImportResult: Sendable {
     var header: [String] = []
@@ -45,6 +54,7 @@ struct ExportImporter {
     /// Name in the file → REST key.
     let assetAliases: [String: String]
     let pairAliases: [String: String]
+    let limits: ExportLimits
 
     static let ledgerRequired = ["txid", "refid", "time", "type", "aclass", "asset", "amount", "fee", "balance"]
     static let ledgerKnown = Set(ledgerRequired + ["subtype", "subclass", "wallet", "amountusd"])
@@ -58,11 +68,12 @@ struct ExportImporter {
 
     // MARK: archive and header
 
-    /// Opens the archive and returns its single CSV entry.
-    static func csvEntry(_ file: URL) throws(ExportError) -> (Archive, Entry) {
+    /// Opens the archive (through the verified open file, see ``OpenedExport``) and returns its single CSV entry,
+    /// after checking the entry's declared sizes against `limits` (before any byte is unpacked).
+    static func csvEntry(_ file: OpenedExport, limits: ExportLimits) throws(ExportError) -> (Archive, Entry) {
         let archive: Archive
         do {
-            archive = try Archive(url: file, accessMode: .read)
+            archive = try Archive(url: file.archiveURL, accessMode: .read)
         } catch {
             throw .corruptZip(path: file.path, reason: "\(error)")
         }
@@ -71,6 +82,16 @@ struct ExportImporter {
         guard files.count == 1, let entry = files.first, entry.path.lowercased().hasSuffix(".csv") else {
             if entries.isEmpty { throw .corruptZip(path: file.path, reason: "no entries (not a zip archive, or truncated)") }
             throw .unexpectedArchive(path: file.path, entries: entries.map(\.path))
+        }
+        let unpacked = Int64(clamping: entry.uncompressedSize)
+        let packed = Int64(clamping: entry.compressedSize)
+        if unpacked > limits.maxUncompressedBytes {
+            throw .entryTooLarge(path: file.path, entry: entry.path, problem: "would unpack to \(unpacked) bytes, over the limit of \(limits.maxUncompressedBytes)")
+        }
+        if unpacked >= ExportLimits.ratioFloor, Double(unpacked) > Double(max(packed, 1)) * limits.maxCompressionRatio {
+            throw .entryTooLarge(
+                path: file.path, entry: entry.path,
+                problem: "is compressed \(unpacked / max(packed, 1)) : 1 (\(packed) bytes unpacking to \(unpacked)), over the limit of \(Int(limits.maxCompressionRatio)) : 1")
         }
         return (archive, entry)
     }
@@ -132,9 +153,11 @@ struct ExportImporter {
     }
 
     /// Imports `file` on `db`; the caller wraps this in one transaction.
-    func run(_ db: PGConnection, file: URL) throws -> ImportResult {
+    func run(_ db: PGConnection, file: OpenedExport) throws -> ImportResult {
         var result = ImportResult()
-        let (archive, entry) = try Self.csvEntry(file)
+        let (archive, entry) = try Self.csvEntry(file, limits: limits)
+        // The declared size was checked; a lying header could still unpack to more, so count while unpacking.
+        let unpackLimit = min(Int64(clamping: entry.uncompressedSize), limits.maxUncompressedBytes)
         let (names, headerLength) = try header(archive, entry, path: file.path)
         result.header = names
         let index = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
@@ -149,8 +172,13 @@ struct ExportImporter {
         do {
             result.rowsInFile = try db.copyInRaw("COPY export_raw FROM STDIN WITH (FORMAT csv)") { send in
                 var skip = headerLength
+                var unpacked: Int64 = 0
                 do {
                     _ = try archive.extract(entry, bufferSize: 1 << 20) { data in
+                        unpacked += Int64(data.count)
+                        if unpacked > unpackLimit {
+                            throw ExportError.entryTooLarge(path: file.path, entry: entry.path, problem: "unpacks to more than the \(unpackLimit) bytes it declared or the limit allows")
+                        }
                         try data.withUnsafeBytes { raw in
                             if skip >= raw.count {
                                 skip -= raw.count
@@ -161,6 +189,8 @@ struct ExportImporter {
                         }
                     }
                 } catch let e as PGError {
+                    throw e
+                } catch let e as ExportError {
                     throw e
                 } catch {
                     throw ExportError.corruptZip(path: file.path, reason: "\(error)")

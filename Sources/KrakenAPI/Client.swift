@@ -12,107 +12,48 @@ public struct HTTPRequest: Sendable {
     public var headers: [(String, String)]
     public var body: [UInt8]
     public var timeout: TimeInterval
+    /// The largest response body accepted in memory; a longer one fails the request with
+    /// ``ResponseBodyError/tooLarge(limit:declared:)`` while it is received, never after.
+    public var maxResponseBytes: Int
+    /// When set, the body is streamed into this file (under the file's own limit) instead of memory.
+    public var responseFile: ResponseFile?
 
-    public init(method: String, url: URL, headers: [(String, String)], body: [UInt8], timeout: TimeInterval) {
+    public init(
+        method: String, url: URL, headers: [(String, String)], body: [UInt8], timeout: TimeInterval,
+        maxResponseBytes: Int = KrakenClient.defaultMaxResponseBytes, responseFile: ResponseFile? = nil
+    ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.maxResponseBytes = maxResponseBytes
+        self.responseFile = responseFile
     }
 }
 
 /// An HTTP response.
 public struct HTTPResponse: Sendable {
     public var status: Int
+    /// The body (empty when it was streamed to the request's ``HTTPRequest/responseFile``).
     public var body: [UInt8]
-    public init(status: Int, body: [UInt8]) {
+    /// The `Location` header of a 3xx answer (redirects are never followed, see ``URLSessionTransport``).
+    public var location: String?
+    public init(status: Int, body: [UInt8], location: String? = nil) {
         self.status = status
         self.body = body
+        self.location = location
     }
 }
 
 /// The seam between the Kraken client and the network; tests replace it.
-public protocol HTTPTransport: Sendable {
-    /// Sends `request`; throws only when no HTTP response was received (the reason in plain words).
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse
-}
-
-/// `URLSession` transport (FoundationNetworking/libcurl on Linux; no extra package, see swift-build-notes.md).
 ///
-/// On Linux, URLSession ignores a request's own `timeoutInterval`; only the session configuration's timeout
-/// is honoured. So this keeps one session per timeout value (there are one or two in practice).
-public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
-    private let lock = NSLock()
-    private var sessions: [TimeInterval: URLSession] = [:]
-
-    public init() {}
-
-    func session(timeout: TimeInterval) -> URLSession {
-        lock.withLock {
-            if let s = sessions[timeout] { return s }
-            let configuration = URLSessionConfiguration.ephemeral
-            configuration.httpCookieAcceptPolicy = .never
-            configuration.urlCache = nil
-            configuration.timeoutIntervalForRequest = timeout
-            configuration.timeoutIntervalForResource = timeout
-            let s = URLSession(configuration: configuration)
-            sessions[timeout] = s
-            return s
-        }
-    }
-
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        var r = URLRequest(url: request.url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: request.timeout)
-        r.httpMethod = request.method
-        for (name, value) in request.headers { r.setValue(value, forHTTPHeaderField: name) }
-        if !request.body.isEmpty { r.httpBody = Data(request.body) }
-        // Not `URLSession.data(for:)`: its cancellation handler calls `URLSessionTask.cancel()` under the task's
-        // status-record lock, which deadlocks against a response being delivered at that moment
-        // (swift-corelibs-foundation#5412; seen here as `kraken-audit run` hanging after SIGTERM). Here the
-        // cancel is sent from another queue, so cancelling never waits on FoundationNetworking's locks.
-        let session = session(timeout: request.timeout)
-        let handle = DataTaskHandle()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
-                let task = session.dataTask(with: r) { data, response, error in
-                    if let error {
-                        continuation.resume(throwing: error)
-                    } else {
-                        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                        continuation.resume(returning: HTTPResponse(status: status, body: Array(data ?? Data())))
-                    }
-                }
-                handle.start(task)
-            }
-        } onCancel: {
-            handle.cancel()
-        }
-    }
-}
-
-/// Ties a data task to the Swift task awaiting it; a cancellation may come before the data task exists.
-private final class DataTaskHandle: @unchecked Sendable {
-    private let lock = NSLock()
-    private var task: URLSessionDataTask?
-    private var cancelled = false
-
-    func start(_ task: URLSessionDataTask) {
-        let cancelNow = lock.withLock { () -> Bool in
-            self.task = task
-            return cancelled
-        }
-        task.resume()
-        if cancelNow { DispatchQueue.global().async { task.cancel() } }
-    }
-
-    func cancel() {
-        let task = lock.withLock { () -> URLSessionDataTask? in
-            cancelled = true
-            return self.task
-        }
-        if let task { DispatchQueue.global().async { task.cancel() } }
-    }
+/// A transport must not follow redirects (a 3xx is returned as the response) and must honour
+/// ``HTTPRequest/maxResponseBytes`` and ``HTTPRequest/responseFile``.
+public protocol HTTPTransport: Sendable {
+    /// Sends `request`; throws only when no HTTP response was received (the reason in plain words) or the body
+    /// broke its limit (``ResponseBodyError``).
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse
 }
 
 /// Where nonces come from. The production source is the database-backed store (strictly increasing per key
@@ -156,6 +97,10 @@ public struct KrakenResponse: Sendable {
 
 /// What a call that may answer with a file returned: a JSON envelope's result, or the raw bytes of a zip archive
 /// (`RetrieveExport`, ../shared/kraken-export-api.md §3: decided by the `PK\u{03}\u{04}` magic, not the status).
+///
+/// When the call ran inside ``KrakenClient/$responseFile`` (the collector's export download), the archive was
+/// streamed into that file and `binary` holds no bytes: the file's ``ResponseFile/byteCount`` and
+/// ``ResponseFile/sha256Hex()`` describe it.
 public enum KrakenPayload: Sendable {
     case json(KrakenResponse)
     case binary([UInt8])
@@ -193,15 +138,30 @@ public struct KrakenClient: Sendable {
     private let transport: any HTTPTransport
     private let observer: (any CallObserver)?
     private let logger: Logger
+    /// The largest response body accepted (public and private calls); see ``defaultMaxResponseBytes``.
+    public let maxResponseBytes: Int
 
     public static let userAgent = "kraken-audit/0.1"
 
+    /// 32 MiB: Kraken's largest JSON answers (a 50-entry Ledgers page, AssetPairs) are well under 1 MiB, so
+    /// this only stops a broken or hostile endpoint from growing the process without bound.
+    public static let defaultMaxResponseBytes = 32 << 20
+
+    /// Where a call with `binaryAllowed` streams a file body (`RetrieveExport`) instead of memory. A task-local
+    /// value so the collector's paced, retrying call path carries it through unchanged: set it around the call
+    /// with `KrakenClient.$responseFile.withValue(file) { ... }`. Every attempt rewrites the file from the start.
+    @TaskLocal public static var responseFile: ResponseFile?
+
+    /// - Parameter maxResponseBytes: the largest response body accepted; a longer one fails the call with
+    ///   ``KrakenError/responseTooLarge(method:limit:)`` while it arrives (the `[[account]]` setting
+    ///   `max_response_mib` sets it).
     /// - Throws: ``KrakenError/insecureURL(_:)`` for a bad base URL, ``SigningError`` for a bad secret.
     public init(
         baseURL: String, credentials: KrakenCredentials, nonces: any NonceSource,
         transport: any HTTPTransport = URLSessionTransport(), observer: (any CallObserver)? = nil,
-        timeout: TimeInterval = 30, logger: Logger
+        timeout: TimeInterval = 30, maxResponseBytes: Int = KrakenClient.defaultMaxResponseBytes, logger: Logger
     ) throws {
+        self.maxResponseBytes = max(1, maxResponseBytes)
         self.baseURL = try BaseURL.validate(baseURL)
         self.credentials = credentials
         self.signer = try RequestSigner(secret: credentials.secret)
@@ -252,7 +212,8 @@ public struct KrakenClient: Sendable {
                 ("API-Key", credentials.apiKey), ("API-Sign", signed.signature),
                 ("Content-Type", "application/x-www-form-urlencoded"), ("User-Agent", Self.userAgent),
             ],
-            body: signed.body, timeout: timeout)
+            body: signed.body, timeout: timeout, maxResponseBytes: maxResponseBytes,
+            responseFile: binaryAllowed ? Self.responseFile : nil)
         return try await perform(request, method: method, nonce: nonce, parameters: parameters, binaryAllowed: binaryAllowed)
     }
 
@@ -264,7 +225,7 @@ public struct KrakenClient: Sendable {
         if !query.isEmpty { path += "?" + FormEncoding.encode(query) }
         let request = HTTPRequest(
             method: "GET", url: url(path: path), headers: [("User-Agent", Self.userAgent)], body: [],
-            timeout: timeout)
+            timeout: timeout, maxResponseBytes: maxResponseBytes)
         switch try await perform(request, method: method, nonce: nil, parameters: query, binaryAllowed: false) {
         case .json(let r): return r
         case .binary: throw .malformedResponse(method: method, reason: "unexpected binary body")
@@ -302,18 +263,38 @@ public struct KrakenClient: Sendable {
     private func attempt(_ request: HTTPRequest, method: String, binaryAllowed: Bool) async -> (
         result: Result<KrakenPayload, KrakenError>, status: Int?, bytes: Int
     ) {
-        let response: HTTPResponse
+        var response: HTTPResponse
         do {
             response = try await transport.send(request)
+        } catch let e as ResponseBodyError {
+            logger.warning("kraken response refused", metadata: ["method": "\(method)", "reason": "\(e)"])
+            switch e {
+            case .tooLarge(let limit, _): return (.failure(.responseTooLarge(method: method, limit: limit)), nil, 0)
+            case .fileWrite(let reason): return (.failure(.responseFileFailed(method: method, reason: reason)), nil, 0)
+            }
         } catch {
             let reason = Self.describeTransportError(error)
             logger.debug("kraken call failed", metadata: ["method": "\(method)", "reason": "\(reason)"])
             return (.failure(.transport(method: method, reason: reason)), nil, 0)
         }
         let status = response.status
-        let bytes = response.body.count
+        let file = request.responseFile
+        let bytes = file.map { Int($0.byteCount) } ?? response.body.count
+        if (300..<400).contains(status) {
+            let host = Self.redirectHost(response.location, from: request.url)
+            logger.warning("kraken call redirected; not followed", metadata: ["method": "\(method)", "status": "\(status)", "host": "\(host)"])
+            return (.failure(.redirected(method: method, status: status, host: host)), status, bytes)
+        }
         guard status == 200 else {
-            return (.failure(.http(method: method, status: status, snippet: Self.snippet(response.body))), status, bytes)
+            return (.failure(.http(method: method, status: status, snippet: Self.snippet(file?.head ?? response.body))), status, bytes)
+        }
+        if let file {
+            if KrakenPayload.isZip(file.head) { return (.success(.binary([])), status, bytes) }
+            // Not an archive: a JSON answer (Kraken's error envelope) came instead; it is small, read it back.
+            guard let body = file.readAll(limit: maxResponseBytes) else {
+                return (.failure(.responseTooLarge(method: method, limit: Int64(maxResponseBytes))), status, bytes)
+            }
+            response.body = body
         }
         if binaryAllowed, KrakenPayload.isZip(response.body) { return (.success(.binary(response.body)), status, bytes) }
         let envelope: JSONValue
@@ -350,6 +331,16 @@ public struct KrakenClient: Sendable {
             }
         }
         return String(describing: error)
+    }
+
+    /// The host (and port) a redirect points to, for the error message: never the path or query, which could
+    /// hold tokens. A relative `Location` points to the request's own host.
+    static func redirectHost(_ location: String?, from url: URL) -> String {
+        guard let location, !location.isEmpty else { return "(no Location header)" }
+        guard let target = URL(string: location, relativeTo: url)?.absoluteURL, let host = target.host, !host.isEmpty else {
+            return "(unparseable Location)"
+        }
+        return target.port.map { "\(host):\($0)" } ?? host
     }
 
     /// A short, single-line excerpt of a non-JSON body (e.g. Cloudflare's HTML title) for error messages.

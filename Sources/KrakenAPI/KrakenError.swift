@@ -63,6 +63,13 @@ public enum KrakenError: Error, CustomStringConvertible, Equatable {
     case insecureURL(String)
     /// The nonce source failed (e.g. the database holding nonces is unreachable).
     case nonceUnavailable(reason: String)
+    /// The endpoint answered with a redirect (HTTP 3xx), which is never followed: it would carry `API-Key` and
+    /// `API-Sign` to another server. `host` is the target's host (and port) only, never its path or query.
+    case redirected(method: String, status: Int, host: String)
+    /// The response body was larger than the client's limit; it was cut off while arriving and discarded.
+    case responseTooLarge(method: String, limit: Int64)
+    /// A response streamed to a file (`RetrieveExport`) could not be written (disk full, I/O error).
+    case responseFileFailed(method: String, reason: String)
 
     /// The most significant Kraken error kind, if any.
     public var kind: KrakenErrorString.Kind? {
@@ -85,6 +92,9 @@ public enum KrakenError: Error, CustomStringConvertible, Equatable {
         case .malformedResponse(_, let reason): return ["malformed: \(reason)"]
         case .insecureURL: return ["insecure URL"]
         case .nonceUnavailable: return ["nonce unavailable"]
+        case .redirected(_, let status, let host): return ["redirect: HTTP \(status) to \(host)"]
+        case .responseTooLarge(_, let limit): return ["response over \(limit) bytes"]
+        case .responseFileFailed(_, let reason): return ["response file: \(reason)"]
         }
     }
 
@@ -97,6 +107,9 @@ public enum KrakenError: Error, CustomStringConvertible, Equatable {
         case .malformedResponse: return "malformed"
         case .insecureURL: return "config"
         case .nonceUnavailable: return "nonce_store"
+        case .redirected: return "redirect"
+        case .responseTooLarge: return "too_large"
+        case .responseFileFailed: return "local_file"
         }
     }
 
@@ -110,7 +123,9 @@ public enum KrakenError: Error, CustomStringConvertible, Equatable {
             }
         case .http(_, let status, _): return status >= 500 || status == 429 || status == 408
         case .transport: return true
-        case .malformedResponse, .insecureURL, .nonceUnavailable: return false
+        // A redirect or an oversized answer comes back on every retry (a misconfigured api_url, a proxy, a
+        // hostile endpoint): retrying would only send more signed requests to it. A full disk needs a person.
+        case .malformedResponse, .insecureURL, .nonceUnavailable, .redirected, .responseTooLarge, .responseFileFailed: return false
         }
     }
 
@@ -141,6 +156,19 @@ public enum KrakenError: Error, CustomStringConvertible, Equatable {
             return reason
         case .nonceUnavailable(let reason):
             return "no nonce could be taken for the key: \(reason)"
+        case .redirected(let method, let status, let host):
+            return "Kraken \(method) answered HTTP \(status), a redirect to \(host); kraken-audit never follows redirects (they would send the API key and signature to another server): set api_url to Kraken's API itself (https://api.kraken.com) and check any proxy in between"
+        case .responseTooLarge(let method, let limit):
+            return "Kraken \(method) sent a response larger than \(Self.size(limit)); it was stopped and discarded (nothing of it was stored): check api_url, or raise the limit (max_response_mib) if the answer is genuine"
+        case .responseFileFailed(let method, let reason):
+            return "Kraken \(method): writing the downloaded file failed (\(reason)): free disk space or set --export-dir / KRAKEN_AUDIT_EXPORT_DIR to a writable directory"
         }
+    }
+
+    /// `32 MiB`, `4 GiB`, or bytes when not a whole number of MiB.
+    static func size(_ bytes: Int64) -> String {
+        if bytes >= 1 << 30, bytes % (1 << 30) == 0 { return "\(bytes >> 30) GiB" }
+        if bytes >= 1 << 20, bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        return "\(bytes) bytes"
     }
 }

@@ -53,7 +53,7 @@ struct ExportHarness {
         return ExportHarness(sim: sim, database: database, db: db, config: config, logger: logger, exportDir: dir, end: end)
     }
 
-    func collector() -> Collector {
+    func collector(transport: any HTTPTransport = URLSessionTransport()) -> Collector {
         let accounts = sim.accounts
         return Collector(
             config: config,
@@ -61,7 +61,7 @@ struct ExportHarness {
                 guard let a = accounts.first(where: { $0.name == account.name }) else { throw CollectError.configuration("no such simulated account") }
                 return KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret))
             },
-            transport: URLSessionTransport(), logger: logger)
+            transport: transport, logger: logger)
     }
 
     /// Options whose seam falls `pagedDays` before the history's end (so both sides hold rows).
@@ -73,8 +73,8 @@ struct ExportHarness {
         return CollectOptions(overlapSeconds: 86_400, retry: RetryPolicy(maxAttempts: 6, baseDelay: 0.01, maxDelay: 0.05), export: export)
     }
 
-    func collect(_ options: CollectOptions) async -> AccountOutcome {
-        await collector().collect(options: options)[0]
+    func collect(_ options: CollectOptions, transport: any HTTPTransport = URLSessionTransport()) async -> AccountOutcome {
+        await collector(transport: transport).collect(options: options)[0]
     }
 
     func advanceClock(_ seconds: Double) async {

@@ -1,0 +1,44 @@
+import ChildProcesses
+import Foundation
+import KrakenAPI
+import Operations
+import TestSupport
+import Testing
+
+/// Issue 14 item 1 end to end: `kraken-audit collect` against an endpoint that redirects every call to another
+/// host sends nothing there, names the redirect, and exits 69 (the configuration is wrong; retrying will not
+/// help by itself, unlike 75).
+@Suite struct RedirectRefusalEndToEndTests {
+    @Test func collectAgainstARedirectingEndpointExits69() async throws {
+        #expect(ExitStatus.forError(KrakenError.redirected(method: "Balance", status: 307, host: "127.0.0.2:1")) == .unavailable)
+        #expect(ExitStatus.forError(KrakenError.responseTooLarge(method: "Ledgers", limit: 1)) == .unavailable)
+
+        let thief = try LoopbackHTTPServer(host: "127.0.0.2") { _ in .response(status: 200, headers: [], body: Array(#"{"error":[],"result":{}}"#.utf8)) }
+        defer { thief.stop() }
+        let endpoint = try LoopbackHTTPServer { _ in
+            .response(status: 307, headers: [("Location", "http://127.0.0.2:\(thief.port)/steal?token=SECRET-TOKEN")], body: [])
+        }
+        defer { endpoint.stop() }
+        let database = try TestDatabase("redirect")
+        _ = try database.migrated()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-redirect-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = dir.appendingPathComponent("kraken-audit.toml").path
+        try (ConfigText.database(database.url)
+            + ConfigText.account(name: "main", keyEnv: "KA_KEY", secretEnv: "KA_SECRET", apiURL: "http://127.0.0.1:\(endpoint.port)", timeoutSeconds: 20))
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        env["KRAKEN_AUDIT_SQL_DIR"] = NightlyRunTests.repo.appendingPathComponent("sql").path
+        env["KA_KEY"] = "PUBLIC-KEY"
+        env["KA_SECRET"] = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+        let p = try ChildProcess.start(
+            NightlyRunTests.binary, arguments: ["collect", "--config", config, "--log-level", "error", "--export-dir", dir.appendingPathComponent("exports").path],
+            environment: env, stdout: .capture(limit: 1 << 20))
+        let (status, output) = await NightlyRunTests.finish(p, timeout: 120)
+        #expect(status == 69, "exit \(status): \(output)")
+        #expect(output.contains("a redirect to 127.0.0.2:\(thief.port)") && output.contains("never follows redirects"), "\(output)")
+        #expect(!output.contains("SECRET-TOKEN"))
+        #expect(!endpoint.requests.isEmpty)
+        #expect(thief.requests.isEmpty, "the redirect target received: \(thief.requests)")
+    }
+}
