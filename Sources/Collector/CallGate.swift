@@ -46,7 +46,11 @@ public final class PacedClient: Sendable {
     public let fingerprint: String
     let client: KrakenClient
     let db: PGConnection
+    /// The configured limit; the one paced by is ``pacing``'s (lower once Kraken said so).
     let limit: RateLimit
+    /// How the config names ``limit`` ("pro", "rate_limit max 30, decay 2/s"), for logs, reports and doctor.
+    let configLabel: String
+    let pacing: PacingState
     let retry: RetryPolicy
     let runId: Int64?
     let recorder = LastCallRecorder()
@@ -59,9 +63,11 @@ public final class PacedClient: Sendable {
 
     public init(
         account: String, accountId: Int, credentials: KrakenCredentials, apiURL: String, limit: RateLimit,
-        db: PGConnection, runId: Int64?, transport: any HTTPTransport, timeout: Double, retry: RetryPolicy,
-        jitterMargin: Double = 0.25, logger: Logger
+        configLabel: String? = nil, db: PGConnection, runId: Int64?, transport: any HTTPTransport, timeout: Double,
+        retry: RetryPolicy, jitterMargin: Double = 0.25, logger: Logger
     ) throws {
+        self.configLabel = configLabel ?? "rate_limit max \(TierLadder.number(limit.max)), decay \(TierLadder.number(limit.decayPerSecond))/s"
+        self.pacing = PacingState(configured: limit)
         self.account = account
         self.accountId = accountId
         self.fingerprint = credentials.fingerprint
@@ -155,11 +161,10 @@ public final class PacedClient: Sendable {
                     try await markLockout()
                     throw .lockedOut(fingerprint: fingerprint, secondsLeft: Self.lockoutSeconds)
                 case .rateLimited:
-                    // Believe Kraken: the counter is at max; take_call now waits for it to decay.
-                    try await dbRun { [fingerprint, limit] db in
-                        try db.execute("SELECT audit.counter_exceeded($1, $2)", [fingerprint, limit.max])
-                    }
-                    logger.warning("rate limit exceeded; backing off", metadata: ["method": "\(method)"])
+                    // Despite pacing: the key's real counter is smaller or slower than assumed. Step the assumed
+                    // limit down and wait, in acquire, until the counter has decayed enough for this call; the
+                    // retry takes a fresh nonce and counts as an attempt.
+                    try await rateLimited(method: method, cost: cost, error: error)
                     if attempt >= retry.maxAttempts { throw .kraken(error, attempts: attempt) }
                     continue
                 case .invalidNonce:
@@ -204,9 +209,11 @@ public final class PacedClient: Sendable {
 
     /// Waits for budget and takes a nonce; on return the key's advisory lock is held until ``release``.
     private func acquire(cost: Double) async throws(CollectError) -> UInt64 {
-        let max = limit.max - min(1, limit.decayPerSecond * jitterMargin)
         while true {
             if Task.isCancelled { throw .cancelled }
+            // Read each time: a rate-limit error on an earlier attempt may have lowered it.
+            let limit = try await currentLimit()
+            let max = Self.pacedMax(limit, jitterMargin: jitterMargin)
             let (fingerprint, key, decay) = (self.fingerprint, lockKey, limit.decayPerSecond)
             let (nonce, wait, locked): (Int64?, Double, Bool) = try await dbRun { db in
                 try db.advisoryLock(key)
@@ -226,6 +233,95 @@ public final class PacedClient: Sendable {
             if let nonce { return UInt64(nonce) }
             if locked { throw .lockedOut(fingerprint: fingerprint, secondsLeft: wait) }
             try await sleep(seconds: wait + 0.001)
+        }
+    }
+
+    /// The counter value calls are paced to: the max, less what `jitterMargin` seconds of decay give back.
+    static func pacedMax(_ limit: RateLimit, jitterMargin: Double) -> Double {
+        limit.max - min(1, limit.decayPerSecond * jitterMargin)
+    }
+
+    /// The limit calls are paced by now. The first call of a run loads what earlier runs learned for the key
+    /// (``LearnedPacing``): in force while the config says what it said then, forgotten otherwise.
+    func currentLimit() async throws(CollectError) -> RateLimit {
+        if let limit = pacing.loaded { return limit }
+        let (fingerprint, configured) = (self.fingerprint, limit)
+        let learned = try await dbRun { db in try LearnedPacing.load(on: db, fingerprint: fingerprint) }
+        guard let learned else { return pacing.load(configured) }
+        guard learned.applies(toConfiguredMax: configured.max, decay: configured.decayPerSecond) else {
+            try await dbRun { db in try LearnedPacing.forget(on: db, fingerprint: fingerprint) }
+            logger.notice(
+                "forgetting the rate limit learned for this key: the configured tier or rate_limit changed since, or it is older than 30 days",
+                metadata: [
+                    "key": "\(fingerprint)", "learned": "\(learned.label)", "config_said": "\(learned.configLabel)",
+                    "config_says": "\(configLabel)", "learned_at": "\(learned.learnedAt)",
+                ])
+            return pacing.load(configured)
+        }
+        let limit = pacing.load(RateLimit(
+            max: min(learned.max, configured.max), decayPerSecond: min(learned.decayPerSecond, configured.decayPerSecond)))
+        logger.info(
+            "pacing this key slower than configured, as learned by an earlier run",
+            metadata: [
+                "key": "\(fingerprint)", "behaves_like": "\(learned.label)", "config_says": "\(configLabel)",
+                "learned_at": "\(learned.learnedAt)", "reason": "\(learned.reason)",
+            ])
+        return limit
+    }
+
+    /// Logs, once per key and run (at its end), that the key was paced slower than configured and why; nothing
+    /// when it was paced as configured.
+    public func logPacingCorrection() {
+        guard let now = pacing.loaded, now != limit else { return }
+        logger.warning(
+            "key behaves like a lower tier than configured: collection was paced slower",
+            metadata: [
+                "key": "\(fingerprint)", "behaves_like": "\(TierLadder.label(now))", "config_says": "\(configLabel)",
+                "max": "\(now.max)", "decay_per_second": "\(now.decayPerSecond)",
+                "rate_limit_errors_this_run": "\(pacing.rateLimitErrors)",
+                "fix": "set the [[account]]'s tier (or rate_limit) to what the key behaves like; see kraken-audit doctor",
+            ])
+    }
+
+    /// Kraken answered `EAPI:Rate limit exceeded` although the call was paced: its counter is at its max and the
+    /// rejected call is charged too (../shared/kraken-api.md §5.1). Lowers the assumed limit one step (kept in
+    /// the database for later runs) and sets the counter estimate to the max plus the cost, so ``acquire``
+    /// waits until the counter has decayed enough for the retry at the new decay. Already at Starter's limit
+    /// (or below), something else spends the key's budget: back off a full decay period on top (§5.3).
+    func rateLimited(method: String, cost: Double, error: KrakenError) async throws(CollectError) {
+        let before = try await currentLimit()
+        let lowered = TierLadder.next(below: before)
+        let now = lowered ?? before
+        let counter = now.max + cost + (lowered == nil ? now.max : 0)
+        let wait = (counter + cost - Self.pacedMax(now, jitterMargin: jitterMargin)) / now.decayPerSecond
+        let fingerprint = self.fingerprint
+        var errorText = error.kindName
+        if case .api(_, let errors) = error { errorText = errors.map(\.raw).joined(separator: ", ") }
+        var learned: LearnedPacing? = nil
+        if let lowered {
+            pacing.lower(to: lowered)
+            learned = LearnedPacing(
+                max: lowered.max, decayPerSecond: lowered.decayPerSecond, label: TierLadder.label(lowered), learnedAt: Date(),
+                reason: "\(errorText) on \(method) while pacing as \(TierLadder.label(before))", configMax: limit.max,
+                configDecay: limit.decayPerSecond, configLabel: configLabel)
+        }
+        try await dbRun { [learned] db in
+            if let learned { try LearnedPacing.record(learned, on: db, fingerprint: fingerprint) }
+            try db.execute(
+                "UPDATE audit.api_keys SET counter_value = $2, counter_updated_at = clock_timestamp() WHERE key_fingerprint = $1",
+                [fingerprint, counter])
+        }
+        pacing.countRateLimitError()
+        let metadata: Logger.Metadata = [
+            "key": "\(fingerprint)", "method": "\(method)", "error": "\(errorText)",
+            "backoff_s": "\(String(format: "%.1f", wait))", "pacing_as": "\(TierLadder.label(now))",
+            "config_says": "\(configLabel)",
+        ]
+        // The warning for a lowered limit comes once, at the end of the run (logPacingCorrection).
+        if learned != nil {
+            logger.notice("rate limit exceeded despite pacing: assumed counter lowered", metadata: metadata)
+        } else {
+            logger.warning("rate limit exceeded at the slowest tier's pacing: is another program using this key? backing off", metadata: metadata)
         }
     }
 
@@ -259,6 +355,44 @@ public final class PacedClient: Sendable {
                 [fingerprint, seconds])
         }
     }
+}
+
+/// The limit a ``PacedClient`` paces by: the configured one until loaded, lowered by what was learned (in an
+/// earlier run or this one). Calls of one client are sequential; the lock keeps it `Sendable`.
+final class PacingState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var limit: RateLimit
+    private var isLoaded = false
+    private var errors = 0
+
+    init(configured: RateLimit) { limit = configured }
+
+    /// The current limit once ``load(_:)`` ran, else nil.
+    var loaded: RateLimit? { lock.withLock { isLoaded ? limit : nil } }
+
+    /// Sets the limit found at the start of the run (first caller wins) and returns the one in force.
+    func load(_ found: RateLimit) -> RateLimit {
+        lock.withLock {
+            if !isLoaded {
+                limit = found
+                isLoaded = true
+            }
+            return limit
+        }
+    }
+
+    /// Lowers the limit (never raises it).
+    func lower(to new: RateLimit) {
+        lock.withLock {
+            limit = RateLimit(max: min(limit.max, new.max), decayPerSecond: min(limit.decayPerSecond, new.decayPerSecond))
+            isLoaded = true
+        }
+    }
+
+    /// Rate-limit errors of this run.
+    var rateLimitErrors: Int { lock.withLock { errors } }
+
+    func countRateLimitError() { lock.withLock { errors += 1 } }
 }
 
 /// Remembers the last call the client made (calls of one ``PacedClient`` are sequential).

@@ -99,11 +99,12 @@ public struct Collector: Sendable {
         do {
             let paced = try PacedClient(
                 account: account.name, accountId: runInfo.accountId, credentials: creds, apiURL: account.apiURL,
-                limit: account.rateLimit, db: gateDB, runId: runInfo.runId, transport: transport,
+                limit: account.rateLimit, configLabel: TierLadder.configLabel(account), db: gateDB, runId: runInfo.runId, transport: transport,
                 timeout: account.timeoutSeconds, retry: options.retry, logger: logger)
             let collector = AccountCollector(
                 account: account, accountId: runInfo.accountId, paced: paced, store: storeDB, options: options,
                 logger: logger, progress: progress)
+            defer { paced.logPacingCorrection() }
             result = .success(try await collector.collectAll())
         } catch let e as CollectError {
             result = .failure(e)

@@ -1,5 +1,6 @@
 import AuditConfig
 import AuditStore
+import Collector
 import Foundation
 import KrakenAPI
 import Logging
@@ -119,6 +120,7 @@ public struct Doctor: Sendable {
             try await db.run { db in
                 _ = try NonceStore.register(on: db, account: account.name, keyName: account.name, fingerprint: credentials.fingerprint, keyCreated: account.keyCreated)
             }
+            out.append(try await checkPacing(account: account, fingerprint: credentials.fingerprint, db: db))
             let signed = try KrakenClient(
                 baseURL: account.apiURL, credentials: credentials,
                 nonces: DatabaseNonceSource(db: db, fingerprint: credentials.fingerprint), transport: transport,
@@ -143,6 +145,33 @@ public struct Doctor: Sendable {
             out.append(DoctorCheck(.failed, subject, "\(error)", fix: Self.fix(for: error)))
         }
         return out
+    }
+
+    /// The learned tier vs the configured one: a key that behaved like a lower tier than the config says is
+    /// paced slower by the collector (``LearnedPacing``); say so, and how to make the config right.
+    func checkPacing(account: AccountConfig, fingerprint: String, db: PGConnection) async throws -> DoctorCheck {
+        let subject = "kraken \(account.name)"
+        let configured = TierLadder.configLabel(account)
+        let learned = try await db.run { db in try LearnedPacing.load(on: db, fingerprint: fingerprint) }
+        guard let learned else {
+            return DoctorCheck(.ok, subject, "pacing: as configured (\(configured)); no rate-limit error has corrected it")
+        }
+        guard learned.applies(toConfiguredMax: account.rateLimit.max, decay: account.rateLimit.decayPerSecond) else {
+            return DoctorCheck(
+                .ok, subject,
+                "pacing: as configured (\(configured)); the earlier correction (\(learned.summary)) no longer applies (config changed, or older than 30 days) and the next run forgets it")
+        }
+        let when = ISO8601DateFormatter().string(from: learned.learnedAt)
+        let fix: String
+        if let tier = TierLadder.tier(of: RateLimit(max: learned.max, decayPerSecond: learned.decayPerSecond)) {
+            fix = "set tier = \"\(tier.rawValue)\" (and no rate_limit) in the [[account]] named \(account.name), or raise the account's verification tier on Kraken and keep the config"
+        } else {
+            fix = "set rate_limit = { max = \(TierLadder.number(learned.max)), decay_per_second = \(TierLadder.number(learned.decayPerSecond)) } in the [[account]] named \(account.name)"
+        }
+        return DoctorCheck(
+            .warning, subject,
+            "pacing: \(learned.summary) (learned \(when): \(learned.reason)); runs pace as \(learned.label) while the config says \(learned.configLabel), for up to 30 days",
+            fix: fix)
     }
 
     static func fix(for error: any Error) -> String? {

@@ -69,6 +69,7 @@ extension Report {
             if let peak = u.peakCounter { o += ", peak counter \(String(format: "%.2f", peak))" }
             o += "</p>"
             if !u.errorsByKind.isEmpty { o += "<p>Errors by kind: \(e(u.errorsByKind.map { "\($0.0) \($0.1)" }.joined(separator: ", ")))</p>" }
+            for note in u.pacingNotes { o += "<p>Pacing: \(e(note))</p>" }
             o += "<h4>Calls per hour</h4>"
             o += svgBars(u.callsPerHour.map { (hourLabel($0.0), $0.1) }, colors: [:], width: 720, height: 160)
             o += "</section>"

@@ -97,6 +97,7 @@ extension Report {
             o += "\n"
             if !u.callsByEndpoint.isEmpty { o += "- By endpoint: " + u.callsByEndpoint.map { "\(md($0.0)) \($0.1)" }.joined(separator: ", ") + "\n" }
             if !u.errorsByKind.isEmpty { o += "- Errors by kind: " + u.errorsByKind.map { "\(md($0.0)) \($0.1)" }.joined(separator: ", ") + "\n" }
+            for note in u.pacingNotes { o += "- Pacing: \(md(note))\n" }
         }
         return o
     }
@@ -210,6 +211,7 @@ extension Report {
             ("peak_counter", u.peakCounter.map { .number(String(format: "%.3f", $0)) } ?? .null),
             ("calls_by_endpoint", .object(u.callsByEndpoint.map { ($0.0, n($0.1)) })),
             ("errors_by_kind", .object(u.errorsByKind.map { ($0.0, n($0.1)) })),
+            ("pacing_notes", .array(u.pacingNotes.map(JSONValue.string))),
         ])
         return .object([
             ("name", .string(a.name)), ("collection", collection),

@@ -127,9 +127,17 @@ public struct ReportBuilder: Sendable {
         let perHour = try db.query(
             "SELECT date_trunc('hour', started_at), count(*) FROM audit.api_calls WHERE account_id = $1 AND started_at >= $2 AND started_at < $3 GROUP BY 1 ORDER BY 1", p
         ).rows.map { r throws(PGError) in (try r.decode(0, as: Date.self), try r.decode(1, as: Int.self)) }
+        let pacingNotes = try db.query(
+            """
+            SELECT 'key behaves like ' || learned_label || ', config says ' || learned_config_label || ' (key ' || key_fingerprint
+                   || ', learned ' || to_char(learned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') || ' UTC after ' || learned_reason
+                   || '): collection is paced as ' || learned_label
+              FROM audit.api_keys WHERE account_id = $1 AND learned_max IS NOT NULL ORDER BY key_fingerprint
+            """, [id]
+        ).rows.map { r throws(PGError) in try r.decode(0, as: String.self) }
         let api = APIUsage(
             calls: try usage.decode(0), errors: try usage.decode(1), callsByEndpoint: byEndpoint, errorsByKind: byKind,
-            peakCounter: try usage.decodeOptional(2), callsPerHour: perHour)
+            peakCounter: try usage.decodeOptional(2), callsPerHour: perHour, pacingNotes: pacingNotes)
 
         return AccountReport(
             name: name, collection: collection, findings: findings, withdrawals: try funding("withdrawals", true),

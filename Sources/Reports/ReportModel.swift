@@ -95,6 +95,9 @@ public struct APIUsage: Sendable {
     public var peakCounter: Double?
     /// Calls per hour (hour start, count), for the chart.
     public var callsPerHour: [(Date, Int)]
+    /// Keys paced slower than configured because Kraken rate-limited them despite pacing, one sentence each:
+    /// "key behaves like tier starter, config says pro (...)" (collector's learned tier, migration 0006).
+    public var pacingNotes: [String] = []
 }
 
 /// Report output formats.
