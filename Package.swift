@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(name: "AlertsTests", dependencies: ["ChildProcesses", "Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PipelineTests", dependencies: ["Collector", "Analyser", "KrakenSimulator", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "OperationsTests", dependencies: ["ChildProcesses", "Operations", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),
+        .testTarget(name: "OperationsTests", dependencies: ["ChildProcesses", "Operations", "Reports", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

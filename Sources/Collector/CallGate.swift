@@ -64,7 +64,8 @@ public final class PacedClient: Sendable {
     public init(
         account: String, accountId: Int, credentials: KrakenCredentials, apiURL: String, limit: RateLimit,
         configLabel: String? = nil, db: PGConnection, runId: Int64?, transport: any HTTPTransport, timeout: Double,
-        retry: RetryPolicy, jitterMargin: Double = 0.25, logger: Logger
+        retry: RetryPolicy, jitterMargin: Double = 0.25, maxResponseBytes: Int = KrakenClient.defaultMaxResponseBytes,
+        logger: Logger
     ) throws {
         self.configLabel = configLabel ?? "rate_limit max \(TierLadder.number(limit.max)), decay \(TierLadder.number(limit.decayPerSecond))/s"
         self.pacing = PacingState(configured: limit)
@@ -79,7 +80,7 @@ public final class PacedClient: Sendable {
         self.jitterMargin = jitterMargin
         self.client = try KrakenClient(
             baseURL: apiURL, credentials: credentials, nonces: NoNonces(), transport: transport, observer: recorder,
-            timeout: timeout, logger: logger)
+            timeout: timeout, maxResponseBytes: maxResponseBytes, logger: logger)
     }
 
     var lockKey: Int64 {
@@ -329,6 +330,16 @@ public final class PacedClient: Sendable {
     private func release(record: CallRecord?, error: KrakenError?, retry: Int) async throws(CollectError) {
         let (key, runId, accountId, fingerprint) = (lockKey, self.runId, self.accountId, self.fingerprint)
         try await dbRun { db in
+            if record != nil {
+                // Kraken charged this call when the request arrived, somewhere between take_call and this answer.
+                // The estimate assumed the moment take_call ran; move it to now, so the decay of the time in
+                // flight is never counted (a request delayed on its way, e.g. on a loaded machine, would otherwise
+                // let the next call in while Kraken's counter is still higher: seen as a counter 0.18 over max).
+                // Done before the key's lock is released, so no other process paces by the older moment.
+                try db.execute(
+                    "UPDATE audit.api_keys SET counter_updated_at = GREATEST(counter_updated_at, clock_timestamp()) WHERE key_fingerprint = $1",
+                    [fingerprint])
+            }
             try db.advisoryUnlock(key)
             guard let record else { return }
             let params = JSONValue.object(record.parameters.map { ($0.0, .string($0.1)) }).jsonText

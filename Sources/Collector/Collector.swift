@@ -100,7 +100,7 @@ public struct Collector: Sendable {
             let paced = try PacedClient(
                 account: account.name, accountId: runInfo.accountId, credentials: creds, apiURL: account.apiURL,
                 limit: account.rateLimit, configLabel: TierLadder.configLabel(account), db: gateDB, runId: runInfo.runId, transport: transport,
-                timeout: account.timeoutSeconds, retry: options.retry, logger: logger)
+                timeout: account.timeoutSeconds, retry: options.retry, maxResponseBytes: account.maxResponseBytes, logger: logger)
             let collector = AccountCollector(
                 account: account, accountId: runInfo.accountId, paced: paced, store: storeDB, options: options,
                 logger: logger, progress: progress)

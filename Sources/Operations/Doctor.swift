@@ -105,7 +105,8 @@ public struct Doctor: Sendable {
         do {
             let client = try KrakenClient(
                 baseURL: account.apiURL, credentials: credentials ?? probe, nonces: UnavailableNonces(),
-                transport: transport, timeout: account.timeoutSeconds, logger: environment.logger)
+                transport: transport, timeout: account.timeoutSeconds, maxResponseBytes: account.maxResponseBytes,
+                logger: environment.logger)
             let time = try await client.publicCall("Time")
             let unixtime = time.result["unixtime"]?.numberText ?? "?"
             out.append(DoctorCheck(.ok, subject, "\(account.apiURL) reachable (server time \(unixtime))"))
@@ -124,7 +125,7 @@ public struct Doctor: Sendable {
             let signed = try KrakenClient(
                 baseURL: account.apiURL, credentials: credentials,
                 nonces: DatabaseNonceSource(db: db, fingerprint: credentials.fingerprint), transport: transport,
-                timeout: account.timeoutSeconds, logger: environment.logger)
+                timeout: account.timeoutSeconds, maxResponseBytes: account.maxResponseBytes, logger: environment.logger)
             let info = try await signed.privateCall("GetApiKeyInfo")
             let permissions = info.result["permissions"]?.arrayValue?.compactMap(\.stringValue) ?? []
             out.append(DoctorCheck(.ok, subject, "key \(credentials.fingerprint) accepted (GetApiKeyInfo)"))

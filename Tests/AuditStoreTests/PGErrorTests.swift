@@ -33,7 +33,7 @@ import Testing
         do {
             _ = try victim.query("SELECT 1")
             Issue.record("the query on a terminated backend succeeded")
-        } catch let error as PGError {
+        } catch {
             #expect(error.isTemporary, "\(error) kind=\(error.kind) state=\(error.sqlState ?? "-")")
             #expect(error.isConnectionFailure)
         }

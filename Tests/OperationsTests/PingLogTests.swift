@@ -2,37 +2,8 @@ import Foundation
 import KrakenAPI
 import Logging
 import Operations
+import TestSupport
 import Testing
-
-/// Collects every log line (message and metadata), for assertions on what was logged.
-final class CapturedLogs: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    func append(_ line: String) { lock.withLock { lines.append(line) } }
-    var all: String { lock.withLock { lines.joined(separator: "\n") } }
-
-    /// A logger whose handler records into this collector.
-    func logger() -> Logger {
-        Logger(label: "capture") { _ in CapturingLogHandler(sink: self) }
-    }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let sink: CapturedLogs
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let all = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        sink.append("\(event.level) \(event.message) " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
-    }
-}
 
 /// Issue 14 item 8: the ping URL's path holds the check's token; a failed ping logs the host only.
 @Suite struct PingLogTests {
@@ -60,7 +31,7 @@ struct CapturingLogHandler: LogHandler {
         let pinger = Pinger(url: "http://127.0.0.1:\(port)/ping/\(token)?key=\(token)q", transport: URLSessionTransport(), logger: logs.logger())
         await pinger.start()
         await pinger.finish(exitCode: 75)
-        let text = logs.all
+        let text = logs.text
         #expect(text.contains("ping failed"), "\(text)")
         #expect(text.contains("127.0.0.1:\(port)"), "\(text)")
         #expect(!text.contains(token), "the token leaked into the log: \(text)")
@@ -74,8 +45,8 @@ struct CapturingLogHandler: LogHandler {
         let token = "another-secret-token-4711"
         let logs = CapturedLogs()
         await Pinger(url: "https://hc-ping.example/\(token)", transport: Refusing(), logger: logs.logger()).start()
-        #expect(logs.all.contains("host=hc-ping.example"), "\(logs.all)")
-        #expect(logs.all.contains("status=404"))
-        #expect(!logs.all.contains(token))
+        #expect(logs.text.contains("host=hc-ping.example"), "\(logs.text)")
+        #expect(logs.text.contains("status=404"))
+        #expect(!logs.text.contains(token))
     }
 }

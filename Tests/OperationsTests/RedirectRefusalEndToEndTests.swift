@@ -41,4 +41,32 @@ import Testing
         #expect(!endpoint.requests.isEmpty)
         #expect(thief.requests.isEmpty, "the redirect target received: \(thief.requests)")
     }
+
+    /// `[[account]] max_response_mib` reaches the transport: with 1 MiB, `collect` refuses a 2 MiB answer
+    /// (exit 69, the error names the limit) instead of reading it.
+    @Test func maxResponseMibFromTheConfigCapsAnswers() async throws {
+        let big = Array(#"{"error":[],"result":{"unixtime":1,"pad":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 2 << 20) + Array(#""}}"#.utf8)
+        let endpoint = try LoopbackHTTPServer { _ in .response(status: 200, headers: [("Content-Type", "application/json")], body: big) }
+        defer { endpoint.stop() }
+        let database = try TestDatabase("maxresponse")
+        _ = try database.migrated()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-maxresponse-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let config = dir.appendingPathComponent("kraken-audit.toml").path
+        try (ConfigText.database(database.url)
+            + ConfigText.account(
+                name: "main", keyEnv: "KA_KEY", secretEnv: "KA_SECRET", apiURL: "http://127.0.0.1:\(endpoint.port)", timeoutSeconds: 20,
+                extra: ["max_response_mib = 1"]))
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        var env = ProcessInfo.processInfo.environment
+        env["KRAKEN_AUDIT_SQL_DIR"] = NightlyRunTests.repo.appendingPathComponent("sql").path
+        env["KA_KEY"] = "PUBLIC-KEY"
+        env["KA_SECRET"] = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+        let p = try ChildProcess.start(
+            NightlyRunTests.binary, arguments: ["collect", "--config", config, "--log-level", "error", "--export-dir", dir.appendingPathComponent("exports").path],
+            environment: env, stdout: .capture(limit: 1 << 20))
+        let (status, output) = await NightlyRunTests.finish(p, timeout: 120)
+        #expect(status == 69, "exit \(status): \(output)")
+        #expect(output.contains("1048576") || output.contains("1 MiB"), "\(output)")
+    }
 }

@@ -10,38 +10,6 @@ import Reports
 import TestSupport
 import Testing
 
-/// Collects log records (level, message, metadata) so a test can count warnings.
-final class CapturedLogs: @unchecked Sendable {
-    struct Record { let level: Logger.Level; let message: String; let metadata: Logger.Metadata }
-    private let lock = NSLock()
-    private var records: [Record] = []
-
-    func append(_ r: Record) { lock.withLock { records.append(r) } }
-    var all: [Record] { lock.withLock { records } }
-    func clear() { lock.withLock { records = [] } }
-
-    func logger() -> Logger {
-        var l = Logger(label: "tier-test") { _ in Handler(sink: self) }
-        l.logLevel = .info
-        return l
-    }
-
-    struct Handler: LogHandler {
-        let sink: CapturedLogs
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            var m = metadata
-            m.merge(event.metadata ?? [:]) { _, b in b }
-            sink.append(Record(level: event.level, message: event.message.description, metadata: m))
-        }
-    }
-}
-
 /// Issue 14, item 14: a key configured as `tier = "pro"` that Kraken treats as Starter. The collector steps its
 /// assumed counter down after Kraken's first rate-limit errors, completes the run with exact data, keeps what it
 /// learned for the next run, and says so in the log, the report and `doctor`; a changed config forgets it.
@@ -84,10 +52,10 @@ final class CapturedLogs: @unchecked Sendable {
     }
 
     static func collect(_ s: Setup, _ config: AuditConfiguration, logs: CapturedLogs, full: Bool = false) async -> [AccountOutcome] {
-        let env = AuditEnvironment(config: config, sqlDirectory: TestDatabase.sqlDirectory.path, logger: logs.logger())
+        let env = AuditEnvironment(config: config, sqlDirectory: TestDatabase.sqlDirectory.path, logger: logs.logger(label: "tier-test", level: .info))
         let collector = Collector(
             config: config, credentials: { account in try env.credentials(for: account, reader: SecretReader(environment: s.env)) },
-            transport: URLSessionTransport(), logger: logs.logger())
+            transport: URLSessionTransport(), logger: logs.logger(label: "tier-test", level: .info))
         return await collector.collect(options: CollectOptions(full: full))
     }
 
@@ -181,7 +149,7 @@ final class CapturedLogs: @unchecked Sendable {
             #expect(gap >= 3.9, "retried after \(gap) s")
         }
         // Said once in the log: one warning per key and run, with the facts as metadata.
-        let warnings = logs.all.filter { $0.level == .warning && $0.message.contains("lower tier") }
+        let warnings = logs.records.filter { $0.level == .warning && $0.message.contains("lower tier") }
         #expect(warnings.count == 1)
         #expect(warnings.first?.metadata["behaves_like"] == "tier starter")
         #expect(warnings.first?.metadata["config_says"] == "pro")
@@ -211,7 +179,7 @@ final class CapturedLogs: @unchecked Sendable {
         #expect(sim2.maxCounterEver <= 15)
         #expect(try s.db.query("SELECT count(*) FROM audit.api_calls WHERE run_id = $1", [run2]).rows[0].decode(0, as: Int.self) > 10)
         try await Self.expectStoredEqualsTruth(s)
-        #expect(logs.all.filter { $0.level == .warning && $0.message.contains("lower tier") }.count == 1)
+        #expect(logs.records.filter { $0.level == .warning && $0.message.contains("lower tier") }.count == 1)
 
         // The user fixes the config: doctor says the correction no longer applies; the next run forgets it.
         let starter = try Self.config(s, tierLine: "tier = \"starter\"")
@@ -223,7 +191,7 @@ final class CapturedLogs: @unchecked Sendable {
         let third = await Self.collect(s, starter, logs: logs)
         #expect(third.allSatisfy { $0.succeeded })
         #expect(try s.db.query("SELECT count(*) FROM audit.api_keys WHERE learned_max IS NOT NULL").rows[0].decode(0, as: Int.self) == 0)
-        #expect(!logs.all.contains { $0.level == .warning && $0.message.contains("lower tier") })
+        #expect(!logs.records.contains { $0.level == .warning && $0.message.contains("lower tier") })
         let clean = try #require(await Self.doctor(s, starter).first { $0.detail.hasPrefix("pacing:") })
         #expect(clean.status == .ok && clean.detail.contains("as configured (starter)"))
     }
