@@ -116,7 +116,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["AuditStore", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
-        .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI"]),
+        .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "CollectorTests", dependencies: ["ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),
         .testTarget(name: "ExportTests", dependencies: ["ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditStore", "KrakenAPI", "TestSupport"]),

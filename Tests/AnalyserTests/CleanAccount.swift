@@ -1,5 +1,6 @@
 import AuditStore
 import Foundation
+import TestSupport
 
 /// A realistic, anomaly-free year of one account (deterministic from a seed): trades in business hours in
 /// Europe/Berlin across both DST changes of 2026, consistent ledger balances, monthly withdrawals of usual size to
@@ -12,17 +13,6 @@ struct CleanAccount {
     /// The analysis time that goes with the generated data (an hour after the last nightly collection).
     static let now = Fixture.t("2026-12-19T03:00:00Z")
 
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func int(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
-    }
 
     /// Exact amounts in units of 1e-10.
     static func text(_ units: Int64) -> String {
@@ -41,7 +31,7 @@ struct CleanAccount {
     /// Inserts the history; returns the number of trades.
     @discardableResult
     static func generate(into f: Fixture, seed: UInt64) throws -> Int {
-        var rng = Rng(state: seed)
+        var rng = SplitMix(seed: seed)
         var balances: [String: Int64] = ["ZUSD": 0, "XXBT": 0]
         var ledgerSeq = 0
         func ledger(_ refid: String, _ time: Date, _ type: String, _ asset: String, _ amount: Int64, _ fee: Int64) throws {

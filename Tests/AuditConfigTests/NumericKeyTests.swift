@@ -1,5 +1,6 @@
 import AuditConfig
 import Foundation
+import TestSupport
 import Testing
 
 /// Issue 14 item 3: every number of the configuration is finite and inside its documented range, or the load
@@ -96,19 +97,6 @@ import Testing
 
     // MARK: property test
 
-    /// SplitMix64 (the AuditConfig test target has no TestSupport dependency).
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
-    }
 
     /// A candidate value: its TOML text and, when it is a number, the number it denotes.
     struct Candidate {
@@ -129,7 +117,7 @@ import Testing
 
     static func integer(_ i: Int64) -> Candidate { Candidate(literal: String(i), value: Double(i)) }
 
-    static func candidates(for key: NumericKey, rng: inout Rng) -> [Candidate] {
+    static func candidates(for key: NumericKey, rng: inout SplitMix) -> [Candidate] {
         let lo = key.range.lowerBound, hi = key.range.upperBound
         let step = key.kind == .integer ? 1.0 : max(hi * 1e-9, 1e-6)
         var out: [Candidate] = [
@@ -159,7 +147,7 @@ import Testing
     }
 
     @Test func randomValuesForEveryNumericKeyLoadOrFailWithTheKeyPath() {
-        var rng = Rng(state: 0x6B72_616B_1403)
+        var rng = SplitMix(seed: 0x6B72_616B_1403)
         var cases = 0
         for key in NumericKey.all {
             for c in Self.candidates(for: key, rng: &rng) {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import KrakenAPI
@@ -14,20 +15,9 @@ import Testing
         return n.map { Array(output.prefix($0)) }
     }
 
-    /// SplitMix64: a fixed seed, so the property test checks the same cases on every run.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test func decoderAgreesWithFoundation() {
-        var rng = SplitMix(state: 20_261_130)
+        var rng = SplitMix(seed: 20_261_130)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ !\n.".utf8)
         for length in 0..<4000 {
             let bytes = (0..<length % 97).map { _ in UInt8.random(in: 0...255, using: &rng) }

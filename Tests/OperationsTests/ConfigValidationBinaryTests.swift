@@ -92,7 +92,7 @@ import Testing
     /// A handful of random numeric values through `doctor`: never a crash; 78 with the key path exactly when the
     /// value is outside its range.
     @Test func randomNumbersNeverCrashDoctor() async throws {
-        var rng = NumericKeyValues.Rng(state: 0x1403_0003)
+        var rng = SplitMix(seed: 0x1403_0003)
         for _ in 0..<12 {
             let key = rng.pick(NumericKey.all)
             let (literal, value) = NumericKeyValues.random(for: key, rng: &rng)
@@ -111,20 +111,8 @@ import Testing
 
 /// Random values for numeric keys, written into the base config of ``ConfigValidationBinaryTests``.
 enum NumericKeyValues {
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
-    }
 
-    static func random(for key: NumericKey, rng: inout Rng) -> (String, Double) {
+    static func random(for key: NumericKey, rng: inout SplitMix) -> (String, Double) {
         let specials: [(String, Double)] = [
             ("inf", .infinity), ("-inf", -.infinity), ("nan", .nan), ("1e300", 1e300), ("-1", -1), ("0", 0), ("0.5", 0.5),
             ("\(key.range.upperBound + 1)", key.range.upperBound + 1), ("\(key.range.lowerBound)", key.range.lowerBound),
