@@ -161,7 +161,8 @@ public struct AlertDelivery: Sendable {
         let rows = try db.query(
             """
             SELECT o.event, o.run_id, a.name, f.id, f.rule_id, f.severity, f.status, f.title, f.entity_type, f.entity_id,
-                   f.occurred_at, f.first_seen, f.last_seen, f.evidence::text, o.attempts
+                   f.occurred_at, f.first_seen, f.last_seen, f.evidence::text, o.attempts, f.status_note, f.status_changed_by,
+                   f.occurrences
               FROM audit.alert_outbox o JOIN audit.findings f ON f.id = o.finding_id
               LEFT JOIN audit.accounts a ON a.id = f.account_id
              WHERE o.delivery_id = $1 AND o.delivered_at IS NULL
@@ -191,6 +192,10 @@ public struct AlertDelivery: Sendable {
                 ("id", .number(String(id))), ("event", .string(event)), ("rule_id", try str(4)), ("severity", .string(severity)),
                 ("status", try str(6)), ("title", try str(7)), ("entity_type", try str(8)), ("entity_id", try str(9)),
                 ("occurred_at", try time(10)), ("first_seen", try time(11)), ("last_seen", try time(12)),
+                // How often the problem occurred (one finding per problem, not per run), and who changed the
+                // status last and why: "analyser" / "resolved automatically: ..." for an automatic resolution.
+                ("occurrences", .number(String(try r.decode(17, as: Int.self)))),
+                ("status_note", try str(15)), ("status_changed_by", try str(16)),
                 ("evidence", (try? JSONValue.parse(try r.decode(13, as: String.self))) ?? .null),
                 ("inspect", .string("kraken-audit findings show \(id)")),
                 ("acknowledge", .string("kraken-audit findings ack \(id) --note \"...\"")),

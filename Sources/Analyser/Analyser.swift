@@ -32,6 +32,9 @@ public struct RuleResult: Sendable {
     public var updated = 0
     /// Resolved findings reported again with newer evidence, now open again.
     public var reopened = 0
+    /// Open or acknowledged findings the rule no longer reports, resolved by the analyser (rules with
+    /// `-- resolves: when_absent` only).
+    public var resolved = 0
     /// Outbox rows written (event `new`).
     public var alertsQueued = 0
     /// Start of the incremental window (`changed_after`), `-infinity` for a full analysis.
@@ -61,6 +64,8 @@ public struct AnalysisSummary: Sendable {
     /// Existing findings seen again.
     public var updatedFindings: Int { results.reduce(0) { $0 + $1.updated } }
     public var reopenedFindings: Int { results.reduce(0) { $0 + $1.reopened } }
+    /// Findings resolved automatically because their condition no longer holds.
+    public var resolvedFindings: Int { results.reduce(0) { $0 + $1.resolved } }
     public var alertsQueued: Int { results.reduce(0) { $0 + $1.alertsQueued } }
     /// Rules that failed.
     public var failures: [RuleResult] { results.filter { $0.failure != nil } }
@@ -92,9 +97,18 @@ public struct AnalyserOptions: Sendable {
 /// next run start from scratch.
 ///
 /// Deduplication: findings are upserted by their `dedupe_key`. A re-detected finding keeps its id, status and
-/// `first_seen`; `last_seen`, evidence, title and severity are refreshed. Suppressed and acknowledged findings stay
-/// so. A resolved finding reopens only when the rule reports it with an `occurred_at` later than the resolution
-/// (new evidence: a burst that continued, a key still too old); re-analysing the same old rows never reopens it.
+/// `first_seen`; `last_seen`, evidence, title and severity are refreshed, and `occurrences` counts the problem's
+/// occurrences (the rule's own `occurrences` column when it returns one, else +1 whenever `occurred_at` moves
+/// forward). Suppressed and acknowledged findings stay so. A resolved finding reopens only when the rule reports it
+/// with an `occurred_at` later than the resolution (new evidence: a burst that continued, a key still too old);
+/// re-analysing the same old rows never reopens it. A finding the analyser resolved itself reopens whenever the
+/// rule reports it again (the condition holds again).
+///
+/// Automatic resolution: a rule with `-- resolves: when_absent` checks a state and returns every condition that
+/// holds for the account on each run. After such a rule ran (without `--since`), the account's open and
+/// acknowledged findings of that rule it did not return are resolved by the analyser in the same transaction
+/// (`status_changed_by` = `analyser`, recorded in `audit.finding_events` with the run id). Suppressed findings
+/// stay so. A rule that fails or is deferred resolves nothing.
 ///
 /// Alerts: in the same transaction as the upsert, open findings at or above ``AlertPolicy/minSeverity`` that were
 /// never announced (or were reopened since their last announcement) get an `alert_outbox` row with event `new`.
@@ -188,7 +202,8 @@ public struct Analyser: Sendable {
                     "rule analysed",
                     metadata: [
                         "rule": "\(setting.rule.id)", "account": "\(account.name)", "new": "\(result.new)",
-                        "updated": "\(result.updated)", "reopened": "\(result.reopened)", "alerts": "\(result.alertsQueued)",
+                        "updated": "\(result.updated)", "reopened": "\(result.reopened)", "resolved": "\(result.resolved)",
+                        "alerts": "\(result.alertsQueued)",
                         "changed_after": "\(result.changedAfter)", "seconds": "\(String(format: "%.3f", result.seconds))",
                     ])
                 summary.results.append(result)
@@ -201,11 +216,13 @@ public struct Analyser: Sendable {
             UPDATE audit.collector_runs
                SET finished_at = now(), status = $2, error = $3,
                    stats = stats || jsonb_build_object('new', $4::integer, 'updated', $5::integer, 'reopened', $6::integer,
-                                                       'alerts', $7::integer, 'seconds', $8::double precision)
+                                                       'alerts', $7::integer, 'seconds', $8::double precision,
+                                                       'resolved', $9::integer)
              WHERE id = $1
             """,
             [runId, status, summary.failures.first.map { "\($0.ruleId)/\($0.account): \($0.failure ?? "")" },
-             summary.newFindings, summary.updatedFindings, summary.reopenedFindings, summary.alertsQueued, summary.seconds])
+             summary.newFindings, summary.updatedFindings, summary.reopenedFindings, summary.alertsQueued, summary.seconds,
+             summary.resolvedFindings])
         return summary
     }
 
@@ -314,6 +331,9 @@ public struct Analyser: Sendable {
         binds.append(setting.severityOverride?.rawValue)  // $n+2
         binds.append(runId)  // $n+3
         let ruleParam = "$\(n + 1)", severityParam = "$\(n + 2)", runParam = "$\(n + 3)"
+        // A resolved finding reopens on newer evidence; one the analyser resolved itself (its condition had
+        // cleared, `resolves: when_absent`) whenever it is reported again: the rule reports only what holds now.
+        let reopens = "f.status = 'resolved' AND (EXCLUDED.occurred_at > f.status_changed_at OR f.status_changed_by = 'analyser')"
         let upsert = """
             WITH hits AS (
             \(rule.statement)
@@ -321,7 +341,10 @@ public struct Analyser: Sendable {
             picked AS (
                 SELECT DISTINCT ON (key) h.*
                   FROM (SELECT h.*, CASE WHEN starts_with(h.dedupe_key, \(ruleParam)::text || ':') THEN h.dedupe_key
-                                         ELSE \(ruleParam)::text || ':' || h.dedupe_key END AS key
+                                         ELSE \(ruleParam)::text || ':' || h.dedupe_key END AS key,
+                               -- The optional `occurrences` column (the rule counts the occurrences itself);
+                               -- NULL when the rule has none.
+                               (to_jsonb(h) ->> 'occurrences')::integer AS counted_occurrences
                           FROM hits h) h
                  ORDER BY key, occurred_at DESC NULLS LAST
             ),
@@ -331,24 +354,24 @@ public struct Analyser: Sendable {
             up AS (
                 INSERT INTO audit.findings AS f
                        (rule_id, severity, account_id, entity_type, entity_id, api_call_ids, title, evidence, dedupe_key,
-                        first_seen, last_seen, occurred_at, last_run_id)
+                        first_seen, last_seen, occurred_at, last_run_id, occurrences)
                 SELECT \(ruleParam)::text, coalesce(\(severityParam)::text, p.severity), p.account_id, p.entity_type,
                        p.entity_id, coalesce(p.api_call_ids, '{}'), p.title, coalesce(p.evidence, '{}'), p.key,
-                       now(), now(), p.occurred_at, \(runParam)::bigint
+                       now(), now(), p.occurred_at, \(runParam)::bigint, coalesce(p.counted_occurrences, 1)
                   FROM picked p
                 ON CONFLICT (dedupe_key) DO UPDATE
                    SET severity = EXCLUDED.severity, entity_type = EXCLUDED.entity_type, entity_id = EXCLUDED.entity_id,
                        api_call_ids = EXCLUDED.api_call_ids, title = EXCLUDED.title, evidence = EXCLUDED.evidence,
                        last_seen = EXCLUDED.last_seen, occurred_at = EXCLUDED.occurred_at,
                        last_run_id = EXCLUDED.last_run_id, detections = f.detections + 1,
-                       status = CASE WHEN f.status = 'resolved' AND EXCLUDED.occurred_at > f.status_changed_at
-                                     THEN 'open' ELSE f.status END,
-                       status_note = CASE WHEN f.status = 'resolved' AND EXCLUDED.occurred_at > f.status_changed_at
+                       occurrences = coalesce(
+                           (SELECT c.counted_occurrences FROM picked c WHERE c.key = f.dedupe_key),
+                           CASE WHEN EXCLUDED.occurred_at > f.occurred_at THEN f.occurrences + 1 ELSE f.occurrences END),
+                       status = CASE WHEN \(reopens) THEN 'open' ELSE f.status END,
+                       status_note = CASE WHEN \(reopens)
                                           THEN 'reopened: detected again after it was resolved' ELSE f.status_note END,
-                       status_changed_by = CASE WHEN f.status = 'resolved' AND EXCLUDED.occurred_at > f.status_changed_at
-                                                THEN 'analyser' ELSE f.status_changed_by END,
-                       status_changed_at = CASE WHEN f.status = 'resolved' AND EXCLUDED.occurred_at > f.status_changed_at
-                                                THEN now() ELSE f.status_changed_at END
+                       status_changed_by = CASE WHEN \(reopens) THEN 'analyser' ELSE f.status_changed_by END,
+                       status_changed_at = CASE WHEN \(reopens) THEN now() ELSE f.status_changed_at END
                 RETURNING f.id, f.dedupe_key, f.severity, f.status
             ),
             events AS (
@@ -376,6 +399,10 @@ public struct Analyser: Sendable {
         }
         result.detected = rows.count
 
+        if rule.resolves == .whenAbsent, since == nil {
+            result.resolved = try resolveAbsent(rule: rule, accountId: account.id, reported: ids, runId: runId, on: db)
+        }
+
         if let alerts = options.alerts, !ids.isEmpty {
             result.alertsQueued = try db.execute(
                 """
@@ -401,5 +428,38 @@ public struct Analyser: Sendable {
                        last_run_id = EXCLUDED.last_run_id, updated_at = now()
                 """, [account.id, rule.id, mark, checksum, runId])
         }
+    }
+
+    /// Resolves the account's open and acknowledged findings of a `resolves: when_absent` rule that this run did
+    /// not report (`reported`: the ids it did), inside the caller's transaction. Each gets a `finding_events` row
+    /// by `analyser` with the run id; `last_run_id` becomes this run, so `[alerts] notify_resolved` groups the
+    /// resolution notices of one analysis together. Returns how many were resolved.
+    func resolveAbsent(rule: Rule, accountId: Int, reported: [Int64], runId: Int64, on db: PGConnection) throws -> Int {
+        let note = "resolved automatically: \(rule.id) no longer reports this condition"
+        let rows = try db.query(
+            """
+            WITH gone AS (
+                SELECT f.id, f.status FROM audit.findings f
+                 WHERE f.rule_id = $1 AND f.account_id = $2 AND f.status IN ('open', 'acknowledged')
+                   AND NOT (f.id = ANY ($3::bigint[]))
+                   FOR UPDATE
+            ),
+            changed AS (
+                UPDATE audit.findings f
+                   SET status = 'resolved', status_note = $4, status_changed_by = 'analyser', status_changed_at = now(),
+                       last_run_id = $5
+                  FROM gone g WHERE f.id = g.id
+                RETURNING f.id
+            ),
+            events AS (
+                INSERT INTO audit.finding_events (finding_id, old_status, new_status, note, changed_by, run_id)
+                SELECT g.id, g.status, 'resolved', $4, 'analyser', $5 FROM gone g
+                RETURNING finding_id
+            )
+            SELECT (SELECT count(*) FROM changed)::integer, (SELECT count(*) FROM events)::integer
+            """,
+            [rule.id, accountId, "{" + reported.map(String.init).joined(separator: ",") + "}", note, runId]
+        ).rows
+        return try rows.first?.decode(0, as: Int.self) ?? 0
     }
 }

@@ -23,7 +23,11 @@ public struct Finding: Sendable {
     public let firstSeen: Date
     public let lastSeen: Date
     public let occurredAt: Date?
+    /// Analysis runs that reported it (re-analyses included).
     public let detections: Int
+    /// How many times the problem occurred (e.g. failed collection runs with one cause since the last success):
+    /// one finding per problem, not per run.
+    public let occurrences: Int
     public let status: FindingStatus
     public let statusNote: String?
     public let statusChangedAt: Date?
@@ -53,7 +57,7 @@ public enum FindingStore {
     static let columns = """
         f.id, f.rule_id, f.severity, a.name AS account, f.entity_type, f.entity_id, f.api_call_ids::text AS api_call_ids,
         f.title, f.evidence::text AS evidence, f.dedupe_key, f.first_seen, f.last_seen, f.occurred_at, f.detections,
-        f.status, f.status_note, f.status_changed_at, f.status_changed_by
+        f.occurrences, f.status, f.status_note, f.status_changed_at, f.status_changed_by
         """
 
     /// Findings matching `filter`, most severe and most recent first.
@@ -90,7 +94,8 @@ public enum FindingStore {
     }
 
     /// Sets a finding's status (`ack`, `resolve`, `suppress`, or `open` to reopen), recording who and why in
-    /// `audit.finding_events`. (With `[alerts] notify_resolved`, the Alerts module announces resolutions.)
+    /// `audit.finding_events`. (With `[alerts] notify_resolved`, the Alerts module announces resolutions, these and
+    /// the analyser's automatic ones alike.)
     /// - Parameters:
     ///   - note: why (required: the next analyst reads it).
     ///   - by: who (e.g. the login name).
@@ -147,7 +152,7 @@ public enum FindingStore {
             entityId: try r.decodeOptional("entity_id"), apiCallIds: ids, title: try r.decode("title"),
             evidence: try r.decode("evidence"), dedupeKey: try r.decode("dedupe_key"), firstSeen: try r.decode("first_seen"),
             lastSeen: try r.decode("last_seen"), occurredAt: try r.decodeOptional("occurred_at"),
-            detections: try r.decode("detections"),
+            detections: try r.decode("detections"), occurrences: try r.decode("occurrences"),
             status: FindingStatus(rawValue: try r.decode("status", as: String.self)) ?? .open,
             statusNote: try r.decodeOptional("status_note"), statusChangedAt: try r.decodeOptional("status_changed_at"),
             statusChangedBy: try r.decodeOptional("status_changed_by"))

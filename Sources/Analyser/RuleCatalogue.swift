@@ -96,6 +96,15 @@ public enum RuleInput: String, Sendable, CaseIterable {
     case callLog = "call_log"
 }
 
+/// How a rule's findings get resolved (`-- resolves:` header line).
+public enum RuleResolution: String, Sendable, CaseIterable {
+    /// By an analyst (`kraken-audit findings resolve`): the finding is about an event that happened.
+    case manually
+    /// Also by the analyser: the rule checks a state and returns every condition that holds for the account on
+    /// each run, so a finding of the account it no longer returns is resolved automatically (see ``Analyser``).
+    case whenAbsent = "when_absent"
+}
+
 /// One rule: a `sql/rules/<id>.sql` file with its parsed header and its SQL ready to bind.
 public struct Rule: Sendable {
     public let id: String
@@ -119,6 +128,8 @@ public struct Rule: Sendable {
     public let statement: String
     /// Placeholder names in `$n` order (`placeholders[0]` is `$1`).
     public let placeholders: [String]
+    /// How its findings are resolved (`-- resolves:`, default `manually`).
+    public let resolves: RuleResolution
 
     /// Placeholders every rule may use without declaring them.
     public static let standardPlaceholders: Set<String> = ["account_id", "changed_after", "occurred_after", "now", "timezone"]
@@ -201,7 +212,7 @@ enum RuleParser {
             case "param":
                 parameters.append(try parseParameter(value, path: path, line: lineNo))
                 lastKey = "param"
-            case "id", "title", "severity", "entity", "input", "catches", "false positives":
+            case "id", "title", "severity", "entity", "input", "resolves", "catches", "false positives":
                 if fields[key] != nil { throw .badRuleFile(path: path, line: lineNo, problem: "'\(key):' appears twice") }
                 fields[key] = (value, lineNo)
                 lastKey = key
@@ -227,6 +238,10 @@ enum RuleParser {
         guard let input = RuleInput(rawValue: inputText) else {
             throw .badRuleFile(path: path, line: fields["input"]?.line ?? 0, problem: "input '\(inputText)' is not one of \(RuleInput.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        let resolvesText = fields["resolves"]?.value ?? RuleResolution.manually.rawValue
+        guard let resolves = RuleResolution(rawValue: resolvesText) else {
+            throw .badRuleFile(path: path, line: fields["resolves"]?.line ?? 0, problem: "resolves '\(resolvesText)' is not one of \(RuleResolution.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         var seen = Set<String>()
         for p in parameters {
             guard seen.insert(p.name).inserted else { throw .badRuleFile(path: path, line: 0, problem: "parameter '\(p.name)' is declared twice") }
@@ -248,7 +263,7 @@ enum RuleParser {
         return Rule(
             id: id, title: try required("title"), severity: severity, entity: try required("entity"), input: input,
             parameters: parameters, catches: try required("catches"), falsePositives: try required("false positives"),
-            path: path, source: text, statement: statement, placeholders: placeholders)
+            path: path, source: text, statement: statement, placeholders: placeholders, resolves: resolves)
     }
 
     /// `name type default | description`.

@@ -48,6 +48,8 @@ struct AnalyserTests {
         // rules over collected rows wait, see dataRulesWaitForACompleteCollection)
         let run = try f.collectorRun(status: "failed", started: "2026-12-18T02:30:00Z", finished: "2026-12-18T02:31:00Z",
                                      error: "EAPI:Invalid key")
+        // The nightly analysis after the failed run reports it (once the re-run succeeded, the failure is resolved).
+        try f.analyse(["stale_collection"], now: CleanAccount.now)
         _ = try f.collectorRun(status: "success", started: "2026-12-18T02:40:00Z", finished: "2026-12-18T02:45:00Z")
         // 9. an old key
         try f.apiKey(fingerprint: "sha256:00000000000000aa", created: "2025-06-01", firstSeen: "2025-06-01T00:00:00Z",
@@ -62,7 +64,10 @@ struct AnalyserTests {
         #expect(has("ledger_gap", altered))
         #expect(has("trade_size_outlier", "TPLANT-HUGEE-TRADEX"))
         #expect(found.contains { $0.dedupeKey == "new_pair_or_asset:\(f.accountId):pair:XETHZUSD" })
-        #expect(has("stale_collection", String(run)))
+        #expect(found.contains {
+            $0.ruleId == "stale_collection" && $0.entityId == "main" && $0.status == .resolved
+                && ($0.evidenceObject["run_ids"] as? [Int])?.map(Int64.init) == [run]
+        })
         #expect(has("key_rotation_due", "sha256:00000000000000aa"))
     }
 
@@ -83,7 +88,9 @@ struct AnalyserTests {
         #expect(first.deferred.map(\.ruleId) == ["ledger_gap"])
         #expect(first.deferred.first?.deferred?.contains("run \(failed) is failed") == true)
         #expect(try f.findings("ledger_gap").isEmpty)
-        #expect(try f.findings("stale_collection").map(\.entityId) == [String(failed)])
+        #expect(try f.findings("stale_collection").map(\.entityId) == ["main"])
+        #expect(try f.findings("stale_collection").first?.evidenceObject["latest_run"].flatMap { ($0 as? [String: Any])?["run_id"] as? Int }
+                    .map(Int64.init) == failed)
         #expect(try f.scalar("SELECT count(*) FROM audit.analysis_state WHERE rule_id = 'ledger_gap'", as: Int.self) == 0)
         // A running collection is not complete either.
         _ = try f.collectorRun(status: "running", started: "2026-04-05T02:00:00Z", finished: nil)

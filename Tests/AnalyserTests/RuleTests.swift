@@ -297,7 +297,9 @@ struct RuleTests {
         #expect(found[0].severity == .high)
         #expect(found[0].title.contains("for 77 h (last success 2026-11-20 03:10 Europe/Berlin"))
         #expect(found[1].severity == .medium)
-        #expect(found[1].entityId == String(failed))
+        #expect(found[1].entityId == "main")
+        #expect(found[1].dedupeKey == "stale_collection:\(f.accountId):failed:EAPI:Invalid key")
+        #expect((found[1].evidenceObject["run_ids"] as? [Int])?.map(Int64.init) == [failed])
         #expect(found[1].title.contains("EAPI:Invalid key"))
     }
 

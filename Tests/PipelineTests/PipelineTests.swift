@@ -86,10 +86,22 @@ import Testing
             """)
         #expect(missed.isEmpty, "seed \(seed): not found: \(missed)\nfindings:\n\(findings.map(\.line).joined(separator: "\n"))")
 
-        // The nightly failures themselves are findings that name the error (stale_collection, medium).
-        let failedRuns = findings.filter { $0.ruleId == "stale_collection" && $0.entityType == "collector_run" }
-        #expect(failedRuns.contains { $0.account == "acct2" && $0.title.contains("EGeneral:Permission denied") && $0.severity == .medium })
-        #expect(failedRuns.contains { $0.account == "acct1" && $0.title.contains("EAPI:Invalid nonce") && $0.severity == .medium })
+        // The nightly failures themselves are findings that name the error (stale_collection, medium): one per
+        // account and cause however many nights it failed (issue 15, part 6: acct2's key lacked a permission for
+        // five runs, which made five identical findings), resolved automatically once a collection succeeded.
+        let failedRuns = findings.filter { $0.ruleId == "stale_collection" && $0.dedupeKey.contains(":failed:") }
+        for (account, cause) in [("acct2", "EGeneral:Permission denied"), ("acct1", "EAPI:Invalid nonce")] {
+            let failures = nights.filter { night in
+                night.contains { $0.account == account && $0.error.map { "\($0)".contains(cause) } == true }
+            }.count
+            let found = failedRuns.filter { $0.account == account && $0.dedupeKey.hasSuffix(":failed:\(cause)") }
+            #expect(found.count == 1, "\(account): \(found.map(\.line))")
+            #expect(found.first?.severity == .medium)
+            #expect(found.first?.occurrences == failures, "\(account) failed \(failures) runs with \(cause)")
+            #expect(found.first?.status == .resolved && found.first?.statusChangedBy == "analyser")
+        }
+        #expect(nights.filter { night in night.contains { $0.account == "acct2" && !$0.succeeded } }.count >= 2,
+                "acct2's key must fail more than one run for this to test anything")
         // Re-analysing changes nothing: no duplicates.
         let again = try p.analyse()
         #expect(again.newFindings == 0)

@@ -11,7 +11,9 @@
 --   `EGeneral:Temporary lockout`, `EAuth:*` (high) or rate-limit errors `EAPI:Rate limit exceeded`,
 --   `EGeneral:Too many requests`, `EService:Throttled` (medium when only these) for one API key, above the
 --   key's own baseline: a leaked key used elsewhere (it shares Kraken's call counter), a revoked or
---   misconfigured key. Evidence: counts per error, the baseline, the calls.
+--   misconfigured key. Evidence: counts per error, the baseline, the calls. One finding per key and kind
+--   (authentication, rate limit): a later burst updates it (last_seen, occurrences, the latest window's
+--   evidence) and reopens it when it was resolved, instead of adding a finding per window.
 -- false positives: a key edited on Kraken (permissions removed) during a run; an outage of Kraken's auth
 --   service. Invalid nonce errors have their own rule (nonce_errors).
 WITH touched AS (
@@ -100,8 +102,9 @@ SELECT :'account_id'::integer AS account_id,
            'first_error_at', b.first_at, 'last_error_at', b.last_at,
            'calls', CASE WHEN jsonb_array_length(b.call_rows) > 50
                          THEN jsonb_path_query_array(b.call_rows, '$[0 to 49]') ELSE b.call_rows END) AS evidence,
+       -- One finding per key and kind, not per window: a key that keeps failing the same way is one problem.
        format('api_error_burst:%s:%s:%s', :'account_id'::integer, coalesce(b.key_fingerprint, 'unknown'),
-              to_char(b.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"')) AS dedupe_key,
+              CASE WHEN b.n_auth > 0 THEN 'auth' ELSE 'rate_limit' END) AS dedupe_key,
        b.last_at AS occurred_at,
        b.ids AS api_call_ids
   FROM baseline b

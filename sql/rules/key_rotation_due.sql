@@ -3,11 +3,13 @@
 -- severity: medium
 -- entity: api_key
 -- input: call_log
+-- resolves: when_absent
 -- param: rotate_after_days integer 90 | Maximum age of an API key in days.
 -- param: active_within_days integer 14 | Only keys used (or first seen) within this many days count (a replaced key is not reported).
 -- catches: an API key in use that is older than rotate_after_days, by key_created (from the account's
 --   key_created in the config) or, when unknown, by when kraken-audit first saw it (then the age is a lower
---   bound, said in the title). One finding per key; it reopens daily after "resolve" while the key stays in use.
+--   bound, said in the title). One finding per key; it reopens daily after "resolve" while the key stays in use,
+--   and is resolved automatically once the key is no longer in use (replaced) or its key_created is corrected.
 -- false positives: key_created not configured for an old key (its age counts from first use by kraken-audit).
 SELECT :'account_id'::integer AS account_id,
        'api_key' AS entity_type,

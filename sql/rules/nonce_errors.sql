@@ -10,7 +10,9 @@
 --   or shared key) or a nonce of a larger scale was used once and poisons every later call. The collector
 --   retries a rejected call once with a fresh, larger nonce and then stops the account, so one nightly run
 --   logs at most two: a threshold above 2 would only fire when someone re-runs the collection within the
---   window. Evidence: the calls with their nonces and the highest nonce Kraken accepted before them.
+--   window. Evidence: the calls with their nonces and the highest nonce Kraken accepted before them. One
+--   finding per key: a later window with errors updates it (last_seen, occurrences, the latest window's
+--   evidence) and reopens it when it was resolved.
 -- false positives: one isolated error (below min_errors), e.g. a nonce store restored from an old backup once;
 --   two kraken-audit processes racing on one key before the shared nonce store existed.
 WITH touched AS (
@@ -61,8 +63,8 @@ SELECT :'account_id'::integer AS account_id,
            'endpoints', to_jsonb(g.endpoints),
            'calls', CASE WHEN jsonb_array_length(g.call_rows) > 50
                          THEN jsonb_path_query_array(g.call_rows, '$[0 to 49]') ELSE g.call_rows END) AS evidence,
-       format('nonce_errors:%s:%s:%s', :'account_id'::integer, coalesce(g.key_fingerprint, 'unknown'),
-              to_char(g.bucket AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"')) AS dedupe_key,
+       -- One finding per key, not per window: a second client on the key fails night after night.
+       format('nonce_errors:%s:%s', :'account_id'::integer, coalesce(g.key_fingerprint, 'unknown')) AS dedupe_key,
        g.last_at AS occurred_at,
        g.ids AS api_call_ids
   FROM grouped g
