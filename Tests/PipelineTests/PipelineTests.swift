@@ -100,6 +100,8 @@ import Testing
             #expect(found.first?.occurrences == failures, "\(account) failed \(failures) runs with \(cause)")
             #expect(found.first?.status == .resolved && found.first?.statusChangedBy == "analyser")
         }
+        let acct2Failures = findings.filter { $0.ruleId == "stale_collection" && $0.account == "acct2" && $0.severity == .medium }
+        #expect(acct2Failures.count == 1, "one finding for acct2's failing runs, not one per run: \(acct2Failures.map(\.line))")
         #expect(nights.filter { night in night.contains { $0.account == "acct2" && !$0.succeeded } }.count >= 2,
                 "acct2's key must fail more than one run for this to test anything")
         // Re-analysing changes nothing: no duplicates.
