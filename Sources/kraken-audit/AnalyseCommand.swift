@@ -89,7 +89,7 @@ struct AnalyseCommand: ParsableCommand {
     }
 
     static func render(_ s: AnalysisSummary) -> String {
-        var lines = ["analysis run \(s.runId): \(s.newFindings) new, \(s.updatedFindings) seen again, \(s.reopenedFindings) reopened, \(s.alertsQueued) alert(s) queued in \(String(format: "%.2f", s.seconds)) s"]
+        var lines = ["analysis run \(s.runId): \(s.newFindings) new, \(s.updatedFindings) seen again, \(s.reopenedFindings) reopened, \(s.resolvedFindings) resolved automatically, \(s.alertsQueued) alert(s) queued in \(String(format: "%.2f", s.seconds)) s"]
         let header = "account".padding(toLength: 14, withPad: " ", startingAt: 0) + "rule".padding(toLength: 24, withPad: " ", startingAt: 0) + "new (crit/high/med/low/info)   again  time"
         lines.append(header)
         for r in s.results {
@@ -109,7 +109,7 @@ struct AnalyseCommand: ParsableCommand {
     static func json(_ s: AnalysisSummary) -> String {
         let object: [String: Any] = [
             "run_id": s.runId, "seconds": s.seconds, "new": s.newFindings, "updated": s.updatedFindings,
-            "reopened": s.reopenedFindings, "alerts_queued": s.alertsQueued,
+            "reopened": s.reopenedFindings, "resolved": s.resolvedFindings, "alerts_queued": s.alertsQueued,
             "results": s.results.map { r -> [String: Any] in
                 var o: [String: Any] = [
                     "account": r.account, "rule": r.ruleId, "new": r.new, "updated": r.updated, "reopened": r.reopened,

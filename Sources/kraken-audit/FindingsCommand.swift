@@ -76,7 +76,7 @@ struct FindingsCommand: ParsableCommand {
                 print("#\(f.id) [\(f.severity.rawValue)] \(f.title)")
                 print("rule: \(f.ruleId)   account: \(f.account ?? "-")   entity: \(f.entityType ?? "-") \(f.entityId ?? "")")
                 print("status: \(f.status.rawValue)\(f.statusNote.map { " (\($0))" } ?? "")")
-                print("occurred: \(f.occurredAt.map(PGTimestamp.format) ?? "-")   first seen: \(PGTimestamp.format(f.firstSeen))   last seen: \(PGTimestamp.format(f.lastSeen))   detections: \(f.detections)")
+                print("occurred: \(f.occurredAt.map(PGTimestamp.format) ?? "-")   first seen: \(PGTimestamp.format(f.firstSeen))   last seen: \(PGTimestamp.format(f.lastSeen))   detections: \(f.detections)   occurrences: \(f.occurrences)")
                 if !f.apiCallIds.isEmpty { print("api calls: \(f.apiCallIds.map(String.init).joined(separator: ", "))") }
                 print("evidence:")
                 print(FindingsCommand.pretty(f.evidence))
@@ -148,7 +148,7 @@ struct FindingsCommand: ParsableCommand {
         var object: [String: Any] = [
             "id": f.id, "rule": f.ruleId, "severity": f.severity.rawValue, "title": f.title, "status": f.status.rawValue,
             "dedupe_key": f.dedupeKey, "first_seen": PGTimestamp.format(f.firstSeen), "last_seen": PGTimestamp.format(f.lastSeen),
-            "detections": f.detections, "api_call_ids": f.apiCallIds,
+            "detections": f.detections, "occurrences": f.occurrences, "api_call_ids": f.apiCallIds,
         ]
         object["account"] = f.account
         object["entity_type"] = f.entityType

@@ -188,6 +188,15 @@ import Testing
         #expect(files2.filter { $0.hasSuffix(".html") }.count == 2)
         let runs = try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL ORDER BY id").rows.map { try $0.decode(0, as: String.self) }
         #expect(runs == ["partial", "partial"])
+        // The broken account failed both nights for one cause: one finding, occurring twice, shown by `findings show`.
+        let stale = try db.query(
+            "SELECT f.id FROM audit.findings f JOIN audit.accounts a ON a.id = f.account_id WHERE f.rule_id = 'stale_collection' AND a.name = 'broken'"
+        ).rows.map { try $0.decode(0, as: Int.self) }
+        #expect(stale.count == 1)
+        if let id = stale.first {
+            let (shown, text) = try await Self.run(s, ["findings", "show", "\(id)"])
+            #expect(shown == 0 && text.contains("occurrences: 2"), "\(text)")
+        }
 
         // --fail-on: only the account that works, and new findings at medium+ after new activity → exit 0 or 4.
         let (code3, _) = try await Self.run(s, ["run", "--account", "acct1", "--fail-on", "critical"])
