@@ -41,6 +41,11 @@ public enum ParameterType: String, Sendable, CaseIterable {
     case assetStrings = "asset_strings"
     /// Table of asset → exact decimal (`{XXBT = "2.5"}`), passed as JSON with string values.
     case assetDecimals = "asset_decimals"
+    /// Table of asset → withdrawal destinations, each a destination address (`"bc1q..."`) or a table
+    /// `{ address = "bc1q...", name = "cold-wallet" }` when the address-book name must match too. A bare string
+    /// must have an address's shape (``DestinationShape``): an address-book name alone is refused, because whoever
+    /// took over the account chooses the names. Passed as JSON `{"XXBT": [{"address": "...", "name": null}]}`.
+    case destinations
 
     /// Largest `integer`/`positive_integer`: inside PostgreSQL's `integer`, and as days before now (about
     /// 2,700 years) still inside its timestamp range.
@@ -72,6 +77,8 @@ public enum ParameterType: String, Sendable, CaseIterable {
         case .dates: return "an array of dates such as [\"2026-12-25\"]"
         case .assetStrings: return "a table of asset = [\"...\"] such as {XXBT = [\"bc1q...\"]}"
         case .assetDecimals: return "a table of asset = \"decimal\" such as {XXBT = \"2.5\"}"
+        case .destinations:
+            return "a table of asset = [destination addresses] such as {XXBT = [\"bc1q...\"]}, an entry may be { address = \"...\", name = \"...\" } when the address-book name must match too"
         }
     }
 }

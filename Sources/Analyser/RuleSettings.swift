@@ -154,6 +154,85 @@ enum ParameterCodec {
                 object[asset] = try decimal(v, path: "\(path).\(asset)", type: .decimal)
             }
             return json(object)
+        case .destinations:
+            guard case .table(let table) = value else { throw wrong() }
+            var object: [String: [Destination]] = [:]
+            for asset in table.keys.sorted() {
+                _ = try text(asset, path: "\(path).\(asset)")
+                let items: [ConfigValue]
+                switch table[asset]! {
+                case .array(let list): items = list
+                case .string(let s): items = [.string(s)]
+                case .table(let t): items = [.table(t)]
+                case let other:
+                    throw .wrongType(path: "\(path).\(asset)", expected: "an array of destination addresses", found: typeName(other))
+                }
+                var list: [Destination] = []
+                for (i, item) in items.enumerated() {
+                    list.append(try destination(item, path: "\(path).\(asset)[\(i)]"))
+                }
+                object[asset] = list
+            }
+            return json(object)
+        }
+    }
+
+    /// One allowlisted withdrawal destination as the SQL gets it: the address, and the address-book name that must
+    /// match too (nil: any name).
+    struct Destination: Encodable {
+        let address: String
+        let name: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(address, forKey: .address)
+            try c.encode(name, forKey: .name)  // null rather than absent: one shape for the SQL
+        }
+
+        enum CodingKeys: String, CodingKey { case address, name }
+    }
+
+    /// An allowlist entry: a bare address (whose shape is checked, ``DestinationShape``), or a table with `address`
+    /// (any shape: the operator said it is an address) and optionally `name`.
+    static func destination(_ item: ConfigValue, path: String) throws(ConfigError) -> Destination {
+        switch item {
+        case .string(let s):
+            let entry = try text(s, path: path)
+            guard DestinationShape(of: entry) != nil else {
+                throw .invalidValue(
+                    path: path,
+                    reason: "'\(entry)' looks like an address-book name, not a destination address. Names cannot be trusted: "
+                        + "whoever can edit the account's address book (someone who took it over, too) chooses them, so an "
+                        + "attacker's address saved as '\(entry)' would pass. Write the destination address as WithdrawStatus "
+                        + "reports it (info), e.g. \"bc1q...\", \"0x...\" or an IBAN; to require the name as well, write "
+                        + "{ address = \"...\", name = \"\(entry)\" }; an address of another shape can be written as "
+                        + "{ address = \"...\" }")
+            }
+            return Destination(address: entry, name: nil)
+        case .table(let t):
+            for key in t.keys.sorted() where key != "address" && key != "name" {
+                throw .unknownKey(path: "\(path).\(key)")
+            }
+            guard let a = t["address"] else {
+                throw .invalidValue(path: path, reason: "needs address = \"...\": a destination is matched by its address; name alone cannot be trusted (the account taker chooses address-book names)")
+            }
+            guard case .string(let address) = a else {
+                throw .wrongType(path: "\(path).address", expected: "a string", found: typeName(a))
+            }
+            // Any shape: the operator says it is an address, and an entry that is none matches no withdrawal.
+            guard !address.isEmpty else {
+                throw .invalidValue(path: "\(path).address", reason: "must not be empty")
+            }
+            var name: String? = nil
+            if let n = t["name"] {
+                guard case .string(let s) = n else {
+                    throw .wrongType(path: "\(path).name", expected: "a string", found: typeName(n))
+                }
+                name = try text(s, path: "\(path).name")
+            }
+            return Destination(address: try text(address, path: "\(path).address"), name: name)
+        default:
+            throw .wrongType(path: path, expected: "a destination address or { address = \"...\", name = \"...\" }", found: typeName(item))
         }
     }
 
@@ -256,7 +335,10 @@ public struct RuleSettings: Sendable {
     public let binds: [String: String]
 
     /// Validates `table` (`[rules.<id>]`, nil when absent) against the rule's parameters.
-    public init(rule: Rule, table: ConfigTable?) throws(ConfigError) {
+    ///
+    /// `inherited` gives parameters not set in `table` a value from another rule's table (its key path for errors):
+    /// a `destinations` parameter called `allowlist` takes `[rules.unexpected_withdrawal] allowlist`.
+    public init(rule: Rule, table: ConfigTable?, inherited: [String: (value: ConfigValue, path: String)] = [:]) throws(ConfigError) {
         let path = table?.path ?? "rules.\(rule.id)"
         let given = table?.values ?? [:]
         for key in given.keys.sorted() where rule.parameter(key) == nil && !Rule.universalParameters.contains(key) {
@@ -283,10 +365,17 @@ public struct RuleSettings: Sendable {
         var binds: [String: String] = [:]
         var configured = Set<String>()
         for p in rule.parameters {
-            let value = given[p.name] ?? p.defaultValue
-            if given[p.name] != nil { configured.insert(p.name) }
+            var value = p.defaultValue
+            var valuePath = "\(path).\(p.name)"
+            if let v = given[p.name] {
+                value = v
+                configured.insert(p.name)
+            } else if let shared = inherited[p.name] {
+                (value, valuePath) = shared
+                configured.insert(p.name)
+            }
             values[p.name] = value
-            binds[p.name] = try ParameterCodec.encode(value, type: p.type, path: "\(path).\(p.name)")
+            binds[p.name] = try ParameterCodec.encode(value, type: p.type, path: valuePath)
         }
         self.rule = rule
         self.enabled = enabled
@@ -331,14 +420,24 @@ public struct RuleSettings: Sendable {
     }
 }
 
+/// The rule whose `allowlist` of withdrawal destinations other withdrawal rules share (``ruleSettings(catalogue:config:)``).
+let sharedAllowlistRule = "unexpected_withdrawal"
+
 /// Validates every `[rules.<id>]` of the configuration against the catalogue.
 public func ruleSettings(catalogue: RuleCatalogue, config: [String: ConfigTable]) throws(ConfigError) -> [RuleSettings] {
     for id in config.keys.sorted() where catalogue.rule(id) == nil {
         throw .unknownKey(path: config[id]?.path ?? "rules.\(id)")
     }
+    // One list of trusted withdrawal destinations for every withdrawal rule: a `destinations` parameter called
+    // `allowlist` that a rule's own table leaves unset takes the one of [rules.unexpected_withdrawal].
+    var inherited: [String: (value: ConfigValue, path: String)] = [:]
+    if let table = config[sharedAllowlistRule], let shared = table.values["allowlist"] {
+        inherited["allowlist"] = (shared, "\(table.path).allowlist")
+    }
     var out: [RuleSettings] = []
     for rule in catalogue.rules {
-        out.append(try RuleSettings(rule: rule, table: config[rule.id]))
+        let shares = rule.id != sharedAllowlistRule && rule.parameter("allowlist")?.type == .destinations
+        out.append(try RuleSettings(rule: rule, table: config[rule.id], inherited: shares ? inherited : [:]))
     }
     return out
 }

@@ -92,6 +92,7 @@ extension SimulatorState {
             case "/_sim/reset" where post:
                 reset()
                 return json(200, .object([("reset", .bool(true))]))
+            case _ where path == "/_sim/address-book" || path.hasPrefix("/_sim/address-book/"): return json(200, try addressBookControl(method: request.method, path: path, field: string))
             default:
                 return json(404, .object([("error", .string("unknown control endpoint \(request.method) \(path)"))]))
             }

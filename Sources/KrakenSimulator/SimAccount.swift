@@ -5,6 +5,8 @@ final class SimAccount {
     var builder: HistoryBuilder
     var key: KeyState
     var assetsSeen: Set<UInt8>
+    /// The address book as changed through `/_sim/address-book` (ControlAddressBook.swift); nil: the generated one.
+    var addressBook: [WithdrawalAddress]? = nil
     private var closeIndexCache: [Int32]? = nil
 
     init(name: String, builder: HistoryBuilder, key: KeyState) {

@@ -132,14 +132,14 @@ struct AnalyserTests {
         try f.withdrawal("FTQcuak-V6Za8qrPnhsTx47yYLz8Tg", asset: "XETH", amount: "35.0000000000", time: "2026-03-29T01:12:00Z",
                          address: "0xdeadbeef00112233", key: nil)
         try f.withdrawal("FTQcuak-V6Za8qrPnhsTx47yYLz8Th", asset: "XETH", amount: "1.0000000000", time: "2026-03-02T01:12:00Z",
-                         address: "0xc01dc01dc01d", key: "cold-wallet")
+                         address: "0xc01dc01dc01dc01dc01dc01dc01dc01dc01dc01d", key: "cold-wallet")
         try f.order("OQCLML-BW3P3-BUCMWZ", opentm: "2026-06-06T08:00:00Z", vol: "0.0200000000")
         try f.trade("THVRQM-33VKH-UCI7BS", time: "2026-06-06T08:00:01Z", vol: "0.0200000000", updatedAt: nil)
         try f.trade("THVRQM-ETHUS-UCI7BS", pair: "XETHZUSD", time: "2026-06-10T10:00:00Z", vol: "1.0000000000")
         try f.collectorRun(status: "success", started: "2026-01-01T02:00:00Z", finished: "2026-01-01T02:05:00Z")
     }
 
-    static let xethAllowlist = "[rules.unexpected_withdrawal]\nallowlist = { XETH = [\"cold-wallet\"] }\n"
+    static let xethAllowlist = "[rules.unexpected_withdrawal]\nallowlist = { XETH = [\"0xC01DC01DC01DC01DC01DC01DC01DC01DC01DC01D\"] }\n"
 
     @Test func rerunningNeverDuplicatesFindings() throws {
         let f = try Fixture("dedupe")

@@ -10,7 +10,7 @@ struct CatalogueTests {
         let catalogue = try RuleCatalogue(directory: TestDatabase.sqlDirectory.appendingPathComponent("rules"))
         #expect(catalogue.rules.map(\.id) == [
             "api_error_burst", "key_rotation_due", "ledger_gap", "new_pair_or_asset", "nonce_errors", "off_hours_trading", "source_mismatch",
-            "stale_collection", "trade_size_outlier", "unexpected_withdrawal",
+            "stale_collection", "trade_size_outlier", "unexpected_withdrawal", "withdrawal_address_changed",
         ])
         for rule in catalogue.rules {
             #expect(!rule.catches.isEmpty && !rule.falsePositives.isEmpty && !rule.title.isEmpty)
@@ -132,7 +132,7 @@ struct CatalogueTests {
             business_days = "Sun-Thu"
             holidays = [2026-12-25, "2026-12-31"]
             [rules.unexpected_withdrawal]
-            allowlist = { XXBT = ["bc1qa35ls3egf0872h3w"], XETH = "cold-wallet" }
+            allowlist = { XXBT = ["bc1qa35ls3egf0872h3w"], XETH = { address = "0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab", name = "cold-wallet" } }
             max_amount = { XXBT = "2.5", ZUSD = 50000 }
             """
         #expect(try configError(rules) == nil)
@@ -142,7 +142,8 @@ struct CatalogueTests {
         #expect(offHours.binds["holidays"] == "{\"2026-12-25\",\"2026-12-31\"}")
         #expect(offHours.timezone(forAccount: "Europe/Berlin") == "America/New_York")
         let withdrawal = try #require(settings.first { $0.rule.id == "unexpected_withdrawal" })
-        #expect(withdrawal.binds["allowlist"] == "{\"XETH\":[\"cold-wallet\"],\"XXBT\":[\"bc1qa35ls3egf0872h3w\"]}")
+        #expect(withdrawal.binds["allowlist"]
+                == "{\"XETH\":[{\"address\":\"0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab\",\"name\":\"cold-wallet\"}],\"XXBT\":[{\"address\":\"bc1qa35ls3egf0872h3w\",\"name\":null}]}")
         #expect(withdrawal.binds["max_amount"] == "{\"XXBT\":\"2.5\",\"ZUSD\":\"50000\"}")
     }
 }

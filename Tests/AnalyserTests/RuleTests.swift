@@ -11,7 +11,7 @@ struct RuleTests {
 
     static let withdrawalConfig = """
         [rules.unexpected_withdrawal]
-        allowlist = { XETH = ["cold-wallet"], XXBT = ["bc1qa35ls3egf0872h3w"] }
+        allowlist = { XETH = ["0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab"], XXBT = ["bc1qa35ls3egf0872h3w"] }
         max_amount = { XXBT = "2.5" }
         velocity_24h = { XXBT = "3" }
         """
@@ -25,7 +25,7 @@ struct RuleTests {
             let time = "2026-02-0\(i)T10:00:00Z"
             try f.ledger(Fixture.krakenId("L", 100 + i), refid: refid, time: time, type: "withdrawal", asset: "XETH",
                          amount: "-1.0000000000", fee: "0.0000000000", balance: "\(balance).0000000000")
-            try f.withdrawal(refid, asset: "XETH", amount: "1.0000000000", time: time, address: "0x9f2c11ab", key: "cold-wallet")
+            try f.withdrawal(refid, asset: "XETH", amount: "1.0000000000", time: time, address: "0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab", key: "cold-wallet")
         }
     }
 
@@ -60,7 +60,7 @@ struct RuleTests {
         try f.ledger("LK3RTP-WXZ2Q-NEARMS", refid: "FTQcuak-nearmiss", time: "2026-03-29T01:12:00Z", type: "withdrawal",
                      asset: "XETH", amount: "-1.2000000000", fee: "0.0035000000", balance: "93.7965000000")
         try f.withdrawal("FTQcuak-nearmiss", asset: "XETH", amount: "1.2000000000", time: "2026-03-29T01:12:00Z",
-                         address: "0x9f2c11ab", key: "cold-wallet")
+                         address: "0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab", key: "cold-wallet")
         // Exactly at the XXBT limit (2.5 is not above 2.5), to an allowlisted address: no reason either.
         try f.withdrawal("FTQcuak-xbt-at-limit", asset: "XXBT", amount: "2.5000000000", time: "2026-03-10T09:00:00Z",
                          address: "bc1qa35ls3egf0872h3w", key: nil)

@@ -69,6 +69,17 @@ import Testing
         #expect(output.contains("'alerts.renotify_after_hours'"), "\(output)")
     }
 
+    /// Issue 15 item 1: an allowlist of address-book names (the old example's `XETH = ["eth-ledger"]`) is refused:
+    /// the account taker chooses the names.
+    @Test(arguments: [["doctor"], ["analyse"]])
+    func aNamesOnlyWithdrawalAllowlistExits78SayingWhy(args: [String]) async throws {
+        let (status, output) = try await Self.run(args, config: Self.base + "[rules.unexpected_withdrawal]\nallowlist = { XETH = [\"eth-ledger\"] }\n")
+        #expect(status == 78, "\(output)")
+        #expect(output.contains("rules.unexpected_withdrawal.allowlist.XETH[0]"), "\(output)")
+        #expect(output.contains("'eth-ledger' looks like an address-book name"), "\(output)")
+        #expect(output.contains("Names cannot be trusted"), "\(output)")
+    }
+
     @Test(arguments: [["doctor"], ["analyse"], ["run"], ["rules"]])
     func aBadRuleParameterIsRefusedWhenTheConfigIsLoaded(args: [String]) async throws {
         let (status, output) = try await Self.run(args, config: Self.base + "[rules.unexpected_withdrawal]\nnew_asset_severity = \"High\"\n")

@@ -45,7 +45,7 @@ import Testing
             label = "\(label)"
 
             [rules.unexpected_withdrawal]
-            allowlist = { XXBT = ["$(touch \(markers[2]))", "it's `x`"] }
+            allowlist = { XXBT = [{ address = "$(touch \(markers[2]))" }, { address = "bc1qa35ls3egf0872h3w", name = "it's `x`" }] }
 
             """
         let config = dir.appendingPathComponent("kraken-audit.toml").path

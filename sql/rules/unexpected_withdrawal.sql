@@ -3,7 +3,7 @@
 -- severity: high
 -- entity: withdrawal
 -- input: collected
--- param: allowlist asset_strings {} | Allowed destinations per asset: address (WithdrawStatus info) or address-book name (key), e.g. {XXBT = ["bc1q..."], XETH = ["cold-wallet"]}. Empty: the destination is not checked. With a non-empty allowlist, an asset missing from it has no allowed destination.
+-- param: allowlist destinations {} | Allowed destination addresses per asset (WithdrawStatus info), e.g. {XXBT = ["bc1q..."], XETH = ["0x..."]}; an entry { address = "0x...", name = "eth-ledger" } also requires that address-book name. Matched by address only (0x hex case-insensitively, others exactly): address-book names are chosen by whoever controls the account, so a bare name is refused. Empty: the destination is not checked. With a non-empty allowlist, an asset missing from it has no allowed destination.
 -- param: max_amount asset_decimals {} | Per-asset amount above which any withdrawal is reported (high), e.g. {XXBT = "2.5"}.
 -- param: velocity_24h asset_decimals {} | Per-asset limit for the total withdrawn in the 24 h ending with a withdrawal (high).
 -- param: max_count_24h integer 3 | Report (medium) a withdrawal that makes more than this many withdrawals of the asset in the 24 h ending with it: a burst, whatever the amounts. 0: no limit.
@@ -17,10 +17,12 @@
 --   (more than max_count_24h of the asset within 24 h: small amounts to known addresses that no amount limit
 --   catches, as when a taken-over account is drained in steps). One finding per withdrawal (refid) listing
 --   every reason; the severity is the highest reason's.
+--   The destination is judged by its address alone: an attacker's address saved under an allowlisted name
+--   (re-pointed address-book entry) is reported like any other unknown address.
 -- false positives: a new address that was approved but not yet added to the allowlist; batch payouts (raise
 --   max_count_24h); ledger-only withdrawals older than WithdrawStatus's look-back have no recorded destination
---   (reported as low when an allowlist is set); the first withdrawal of each asset in a new account (low by
---   default).
+--   (reported as low when an allowlist is set, as is a record with an address-book name but no address); the
+--   first withdrawal of each asset in a new account (low by default).
 WITH params AS (
     SELECT :'allowlist'::jsonb AS allowlist, :'max_amount'::jsonb AS max_amount,
            :'velocity_24h'::jsonb AS velocity, :'history_factor'::numeric AS history_factor,
@@ -103,8 +105,13 @@ checks AS (
            (p.max_amount ->> wd.asset)::numeric AS limit_amount,
            (p.velocity ->> wd.asset)::numeric AS limit_24h,
            p.history_factor, p.min_history, p.new_asset_severity, p.max_count_24h,
-           (coalesce(p.allowlist -> wd.asset, '[]'::jsonb) ? coalesce(wd.address, '')
-            OR coalesce(p.allowlist -> wd.asset, '[]'::jsonb) ? coalesce(wd.address_name, '')) AS destination_allowed
+           -- By address only (the name is an extra condition when the entry gives one, never a way in): the
+           -- account taker chooses address-book names. 0x hex addresses compare case-insensitively (EIP-55 mixed
+           -- case is a checksum), every other address exactly.
+           EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(p.allowlist -> wd.asset, '[]'::jsonb)) e
+                    WHERE CASE WHEN e ->> 'address' ~ '^0[xX][0-9a-fA-F]+$' THEN lower(e ->> 'address') ELSE e ->> 'address' END
+                          = CASE WHEN wd.address ~ '^0[xX][0-9a-fA-F]+$' THEN lower(wd.address) ELSE wd.address END
+                      AND (e ->> 'name' IS NULL OR e ->> 'name' = wd.address_name)) AS destination_allowed
       FROM wd
       JOIN history h USING (refid)
       JOIN velocity v USING (refid)
@@ -113,8 +120,7 @@ checks AS (
 reasons AS (
     SELECT c.*,
            array_remove(ARRAY[
-               CASE WHEN c.allowlist_on AND (c.address IS NOT NULL OR c.address_name IS NOT NULL)
-                         AND NOT c.destination_allowed
+               CASE WHEN c.allowlist_on AND c.address IS NOT NULL AND NOT c.destination_allowed
                     THEN 'high:destination not in the allowlist' END,
                CASE WHEN c.limit_amount IS NOT NULL AND c.amount > c.limit_amount
                     THEN format('high:above the %s %s limit', trim_scale(c.limit_amount), c.asset) END,
@@ -132,7 +138,9 @@ reasons AS (
                CASE WHEN c.history_n = 0 AND c.new_asset_severity <> 'off'
                     THEN c.new_asset_severity || ':first withdrawal of ' || c.asset END,
                CASE WHEN c.allowlist_on AND c.address IS NULL AND c.address_name IS NULL
-                    THEN 'low:no recorded destination (no WithdrawStatus record)' END
+                    THEN 'low:no recorded destination (no WithdrawStatus record)' END,
+               CASE WHEN c.allowlist_on AND c.address IS NULL AND c.address_name IS NOT NULL
+                    THEN 'low:no recorded destination address (only the address-book name, which is not trusted)' END
            ], NULL) AS tagged
       FROM checks c
 ),
