@@ -92,6 +92,7 @@ extension SimulatorState {
             case "/_sim/reset" where post:
                 reset()
                 return json(200, .object([("reset", .bool(true))]))
+            case _ where path.hasPrefix("/_sim/keys/"): return controlKeys(request, path: path)
             default:
                 return json(404, .object([("error", .string("unknown control endpoint \(request.method) \(path)"))]))
             }
