@@ -23,9 +23,8 @@ struct KeySnapshot {
         var stats = EndpointStats()
     }
 
-    /// Calls GetApiKeyInfo and stores the answer. A Kraken failure is logged and leaves no snapshot (the run goes on,
-    /// as before this call existed; its failing calls are in the call log); cancellation, a lockout and database
-    /// failures stop the run.
+    /// Calls GetApiKeyInfo and stores the answer. A failure of this method alone (``methodOnly``, a malformed answer)
+    /// is logged and leaves no snapshot, the run goes on; any other failure stops the run as any call's would.
     func take() async throws(CollectError) -> Outcome {
         var outcome = Outcome()
         let (fingerprint, accountId, runId) = (paced.fingerprint, self.accountId, paced.runId)
@@ -40,13 +39,19 @@ struct KeySnapshot {
         do {
             response = try await paced.call("GetApiKeyInfo")
         } catch {
+            // Only what concerns this method alone lets the run go on (a Kraken without the method, or refusing it);
+            // a key, nonce, rate or transport failure would fail every call after it too, so it stops the run here
+            // like any call's (and says why, e.g. EAPI:Invalid nonce).
+            let methodOnly: Bool
             switch error {
-            case .cancelled, .lockedOut, .database: throw error
-            case .kraken, .malformed, .configuration:
-                outcome.stats.calls = 1
-                logger.warning("could not read the key's settings (GetApiKeyInfo); no posture snapshot this run", metadata: ["error": "\(error)"])
-                return outcome
+            case .kraken(let e, _): methodOnly = e.kind.map(Self.methodOnly.contains) == true
+            case .malformed: methodOnly = true
+            default: methodOnly = false
             }
+            guard methodOnly else { throw error }
+            outcome.stats.calls = 1
+            logger.warning("could not read the key's settings (GetApiKeyInfo); no posture snapshot this run", metadata: ["error": "\(error)"])
+            return outcome
         }
         outcome.stats.calls = 1
         outcome.info = response.result
@@ -92,6 +97,9 @@ struct KeySnapshot {
             ])
         return outcome
     }
+
+    /// Kraken errors about GetApiKeyInfo itself rather than the key or the connection.
+    static let methodOnly: Set<KrakenErrorString.Kind> = [.permissionDenied, .unknownMethod, .invalidArguments, .other]
 
     @discardableResult
     func storeRun<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws(CollectError) -> T {

@@ -123,6 +123,11 @@ import Testing
         // One GetApiKeyInfo call per key and run.
         let calls = try p.db.query("SELECT count(*) FROM audit.api_calls WHERE endpoint = 'GetApiKeyInfo'").rows[0].decode(0, as: Int.self)
         #expect(calls == 3)
+        // Nothing secret kept: no apiKey (the public key string) in the stored answers.
+        let apiKey = try #require(p.sim.accounts.first?.apiKey)
+        let leaked = try p.db.query("SELECT count(*) FROM audit.api_key_snapshots WHERE raw ? 'apiKey' OR strpos(raw::text, $1) > 0", [apiKey])
+            .rows[0].decode(0, as: Int.self)
+        #expect(leaked == 0)
         let found = try keyFindings(p)
         #expect(found.isEmpty, "\(found.map(\.line))")
     }
