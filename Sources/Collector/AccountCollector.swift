@@ -118,12 +118,13 @@ final class AccountCollector: Sendable {
         var stats: [String: EndpointStats] = [:]
         let serverTime = try await paced.serverTime()
         try await storeRun { try CollectStore.prepare($0) }
+        // The key's settings, once per run (posture rules); the same answer serves the backfill decision below.
+        let key = try await KeySnapshot(accountId: accountId, paced: paced, store: store, logger: logger).take()
+        stats["GetApiKeyInfo"] = key.stats
         // Export backfill: decide on a first run (and seed the seam), request reports before paging so Kraken
         // works on them meanwhile; poll/download/import after paging (one step each, or until done with --wait).
         let backfill = ExportBackfill(account: account, accountId: accountId, paced: paced, store: store, options: options, logger: logger)
-        var begin = EndpointStats()
-        let mode = try await backfill.begin(serverTime: serverTime, stats: &begin)
-        if begin.calls > 0 { stats["GetApiKeyInfo"] = begin }
+        let mode = try await backfill.begin(serverTime: serverTime, keyInfo: key.info)
         if mode == .export {
             for (k, v) in try await backfill.advance(wait: false) { stats[k] = (stats[k] ?? EndpointStats()).merged(v) }
         }

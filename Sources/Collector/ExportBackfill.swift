@@ -128,7 +128,8 @@ struct ExportBackfill {
 
     /// On an account's first run, decides between export and paging; for export, records the two requests and
     /// seeds the paging cursors (one transaction). Returns the mode in effect for the history before now.
-    func begin(serverTime: Int64, stats: inout EndpointStats) async throws(CollectError) -> BackfillMode {
+    /// `keyInfo` is this run's GetApiKeyInfo answer (``KeySnapshot``), nil when the call failed.
+    func begin(serverTime: Int64, keyInfo: JSONValue?) async throws(CollectError) -> BackfillMode {
         let accountId = self.accountId
         let (hasExports, hasCursors) = try await storeRun { db in
             (
@@ -146,14 +147,12 @@ struct ExportBackfill {
         }
         var mode = requested ?? .paging
         if requested == nil {
-            // Auto: export when the key may (GetApiKeyInfo needs no permission and costs 1).
-            do {
-                let info = try await paced.call("GetApiKeyInfo")
-                stats.calls += 1
-                let permissions = info.result["permissions"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            // Auto: export when the key may (from the run's GetApiKeyInfo answer).
+            if let keyInfo {
+                let permissions = keyInfo["permissions"]?.arrayValue?.compactMap(\.stringValue) ?? []
                 mode = permissions.contains("export-data") ? .export : .paging
-            } catch {
-                logger.warning("could not read the key's permissions; backfilling by paging", metadata: ["error": "\(error)"])
+            } else {
+                logger.warning("could not read the key's permissions; backfilling by paging")
                 mode = .paging
             }
         }

@@ -25,6 +25,23 @@ struct KeyState: Sendable {
     var rateLimited = 0
     var lastUsed: Int64? = nil
 
+    // Key restrictions as GetApiKeyInfo reports them (../shared/kraken-api.md §3.11, §7); changed through
+    // /_sim/keys (ControlKeys.swift). Reported, not enforced. The default allowlist (loopback) makes a default key
+    // an audit key as it should be: read-only and IP-restricted.
+    var ipAllowlist: [String] = ["127.0.0.1", "::1"]
+    /// Unix seconds; 0 = unset (never expires / no query bound).
+    var validUntil: Int64 = 0
+    var queryFrom: Int64 = 0
+    var queryTo: Int64 = 0
+    /// Unix seconds of the last settings change; nil = shortly after creation.
+    var modifiedTime: Int64? = nil
+    /// Whether GetApiKeyInfo's `nonce`/`lastUsed` describe the requests before the asking one (Kraken does not
+    /// document it; default: they include it, as §1.7's order updates the highest nonce before the method runs).
+    var keyInfoExcludesCurrent = false
+    /// Highest nonce and lastUsed as they were before the current request (for ``keyInfoExcludesCurrent``).
+    var highestNonceBefore: UInt64 = 0
+    var lastUsedBefore: Int64? = nil
+
     /// Applies the decay up to `now` (monotonic seconds).
     mutating func decay(now: Double, perSecond: Double) {
         let elapsed = max(0, now - counterUpdated)

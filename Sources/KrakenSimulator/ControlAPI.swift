@@ -93,6 +93,7 @@ extension SimulatorState {
                 reset()
                 return json(200, .object([("reset", .bool(true))]))
             case _ where path == "/_sim/address-book" || path.hasPrefix("/_sim/address-book/"): return json(200, try addressBookControl(method: request.method, path: path, field: string))
+            case _ where path.hasPrefix("/_sim/keys/"): return controlKeys(request, path: path)
             default:
                 return json(404, .object([("error", .string("unknown control endpoint \(request.method) \(path)"))]))
             }

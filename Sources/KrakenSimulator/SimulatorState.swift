@@ -585,6 +585,8 @@ public actor SimulatorState {
         let cost = options.costs[method] ?? options.defaultCost
         a.key.decay(now: now, perSecond: decayPerSecond)
         a.key.calls += 1
+        a.key.highestNonceBefore = a.key.highestNonce
+        a.key.lastUsedBefore = a.key.lastUsed
         a.key.lastUsed = nowTicks() / 10_000
         func fail(_ error: String, lockoutStreak: Bool) -> JSONValue {
             a.key.charge(cost)
@@ -660,13 +662,15 @@ public actor SimulatorState {
         var r = SeededRandom(seed: options.seed, stream: "iban/\(a.name)")
         let chars = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
         let iban = "AA\(r.int(10...99)) " + (0..<3).map { _ in String((0..<4).map { _ in chars[r.int(0..<chars.count)] }) }.joined(separator: " ")
+        let k = a.key
+        let (nonce, lastUsed) = k.keyInfoExcludesCurrent ? (k.highestNonceBefore, k.lastUsedBefore) : (k.highestNonce, k.lastUsed)
         return .object([
-            ("apiKeyName", .string("\(a.name)-audit")), ("apiKey", .string(a.key.apiKey)),
-            ("nonce", .string(String(a.key.highestNonce))), ("nonceWindow", .number(String(a.key.nonceWindow))),
-            ("permissions", .array(a.key.permissions.map(JSONValue.string))), ("iban", .string(iban)),
-            ("validUntil", .string("0")), ("queryFrom", .string("0")), ("queryTo", .string("0")),
-            ("createdTime", .string(String(a.key.createdTime))), ("modifiedTime", .string(String(a.key.createdTime + 195))),
-            ("ipAllowlist", .array([])), ("lastUsed", a.key.lastUsed.map { .string(String($0)) } ?? .null),
+            ("apiKeyName", .string("\(a.name)-audit")), ("apiKey", .string(k.apiKey)),
+            ("nonce", .string(String(nonce))), ("nonceWindow", .number(String(k.nonceWindow))),
+            ("permissions", .array(k.permissions.map(JSONValue.string))), ("iban", .string(iban)),
+            ("validUntil", .string(String(k.validUntil))), ("queryFrom", .string(String(k.queryFrom))), ("queryTo", .string(String(k.queryTo))),
+            ("createdTime", .string(String(k.createdTime))), ("modifiedTime", .string(String(k.modifiedTime ?? k.createdTime + 195))),
+            ("ipAllowlist", .array(k.ipAllowlist.map(JSONValue.string))), ("lastUsed", lastUsed.map { .string(String($0)) } ?? .null),
         ])
     }
 

@@ -135,15 +135,59 @@ public struct Doctor: Sendable {
             } else {
                 out.append(DoctorCheck(.failed, subject, "key lacks permission(s): \(missing.joined(separator: ", "))", fix: "edit the key on Kraken (Settings > API) and enable: \(missing.joined(separator: ", "))"))
             }
-            let dangerous = Self.dangerousPermissions.filter { permissions.contains($0) }
-            if !dangerous.isEmpty {
-                out.append(DoctorCheck(.warning, subject, "key can \(dangerous.joined(separator: ", ")): an audit key should be query-only", fix: "create a new key with only \(Self.neededPermissions.joined(separator: ", ")) and delete this one"))
-            }
+            out.append(contentsOf: Self.postureChecks(info.result, subject: subject, settings: environment.config.rules["key_posture"]))
             if let nonce = info.result["nonce"]?.stringValue.flatMap(UInt64.init), nonce > UInt64(NonceStore.nowMillis()) * 10 {
                 out.append(DoctorCheck(.failed, subject, "Kraken's highest nonce for this key (\(nonce)) is of a larger scale than millisecond nonces: every call will fail with EAPI:Invalid nonce", fix: "create a new key used only by kraken-audit"))
             }
         } catch {
             out.append(DoctorCheck(.failed, subject, "\(error)", fix: Self.fix(for: error)))
+        }
+        return out
+    }
+
+    /// The key's posture from its GetApiKeyInfo answer, item by item as the `key_posture` rule judges it (with the
+    /// `[rules.key_posture]` thresholds when configured), each with the Kraken setting that fixes it.
+    public static func postureChecks(_ info: JSONValue, subject: String, settings: ConfigTable?, now: Date = Date()) -> [DoctorCheck] {
+        func integer(_ name: String, _ fallback: Int) -> Int {
+            if case .integer(let v) = settings?.values[name] { return v }
+            return fallback
+        }
+        let maxWindow = integer("max_nonce_window", 0)
+        let expiryDays = integer("expires_within_days", 14)
+        var out: [DoctorCheck] = []
+        let allowlist = (info["ipAllowlist"]?.arrayValue ?? []).compactMap(\.stringValue)
+        if allowlist.isEmpty {
+            out.append(DoctorCheck(
+                .warning, subject, "posture: the key has no IP allowlist: anyone with the key and secret can use it from anywhere",
+                fix: "on Kraken, Settings > API > edit the key > IP allowlist (Key restrictions): enter the public address(es) kraken-audit runs from"))
+        } else {
+            out.append(DoctorCheck(.ok, subject, "posture: IP allowlist \(allowlist.joined(separator: ", "))"))
+        }
+        let permissions = (info["permissions"]?.arrayValue ?? []).compactMap(\.stringValue)
+        let dangerous = dangerousPermissions.filter { permissions.contains($0) }
+        if dangerous.isEmpty {
+            out.append(DoctorCheck(.ok, subject, "posture: no permission beyond read-only"))
+        } else {
+            out.append(DoctorCheck(
+                .warning, subject, "posture: key can \(dangerous.joined(separator: ", ")): an audit key should be query-only",
+                fix: "on Kraken, Settings > API > edit the key > Key permissions: untick \(dangerous.joined(separator: ", ")) (or create a new key with only \(neededPermissions.joined(separator: ", ")) and delete this one)"))
+        }
+        let window = (info["nonceWindow"]?.numberText ?? info["nonceWindow"]?.stringValue).flatMap { UInt64($0) } ?? 0
+        if window > UInt64(maxWindow) {
+            out.append(DoctorCheck(
+                .warning, subject, "posture: nonce window \(window) (at most \(maxWindow) expected): nonces below the highest are accepted, so a second client can share the key unnoticed",
+                fix: "on Kraken, Settings > API > edit the key > Nonce window (Advanced): set it to \(maxWindow)"))
+        } else {
+            out.append(DoctorCheck(.ok, subject, "posture: nonce window \(window)"))
+        }
+        let validUntil = (info["validUntil"]?.stringValue ?? info["validUntil"]?.numberText).flatMap { Double($0) } ?? 0
+        if validUntil > 0, validUntil <= now.timeIntervalSince1970 + Double(expiryDays) * 86_400 {
+            let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: validUntil))
+            out.append(DoctorCheck(
+                .warning, subject, "posture: the key \(validUntil <= now.timeIntervalSince1970 ? "expired" : "expires") at \(when)",
+                fix: "on Kraken, Settings > API > edit the key > Key expiration (Advanced): extend it, or create a new key and switch the config to it before then"))
+        } else {
+            out.append(DoctorCheck(.ok, subject, validUntil > 0 ? "posture: key valid until \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: validUntil)))" : "posture: key does not expire"))
         }
         return out
     }

@@ -24,7 +24,7 @@ struct FakeKraken: HTTPTransport {
         let expected = try RequestSigner(secret: Secret(secret)).sign(path: request.url.path, nonce: nonce, body: request.body)
         guard headers["API-Sign"] == expected else { return Self.error("EAPI:Invalid signature") }
         let perms = permissions.map { "\"\($0)\"" }.joined(separator: ",")
-        return HTTPResponse(status: 200, body: Array(#"{"error":[],"result":{"apiKeyName":"audit","nonce":"\#(nonce)","nonceWindow":0,"permissions":[\#(perms)]}}"#.utf8))
+        return HTTPResponse(status: 200, body: Array(#"{"error":[],"result":{"apiKeyName":"audit","nonce":"\#(nonce)","nonceWindow":0,"permissions":[\#(perms)],"ipAllowlist":["203.0.113.7"],"validUntil":"0"}}"#.utf8))
     }
 
     static func error(_ e: String) -> HTTPResponse { HTTPResponse(status: 200, body: Array(#"{"error":["\#(e)"]}"#.utf8)) }
@@ -94,6 +94,26 @@ struct FakeKraken: HTTPTransport {
         let checks = await doctor(cfg, permissions: ["query-funds", "query-ledger", "withdraw-funds"]).run()
         #expect(checks.contains { $0.status == .failed && $0.detail.contains("query-open-trades, query-closed-trades") })
         #expect(checks.contains { $0.status == .warning && $0.detail.contains("withdraw-funds") })
+    }
+
+    /// Issue 15: the posture checklist names each weakness and the Kraken setting that fixes it.
+    @Test func postureChecklistNamesTheKrakenSettingToChange() throws {
+        let weak = try JSONValue.parse(Array(#"""
+            {"permissions":["query-funds","withdraw-funds"],"ipAllowlist":[],"nonceWindow":5000,"validUntil":"1764200000"}
+            """#.utf8))
+        let checks = Doctor.postureChecks(weak, subject: "kraken main", settings: nil, now: Date(timeIntervalSince1970: 1_764_135_267))
+        let warnings = checks.filter { $0.status == .warning }
+        #expect(warnings.count == 4, "\(Doctor.render(checks))")
+        #expect(warnings.contains { $0.detail.contains("no IP allowlist") && $0.fix?.contains("IP allowlist") == true })
+        #expect(warnings.contains { $0.detail.contains("withdraw-funds") && $0.fix?.contains("Key permissions: untick withdraw-funds") == true })
+        #expect(warnings.contains { $0.detail.contains("nonce window 5000") && $0.fix?.contains("Nonce window") == true })
+        #expect(warnings.contains { $0.detail.contains("expires") && $0.fix?.contains("Key expiration") == true })
+        // A read-only key with an allowlist, no window and no expiry: four green lines.
+        let good = try JSONValue.parse(Array(#"""
+            {"permissions":["query-funds","query-ledger"],"ipAllowlist":["203.0.113.7"],"nonceWindow":0,"validUntil":"0"}
+            """#.utf8))
+        let ok = Doctor.postureChecks(good, subject: "kraken main", settings: nil)
+        #expect(ok.count == 4 && ok.allSatisfy { $0.status == .ok }, "\(Doctor.render(ok))")
     }
 
     @Test func unreachableDatabaseIsOneCheck() async throws {
