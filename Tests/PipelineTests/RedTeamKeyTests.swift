@@ -82,6 +82,13 @@ import Testing
         #expect(changed.severity == .high)
         #expect(changed.title.contains("IP allowlist removed"))
         #expect(found.count == 2, "\(found.map(\.line))")
+        // The owner puts the allowlist back: the posture finding is resolved by the analyser (resolves: when_absent).
+        try await p.sim.state.updateKey(account: "acct1", KeySettingsChange(ipAllowlist: ["127.0.0.1"]))
+        try await night(p)
+        let after = try keyFindings(p)
+        let resolved = try #require(after.first { $0.id == posture.id })
+        #expect(resolved.status == .resolved, "\(after.map(\.line))")
+        #expect(!after.contains { $0.ruleId == "key_posture" && $0.status == .open }, "\(after.map(\.line))")
     }
 
     /// Kraken does not say whether GetApiKeyInfo's nonce/lastUsed include the asking request: the foreign client is
