@@ -20,7 +20,7 @@ WITH params AS (
 ),
 named AS (
     -- Withdrawals with both a name and an address; address_key is the comparable form of the address.
-    SELECT w.refid, w.asset, w.key AS name, w.info AS address, w.time, w.amount, w.status, w.updated_at,
+    SELECT w.refid, w.asset, w.key AS name, w.info AS address, w.time, w.amount, w.status, w.updated_at, w.first_seen_at,
            CASE WHEN w.info ~ '^0[xX][0-9a-fA-F]+$' THEN lower(w.info) ELSE w.info END AS address_key
       FROM audit.withdrawals w
      WHERE w.account_id = :'account_id'::integer AND w.key IS NOT NULL AND w.key <> ''
@@ -35,6 +35,7 @@ touched AS (
 seen AS (
     -- Each (asset, name, address) combination of a touched name or address: when it was first and last seen.
     SELECT n.asset, n.name, n.address_key, min(n.address) AS address, min(n.time) AS first_seen,
+           min(n.first_seen_at) AS first_stored,
            max(n.time) AS last_seen, count(*) AS withdrawals,
            (array_agg(n.refid ORDER BY n.time, n.refid))[1] AS first_refid,
            (array_agg(n.refid ORDER BY n.time DESC, n.refid DESC))[1:20] AS recent_refids,
@@ -49,8 +50,9 @@ seen AS (
 ),
 ranked AS (
     SELECT s.*,
-           row_number() OVER (PARTITION BY s.asset, s.name ORDER BY s.first_seen, s.address_key) AS nth_address,
-           row_number() OVER (PARTITION BY s.asset, s.address_key ORDER BY s.first_seen, s.name) AS nth_name
+           -- Kraken's times have whole seconds: on a tie, the combination kraken-audit stored first came first.
+           row_number() OVER (PARTITION BY s.asset, s.name ORDER BY s.first_seen, s.first_stored, s.address_key) AS nth_address,
+           row_number() OVER (PARTITION BY s.asset, s.address_key ORDER BY s.first_seen, s.first_stored, s.name) AS nth_name
       FROM seen s
 ),
 repointed AS (
