@@ -9,21 +9,31 @@ public enum FormEncoding {
     public static func escape(_ string: String) -> String {
         var out = [UInt8]()
         out.reserveCapacity(string.utf8.count)
-        let hex = Array("0123456789ABCDEF".utf8)
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(byte)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0f)])
-            }
-        }
+        for byte in string.utf8 { append(byte, to: &out) }
         return String(decoding: out, as: UTF8.self)
     }
+
+    /// ``escape(_:)`` for bytes appended to `out` (the signer encodes the OTP straight from its zeroing storage).
+    static func escape(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        for byte in bytes { append(byte, to: &out) }
+    }
+
+    /// One byte: RFC 3986 unreserved bytes as they are, every other byte `%XX`.
+    @inline(__always)
+    private static func append(_ byte: UInt8, to out: inout [UInt8]) {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "_"), UInt8(ascii: "~"):
+            out.append(byte)
+        default:
+            out.append(UInt8(ascii: "%"))
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0f)])
+        }
+    }
+
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     /// Encodes ordered pairs as `k=v&k=v` (order kept: the signature covers the exact bytes).
     public static func encode(_ pairs: [(String, String)]) -> String {

@@ -77,29 +77,12 @@ public struct SignedRequest: Sendable {
             // Room for the worst case first: a reallocation mid-append would free a buffer holding part of the OTP.
             body.reserveCapacity(body.count + 5 + otp.count * 3)
             body.append(contentsOf: Array("&otp=".utf8))
-            otp.withBytes { Self.percentEncode($0, into: &body) }
+            otp.withBytes { FormEncoding.escape($0, into: &body) }
         }
         self.path = "/0/private/\(method)"
         self.nonce = nonce
         self.body = body
         self.signature = signer.sign(path: path, nonce: nonce, body: body)
-    }
-
-    /// ``FormEncoding/escape(_:)`` for bytes: RFC 3986 unreserved bytes as they are, every other byte `%XX`.
-    static func percentEncode(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
-        let hex = Array("0123456789ABCDEF".utf8)
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
-                UInt8(ascii: "_"), UInt8(ascii: "~"):
-                out.append(byte)
-            default:
-                out.append(UInt8(ascii: "%"))
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0f)])
-            }
-        }
     }
 }
 
