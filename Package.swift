@@ -32,37 +32,39 @@ let package = Package(
 
         // Child processes without Foundation's Process (alert hooks, secret commands, tests).
         .target(name: "ChildProcesses"),
+        // The shared kernel: exact JSON, secrets, civil dates and the version, used by every layer above.
+        .target(name: "AuditKernel", dependencies: ["COpenSSL"]),
         .target(
             name: "KrakenAPI",
-            dependencies: ["COpenSSL", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AuditKernel", "COpenSSL", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "AuditStore",
-            dependencies: ["CLibPQ", "COpenSSL", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AuditKernel", "CLibPQ", "COpenSSL", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "AuditConfig",
-            dependencies: ["KrakenAPI", "ChildProcesses", .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["AuditKernel", "KrakenAPI", "ChildProcesses", .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         .target(
             name: "Collector",
             dependencies: [
-                "KrakenAPI", "AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log"),
+                "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift"),
             ]
         ),
         .target(
             name: "Reports",
-            dependencies: ["AuditStore", "KrakenAPI", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AuditKernel", "AuditStore", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Alerts",
-            dependencies: ["AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AuditKernel", "AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "Operations",
             dependencies: [
-                "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts", "Analyser",
+                "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts", "Analyser",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -73,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "kraken-audit",
             dependencies: [
-                "Operations", "KrakenAPI", "AuditStore", "AuditConfig", "Analyser",
+                "Operations", "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", "Analyser",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -83,7 +85,7 @@ let package = Package(
         .target(
             name: "KrakenSimulator",
             dependencies: [
-                "KrakenAPI",
+                "AuditKernel", "KrakenAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,32 +100,33 @@ let package = Package(
         .executableTarget(
             name: "kraken-simulator",
             dependencies: [
-                "KrakenSimulator", "KrakenAPI",
+                "KrakenSimulator", "AuditKernel", "KrakenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "KrakenAPI", "ChildProcesses"]),
+        .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "AuditKernel", "KrakenAPI", "ChildProcesses"]),
 
         // Benchmarks (print figures; see README "Performance").
         .executableTarget(
             name: "collector-bench",
-            dependencies: ["Collector", "AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Collector", "AuditKernel", "AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/CollectorBench"
         ),
 
         // Shared test helpers: throw-away databases in the cluster `scripts/test` starts.
         .target(name: "TestSupport", dependencies: ["AuditStore", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
-        .testTarget(name: "KrakenAPITests", dependencies: ["KrakenAPI", "TestSupport"]),
+        .testTarget(name: "AuditKernelTests", dependencies: ["AuditKernel"]),
+        .testTarget(name: "KrakenAPITests", dependencies: ["AuditKernel", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditConfigTests", dependencies: ["AuditConfig", "KrakenAPI", "TestSupport"]),
-        .testTarget(name: "CollectorTests", dependencies: ["ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),
-        .testTarget(name: "ExportTests", dependencies: ["ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift")]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditStore", "KrakenAPI", "TestSupport"]),
-        .testTarget(name: "AlertsTests", dependencies: ["ChildProcesses", "Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "CollectorTests", dependencies: ["AuditKernel", "ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport"]),
+        .testTarget(name: "ExportTests", dependencies: ["AuditKernel", "ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift")]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditKernel", "AuditStore", "TestSupport"]),
+        .testTarget(name: "AlertsTests", dependencies: ["AuditKernel", "ChildProcesses", "Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "Alerts", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "PipelineTests", dependencies: ["Collector", "Analyser", "KrakenSimulator", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "OperationsTests", dependencies: ["ChildProcesses", "Operations", "Reports", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["AuditKernel", "Collector", "Analyser", "KrakenSimulator", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "OperationsTests", dependencies: ["AuditKernel", "ChildProcesses", "Operations", "Reports", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,6 +5,7 @@
 //   pg_virtualenv -t .build/release/collector-bench ingest --scale 100000
 // The simulator runs as a separate process (so peak RSS is the collector's own).
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Collector
 import ChildProcesses

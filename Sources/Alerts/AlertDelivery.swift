@@ -1,4 +1,5 @@
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Foundation
 import KrakenAPI

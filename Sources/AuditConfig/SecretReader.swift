@@ -1,3 +1,4 @@
+import AuditKernel
 import ChildProcesses
 import Foundation
 import KrakenAPI

@@ -1,3 +1,4 @@
+import AuditKernel
 import Foundation
 
 /// A Swift value that can be bound as a query parameter (sent in PostgreSQL's text format, so `NUMERIC` values
@@ -214,7 +215,7 @@ public enum PGTimestamp {
         if micros < 0 { micros += 1_000_000; seconds -= 1 }
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secOfDay = seconds - days * 86400
-        let (y, m, d) = civil(fromDays: days)
+        let (y, m, d) = CivilDate.civil(days: days)
         func pad(_ v: Int64, _ width: Int) -> String {
             let t = String(v)
             return String(repeating: "0", count: max(0, width - t.count)) + t
@@ -288,32 +289,8 @@ public enum PGTimestamp {
                 return nil
             }
         }
-        let days = daysFromCivil(y: y, m: mo, d: d)
+        let days = CivilDate.days(year: y, month: mo, day: d)
         let secs = days * 86400 + h * 3600 + mi * 60 + s - offset
         return Date(timeIntervalSince1970: Double(secs) + fraction)
-    }
-
-    // Howard Hinnant's civil-from-days algorithms (proleptic Gregorian, UTC).
-    static func daysFromCivil(y: Int64, m: Int64, d: Int64) -> Int64 {
-        let y2 = m <= 2 ? y - 1 : y
-        let era = (y2 >= 0 ? y2 : y2 - 399) / 400
-        let yoe = y2 - era * 400
-        let mp = (m + 9) % 12
-        let doy = (153 * mp + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146097 + doe - 719468
-    }
-
-    static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
-        let z = z0 + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let doe = z - era * 146097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
     }
 }

@@ -1,4 +1,5 @@
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Foundation
 import KrakenAPI
@@ -432,14 +433,5 @@ extension Result {
     var failure: Failure? {
         if case .failure(let f) = self { return f }
         return nil
-    }
-}
-
-/// PostgreSQL array literals for binds.
-public enum PGArray {
-    /// `{"a","b"}` with quoting and escaping.
-    public static func text(_ values: [String]) -> String {
-        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
-            .joined(separator: ",") + "}"
     }
 }

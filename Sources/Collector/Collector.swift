@@ -1,4 +1,5 @@
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Foundation
 import KrakenAPI
@@ -82,7 +83,7 @@ public struct Collector: Sendable {
                     """
                     INSERT INTO audit.collector_runs (command, account_id, pid, hostname, version)
                     SELECT $1, account_id, $2, $3, $4 FROM audit.api_keys WHERE id = $5 RETURNING id, account_id
-                    """, [command, Int(getpid()), ProcessInfo.processInfo.hostName, "0.1.0", accountId]
+                    """, [command, Int(getpid()), ProcessInfo.processInfo.hostName, KrakenAuditVersion.current, accountId]
                 ).rows[0]
                 return (try runId.decode(1, as: Int.self), try runId.decode(0, as: Int64.self))
             }

@@ -1,3 +1,4 @@
+import AuditKernel
 import AuditStore
 import Foundation
 import KrakenAPI

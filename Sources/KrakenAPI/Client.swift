@@ -1,3 +1,4 @@
+import AuditKernel
 import Foundation
 import Logging
 
@@ -6,7 +7,7 @@ import Logging
 #endif
 
 /// An HTTP request as the transport sends it.
-public struct HTTPRequest: Sendable {
+public struct TransportRequest: Sendable {
     public var method: String
     public var url: URL
     public var headers: [(String, String)]
@@ -33,9 +34,9 @@ public struct HTTPRequest: Sendable {
 }
 
 /// An HTTP response.
-public struct HTTPResponse: Sendable {
+public struct TransportResponse: Sendable {
     public var status: Int
-    /// The body (empty when it was streamed to the request's ``HTTPRequest/responseFile``).
+    /// The body (empty when it was streamed to the request's ``TransportRequest/responseFile``).
     public var body: [UInt8]
     /// The `Location` header of a 3xx answer (redirects are never followed, see ``URLSessionTransport``).
     public var location: String?
@@ -49,11 +50,11 @@ public struct HTTPResponse: Sendable {
 /// The seam between the Kraken client and the network; tests replace it.
 ///
 /// A transport must not follow redirects (a 3xx is returned as the response) and must honour
-/// ``HTTPRequest/maxResponseBytes`` and ``HTTPRequest/responseFile``.
+/// ``TransportRequest/maxResponseBytes`` and ``TransportRequest/responseFile``.
 public protocol HTTPTransport: Sendable {
     /// Sends `request`; throws only when no HTTP response was received (the reason in plain words) or the body
     /// broke its limit (``ResponseBodyError``).
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+    func send(_ request: TransportRequest) async throws -> TransportResponse
 }
 
 /// Where nonces come from. The production source is the database-backed store (strictly increasing per key
@@ -206,7 +207,7 @@ public struct KrakenClient: Sendable {
     {
         let signed = SignedRequest(
             method: method, nonce: nonce, parameters: parameters, otp: credentials.otp, signer: signer)
-        let request = HTTPRequest(
+        let request = TransportRequest(
             method: "POST", url: url(path: signed.path),
             headers: [
                 ("API-Key", credentials.apiKey), ("API-Sign", signed.signature),
@@ -223,7 +224,7 @@ public struct KrakenClient: Sendable {
     {
         var path = "/0/public/\(method)"
         if !query.isEmpty { path += "?" + FormEncoding.encode(query) }
-        let request = HTTPRequest(
+        let request = TransportRequest(
             method: "GET", url: url(path: path), headers: [("User-Agent", Self.userAgent)], body: [],
             timeout: timeout, maxResponseBytes: maxResponseBytes)
         switch try await perform(request, method: method, nonce: nil, parameters: query, binaryAllowed: false) {
@@ -239,7 +240,7 @@ public struct KrakenClient: Sendable {
         return URL(string: base + path) ?? baseURL
     }
 
-    private func perform(_ request: HTTPRequest, method: String, nonce: UInt64?, parameters: [(String, String)], binaryAllowed: Bool)
+    private func perform(_ request: TransportRequest, method: String, nonce: UInt64?, parameters: [(String, String)], binaryAllowed: Bool)
         async throws(KrakenError) -> KrakenPayload
     {
         let started = Date()
@@ -260,10 +261,10 @@ public struct KrakenClient: Sendable {
         return try outcome.result.get()
     }
 
-    private func attempt(_ request: HTTPRequest, method: String, binaryAllowed: Bool) async -> (
+    private func attempt(_ request: TransportRequest, method: String, binaryAllowed: Bool) async -> (
         result: Result<KrakenPayload, KrakenError>, status: Int?, bytes: Int
     ) {
-        var response: HTTPResponse
+        var response: TransportResponse
         do {
             response = try await transport.send(request)
         } catch let e as ResponseBodyError {

@@ -12,9 +12,9 @@ import Foundation
 ///   ``KrakenError/redirected(method:status:host:)``. (On Linux FoundationNetworking, answering
 ///   `willPerformHTTPRedirection` with `nil` does exactly that; checked by `RedirectRefusalTests`.)
 /// - **Bounded bodies.** A body is received chunk by chunk through the session delegate: a `Content-Length`
-///   over ``HTTPRequest/maxResponseBytes`` is refused before any byte, and a body that grows past it is cancelled
+///   over ``TransportRequest/maxResponseBytes`` is refused before any byte, and a body that grows past it is cancelled
 ///   as soon as it does, so an endless or huge answer costs at most the limit in memory. A request with a
-///   ``HTTPRequest/responseFile`` streams its body to that file instead, under the file's own limit.
+///   ``TransportRequest/responseFile`` streams its body to that file instead, under the file's own limit.
 /// - **Cancellation** (SIGINT/SIGTERM during a call) cancels the data task from another queue: cancelling from
 ///   the Swift task's cancellation handler deadlocks against a response being delivered at that moment
 ///   (swift-corelibs-foundation#5412, seen as `kraken-audit run` hanging after SIGTERM).
@@ -47,7 +47,7 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
         }
     }
 
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func send(_ request: TransportRequest) async throws -> TransportResponse {
         var r = URLRequest(url: request.url, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: request.timeout)
         r.httpMethod = request.method
         for (name, value) in request.headers { r.setValue(value, forHTTPHeaderField: name) }
@@ -57,7 +57,7 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
         let handle = DataTaskHandle()
         let delegate = self.delegate
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<TransportResponse, any Error>) in
                 let task = session.dataTask(with: r)
                 // Registered before `resume`, so every delegate callback finds the task's state.
                 delegate.register(task, Receiving(limit: request.maxResponseBytes, file: request.responseFile, continuation: continuation))
@@ -74,7 +74,7 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
 private final class Receiving {
     let limit: Int
     let file: ResponseFile?
-    let continuation: CheckedContinuation<HTTPResponse, any Error>
+    let continuation: CheckedContinuation<TransportResponse, any Error>
     var body: [UInt8] = []
     var received = 0
     var status = 0
@@ -84,7 +84,7 @@ private final class Receiving {
     /// Whether the continuation was resumed already (at the failure, not at the transfer's end).
     var resumed = false
 
-    init(limit: Int, file: ResponseFile?, continuation: CheckedContinuation<HTTPResponse, any Error>) {
+    init(limit: Int, file: ResponseFile?, continuation: CheckedContinuation<TransportResponse, any Error>) {
         self.limit = limit
         self.file = file
         self.continuation = continuation
@@ -163,7 +163,7 @@ private final class TransportDelegate: NSObject, URLSessionDataDelegate, @unchec
         } else if let error {
             s.continuation.resume(throwing: error)
         } else {
-            s.continuation.resume(returning: HTTPResponse(status: s.status, body: s.body, location: s.location))
+            s.continuation.resume(returning: TransportResponse(status: s.status, body: s.body, location: s.location))
         }
     }
 }

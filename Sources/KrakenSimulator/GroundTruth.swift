@@ -1,3 +1,4 @@
+import AuditKernel
 import KrakenAPI
 
 /// Analyser rule ids a planted anomaly is meant to trigger.

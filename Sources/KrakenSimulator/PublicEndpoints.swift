@@ -1,3 +1,4 @@
+import AuditKernel
 import KrakenAPI
 
 /// `/0/public/*` (../shared/kraken-api.md §3.12).

@@ -1,4 +1,5 @@
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Collector
 import Foundation

@@ -1,6 +1,7 @@
 import Alerts
 import Analyser
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Collector
 import Foundation
@@ -90,7 +91,7 @@ public struct NightlyRun: Sendable {
         await pinger.start()
         summary.runId = try lockDB.query(
             "INSERT INTO audit.collector_runs (command, pid, hostname, version) VALUES ('run', $1, $2, $3) RETURNING id",
-            [Int(getpid()), ProcessInfo.processInfo.hostName, "0.1.0"]
+            [Int(getpid()), ProcessInfo.processInfo.hostName, KrakenAuditVersion.current]
         ).rows[0].decode(0, as: Int64.self)
 
         // 1. Collect.

@@ -1,5 +1,5 @@
+import AuditKernel
 import Foundation
-import KrakenAPI
 
 /// Shared formatting: times in the report's time zone with the UTC offset shown; amounts as exact text.
 struct Formatting {

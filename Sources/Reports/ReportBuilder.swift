@@ -1,6 +1,6 @@
+import AuditKernel
 import AuditStore
 import Foundation
-import KrakenAPI
 
 /// Builds a ``Report`` from the database. Read-only.
 public struct ReportBuilder: Sendable {

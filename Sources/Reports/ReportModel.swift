@@ -1,5 +1,5 @@
+import AuditKernel
 import Foundation
-import KrakenAPI
 
 /// The nightly report's content, built from the database; renderers turn it into markdown, HTML, JSON, CSV.
 /// JSON follows the versioned schema `kraken-audit.report/1` (documented in the README).

@@ -1,6 +1,7 @@
 import Analyser
 import ArgumentParser
 import AuditConfig
+import AuditKernel
 import Foundation
 import KrakenAPI
 import Logging
@@ -31,7 +32,7 @@ struct KrakenAudit: AsyncParsableCommand {
               75 temporary failure: database or Kraken unreachable, key locked out; retry later
               78 configuration error
             """,
-        version: "kraken-audit 0.1.0",
+        version: "kraken-audit \(KrakenAuditVersion.current)",
         subcommands: [
             RunCommand.self, MigrateCommand.self, DoctorCommand.self, CollectCommand.self, AnalyseCommand.self,
             FindingsCommand.self, RulesCommand.self, ReportCommand.self, AlertsCommand.self, GrantCommand.self,

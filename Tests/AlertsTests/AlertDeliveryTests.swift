@@ -1,5 +1,6 @@
 import Alerts
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Foundation
 import KrakenAPI

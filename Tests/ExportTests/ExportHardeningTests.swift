@@ -1,3 +1,4 @@
+import AuditKernel
 import AuditStore
 @testable import Collector
 import Foundation
@@ -44,7 +45,7 @@ import ZIPFoundation
     struct HostileIdTransport: HTTPTransport {
         let inner = URLSessionTransport()
         let id: String
-        func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        func send(_ request: TransportRequest) async throws -> TransportResponse {
             var response = try await inner.send(request)
             if request.url.path.hasSuffix("/AddExport"), let text = String(validating: response.body, as: UTF8.self) {
                 let rewritten = text.replacingOccurrences(of: #""id":"[A-Z]+""#, with: "\"id\":\(JSONValue.string(id).jsonText)", options: .regularExpression)

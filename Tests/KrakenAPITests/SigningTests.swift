@@ -1,3 +1,4 @@
+import AuditKernel
 import Foundation
 import Testing
 
@@ -68,14 +69,14 @@ import Testing
 /// Records the request it is given and answers with a canned response.
 final class CapturingTransport: HTTPTransport, @unchecked Sendable {
     private let lock = NSLock()
-    private var _requests: [HTTPRequest] = []
-    let response: @Sendable (HTTPRequest) throws -> HTTPResponse
+    private var _requests: [TransportRequest] = []
+    let response: @Sendable (TransportRequest) throws -> TransportResponse
 
-    init(_ response: @escaping @Sendable (HTTPRequest) throws -> HTTPResponse) { self.response = response }
+    init(_ response: @escaping @Sendable (TransportRequest) throws -> TransportResponse) { self.response = response }
 
-    var requests: [HTTPRequest] { lock.withLock { _requests } }
+    var requests: [TransportRequest] { lock.withLock { _requests } }
 
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func send(_ request: TransportRequest) async throws -> TransportResponse {
         lock.withLock { _requests.append(request) }
         return try response(request)
     }
@@ -99,8 +100,8 @@ actor CountingNonces: NonceSource {
             nonces: CountingNonces(start: 1_700_000_000_000), transport: transport, logger: .init(label: "test"))
     }
 
-    static func ok(_ json: String) -> @Sendable (HTTPRequest) -> HTTPResponse {
-        { _ in HTTPResponse(status: 200, body: Array(json.utf8)) }
+    static func ok(_ json: String) -> @Sendable (TransportRequest) -> TransportResponse {
+        { _ in TransportResponse(status: 200, body: Array(json.utf8)) }
     }
 
     /// The signature must verify over exactly the bytes that went on the wire, with awkward characters.
@@ -144,7 +145,7 @@ actor CountingNonces: NonceSource {
 
     @Test func cloudflare520IsTransientWithTitle() async throws {
         let html = "<html><head><title>api.kraken.com | 520: Web server is returning an unknown error</title></head><body>...</body></html>"
-        let transport = CapturingTransport { _ in HTTPResponse(status: 520, body: Array(html.utf8)) }
+        let transport = CapturingTransport { _ in TransportResponse(status: 520, body: Array(html.utf8)) }
         let error = await #expect(throws: KrakenError.self) { try await client(transport).privateCall("Ledgers") }
         #expect(error == .http(method: "Ledgers", status: 520, snippet: "api.kraken.com | 520: Web server is returning an unknown error"))
         #expect(error?.isTransient == true)

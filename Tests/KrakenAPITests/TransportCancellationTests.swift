@@ -64,7 +64,7 @@ import Testing
     @Test func cancellingAnUnansweredRequestEndsItPromptly() async throws {
         let listener = try SilentListener()
         let transport = URLSessionTransport()
-        let request = HTTPRequest(method: "POST", url: URL(string: "http://127.0.0.1:\(listener.port)/0/private/Ledgers")!, headers: [], body: Array("nonce=1".utf8), timeout: 60)
+        let request = TransportRequest(method: "POST", url: URL(string: "http://127.0.0.1:\(listener.port)/0/private/Ledgers")!, headers: [], body: Array("nonce=1".utf8), timeout: 60)
         let outcome = OutcomeBox()
         let ended = Counter()
         let task = Task {
@@ -89,7 +89,7 @@ import Testing
         let transport = URLSessionTransport()
         // A port nobody listens on: bind, read the port, close.
         let port = try SilentListener().port
-        let request = HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(port)/")!, headers: [], body: [], timeout: 10)
+        let request = TransportRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(port)/")!, headers: [], body: [], timeout: 10)
         for round in 0..<5 {
             let ended = Counter()
             let tasks = (0..<60).map { _ in

@@ -1,3 +1,4 @@
+import AuditKernel
 import Foundation
 import KrakenAPI
 import KrakenSimulator

@@ -1,5 +1,6 @@
 import Analyser
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Collector
 import ChildProcesses

@@ -1,4 +1,5 @@
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Foundation
 import KrakenAPI
@@ -13,9 +14,9 @@ struct FakeKraken: HTTPTransport {
     let secret: String
     let permissions: [String]
 
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+    func send(_ request: TransportRequest) async throws -> TransportResponse {
         if request.url.path == "/0/public/Time" {
-            return HTTPResponse(status: 200, body: Array(#"{"error":[],"result":{"unixtime":1764135267,"rfc1123":"x"}}"#.utf8))
+            return TransportResponse(status: 200, body: Array(#"{"error":[],"result":{"unixtime":1764135267,"rfc1123":"x"}}"#.utf8))
         }
         let headers = Dictionary(request.headers, uniquingKeysWith: { a, _ in a })
         guard headers["API-Key"] == apiKey else { return Self.error("EAPI:Invalid key") }
@@ -24,10 +25,10 @@ struct FakeKraken: HTTPTransport {
         let expected = try RequestSigner(secret: Secret(secret)).sign(path: request.url.path, nonce: nonce, body: request.body)
         guard headers["API-Sign"] == expected else { return Self.error("EAPI:Invalid signature") }
         let perms = permissions.map { "\"\($0)\"" }.joined(separator: ",")
-        return HTTPResponse(status: 200, body: Array(#"{"error":[],"result":{"apiKeyName":"audit","nonce":"\#(nonce)","nonceWindow":0,"permissions":[\#(perms)],"ipAllowlist":["203.0.113.7"],"validUntil":"0"}}"#.utf8))
+        return TransportResponse(status: 200, body: Array(#"{"error":[],"result":{"apiKeyName":"audit","nonce":"\#(nonce)","nonceWindow":0,"permissions":[\#(perms)],"ipAllowlist":["203.0.113.7"],"validUntil":"0"}}"#.utf8))
     }
 
-    static func error(_ e: String) -> HTTPResponse { HTTPResponse(status: 200, body: Array(#"{"error":["\#(e)"]}"#.utf8)) }
+    static func error(_ e: String) -> TransportResponse { TransportResponse(status: 200, body: Array(#"{"error":["\#(e)"]}"#.utf8)) }
 }
 
 @Suite struct DoctorTests {

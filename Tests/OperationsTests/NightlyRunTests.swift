@@ -1,3 +1,4 @@
+import AuditKernel
 import AuditStore
 import ChildProcesses
 import Foundation

@@ -40,7 +40,7 @@ import Testing
 
     @Test func httpErrorStatusLogsTheHostNeverTheToken() async throws {
         struct Refusing: HTTPTransport {
-            func send(_ request: HTTPRequest) async throws -> HTTPResponse { HTTPResponse(status: 404, body: Array(request.url.absoluteString.utf8)) }
+            func send(_ request: TransportRequest) async throws -> TransportResponse { TransportResponse(status: 404, body: Array(request.url.absoluteString.utf8)) }
         }
         let token = "another-secret-token-4711"
         let logs = CapturedLogs()

@@ -1,4 +1,5 @@
 import Analyser
+import AuditKernel
 import AuditStore
 import Collector
 import Foundation

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import KrakenAPI
+@testable import AuditKernel
 
 @Suite struct JSONValueTests {
     @Test func numbersStayExact() throws {
