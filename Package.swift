@@ -124,6 +124,7 @@ let package = Package(
         .testTarget(name: "ExportTests", dependencies: ["AuditKernel", "ChildProcesses", "Collector", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "TestSupport", .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "CSV", package: "CSV.swift")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditKernel", "AuditStore", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["AuditKernel", "ChildProcesses", "Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ChildProcessesTests", dependencies: ["ChildProcesses"]),
         .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "Alerts", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PipelineTests", dependencies: ["AuditKernel", "Collector", "Analyser", "KrakenSimulator", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OperationsTests", dependencies: ["AuditKernel", "ChildProcesses", "Operations", "Reports", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),

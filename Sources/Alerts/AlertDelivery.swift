@@ -5,38 +5,12 @@ import Foundation
 import KrakenAPI
 import Logging
 
-/// Why alert delivery could not run.
-public enum AlertError: Error, CustomStringConvertible {
-    case notConfigured
-    case hookNotExecutable(String)
-    case database(PGError)
-
-    public var description: String {
-        switch self {
-        case .notConfigured: return "no [alerts] section in the config: add one with hook = \"/path/to/executable\""
-        case .hookNotExecutable(let path): return "alert hook \(path) does not exist or is not executable: chmod +x it or fix [alerts] hook"
-        case .database(let e): return e.description
-        }
-    }
-}
-
-/// What one delivery pass did.
-public struct DeliverySummary: Sendable, Equatable {
-    public var delivered = 0
-    public var failed = 0
-    /// Outbox rows still waiting (for a later attempt).
-    public var pending = 0
-    /// Hook calls made.
-    public var calls = 0
-    /// Another delivery held the lock; nothing was done.
-    public var skippedLocked = false
-}
-
 /// Delivers the alert outbox through the configured hook: one call per (analysis run, account) group, JSON on
 /// stdin, retried with backoff until the hook exits 0, never re-sent after success. Each group carries a
 /// `delivery_id` fixed before the first attempt, so a hook that saw a delivery before a crash can drop the
 /// duplicate (at-least-once with dedupe).
 public struct AlertDelivery: Sendable {
+    /// The JSON schema's name and version, written into every payload the hook reads.
     public static let payloadSchema = "kraken-audit.alert/1"
     static let lockKey: Int64 = 0x6B72_616B_0061_6C74  // "krak" "alt"
 

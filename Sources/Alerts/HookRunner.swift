@@ -5,31 +5,6 @@ import Foundation
     import Glibc
 #endif
 
-/// How a hook run ended.
-public struct HookResult: Sendable, Equatable {
-    public enum Outcome: Sendable, Equatable {
-        case exited(Int32)
-        case signalled(Int32)
-        case timedOut
-        case failedToStart(String)
-    }
-    public let outcome: Outcome
-    /// The last few KiB of the hook's stdout and stderr (for the log; the rest is discarded).
-    public let outputTail: String
-    public let duration: Double
-
-    public var succeeded: Bool { outcome == .exited(0) }
-
-    public var summary: String {
-        switch outcome {
-        case .exited(let code): return code == 0 ? "delivered" : "hook exited with status \(code)"
-        case .signalled(let s): return "hook killed by signal \(s)"
-        case .timedOut: return "hook did not finish within the timeout and was killed"
-        case .failedToStart(let why): return "hook could not be started: \(why)"
-        }
-    }
-}
-
 /// Runs an alert hook: JSON on stdin, a minimal environment, its own process group, a hard timeout
 /// (SIGTERM to the group, SIGKILL after a grace period), bounded output capture, no zombies.
 ///
@@ -38,6 +13,8 @@ public struct HookResult: Sendable, Equatable {
 public enum HookRunner {
     static let outputLimit = 8192
 
+    /// Runs `executable` with `payload` on stdin and exactly `environment`; after `timeout` seconds SIGTERM goes to
+    /// its process group and SIGKILL `grace` seconds later. Never throws: every way it ends is a ``HookResult``.
     public static func run(executable: String, stdin payload: Data, environment: [String: String], timeout: Double, grace: Double = 2) -> HookResult {
         let started = Date()
         let child: ChildProcess

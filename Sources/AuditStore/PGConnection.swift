@@ -68,48 +68,61 @@ public final class PGConnection: @unchecked Sendable {
         }
     }
 
+    // The statement methods take the caller's `#fileID` and `#line` as default arguments: a failure's
+    // `debugDescription` names the statement and where it was issued (``PGError/issued(_:file:line:)``).
+
     /// Executes one parameterised statement and returns its rows.
     @discardableResult
-    public func query(_ sql: String, _ binds: [(any PGEncodable)?] = []) throws(PGError) -> PGResult {
+    public func query(_ sql: String, _ binds: [(any PGEncodable)?] = [], file: String = #fileID, line: Int = #line) throws(PGError)
+        -> PGResult
+    {
         lock.lock()
         defer { lock.unlock() }
-        let conn = try liveHandle()
-        let texts: [String?] = binds.map { $0?.pgText }
-        let result: OpaquePointer? = withOptionalCStringArray(texts) { values in
-            PQexecParams(conn, sql, Int32(texts.count), nil, values, nil, nil, 0)
+        do {
+            let conn = try liveHandle()
+            let texts: [String?] = binds.map { $0?.pgText }
+            let result: OpaquePointer? = withOptionalCStringArray(texts) { values in
+                PQexecParams(conn, sql, Int32(texts.count), nil, values, nil, nil, 0)
+            }
+            return try check(result, conn: conn, kind: .query)
+        } catch {
+            throw error.issued(sql, file: file, line: line)
         }
-        return try check(result, conn: conn, kind: .query)
     }
 
     /// Executes one parameterised statement and returns the number of rows it affected.
     @discardableResult
-    public func execute(_ sql: String, _ binds: [(any PGEncodable)?] = []) throws(PGError) -> Int {
-        try query(sql, binds).affectedRows
+    public func execute(_ sql: String, _ binds: [(any PGEncodable)?] = [], file: String = #fileID, line: Int = #line) throws(PGError) -> Int {
+        try query(sql, binds, file: file, line: line).affectedRows
     }
 
     /// Executes a script of several statements without parameters (migrations). Never pass user input here.
-    public func executeScript(_ sql: String) throws(PGError) {
+    public func executeScript(_ sql: String, file: String = #fileID, line: Int = #line) throws(PGError) {
         lock.lock()
         defer { lock.unlock() }
-        let conn = try liveHandle()
-        _ = try check(PQexec(conn, sql), conn: conn, kind: .query)
+        do {
+            let conn = try liveHandle()
+            _ = try check(PQexec(conn, sql), conn: conn, kind: .query)
+        } catch {
+            throw error.issued(sql, file: file, line: line)
+        }
     }
 
     /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws. Nested calls use
     /// savepoints.
     @discardableResult
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    public func transaction<T>(file: String = #fileID, line: Int = #line, _ body: () throws -> T) throws -> T {
         let depth = transactionDepth
-        try executeScript(depth == 0 ? "BEGIN" : "SAVEPOINT ka_sp_\(depth)")
+        try executeScript(depth == 0 ? "BEGIN" : "SAVEPOINT ka_sp_\(depth)", file: file, line: line)
         transactionDepth += 1
         do {
             let value = try body()
             transactionDepth -= 1
-            try executeScript(depth == 0 ? "COMMIT" : "RELEASE SAVEPOINT ka_sp_\(depth)")
+            try executeScript(depth == 0 ? "COMMIT" : "RELEASE SAVEPOINT ka_sp_\(depth)", file: file, line: line)
             return value
         } catch {
             transactionDepth -= 1
-            try? executeScript(depth == 0 ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT ka_sp_\(depth)")
+            try? executeScript(depth == 0 ? "ROLLBACK" : "ROLLBACK TO SAVEPOINT ka_sp_\(depth)", file: file, line: line)
             throw error
         }
     }
@@ -118,10 +131,19 @@ public final class PGConnection: @unchecked Sendable {
     /// column list, written by the caller's code, never user input. Values are escaped here; nil is `\N`.
     /// Returns the number of rows copied. Errors (bad data, constraint violations) carry SQLSTATE.
     @discardableResult
-    public func copyIn<S: Sequence>(_ target: String, rows: S) throws(PGError) -> Int
+    public func copyIn<S: Sequence>(_ target: String, rows: S, file: String = #fileID, line: Int = #line) throws(PGError) -> Int
     where S.Element == [(any PGEncodable)?] {
         lock.lock()
         defer { lock.unlock() }
+        do {
+            return try copyInLocked(target, rows: rows)
+        } catch {
+            throw error.issued("COPY \(target) FROM STDIN", file: file, line: line)
+        }
+    }
+
+    private func copyInLocked<S: Sequence>(_ target: String, rows: S) throws(PGError) -> Int
+    where S.Element == [(any PGEncodable)?] {
         let conn = try liveHandle()
         let start = PQexec(conn, "COPY \(target) FROM STDIN")
         guard PQresultStatus(start) == PGRES_COPY_IN else {
@@ -176,9 +198,20 @@ public final class PGConnection: @unchecked Sendable {
     /// aborted and its error is rethrown; otherwise the server's verdict (SQLSTATE `22P02` bad data, ...) is.
     /// Returns the number of rows the server copied.
     @discardableResult
-    public func copyInRaw(_ command: String, produce: (_ send: (UnsafeRawBufferPointer) throws(PGError) -> Void) throws -> Void) throws -> Int {
+    public func copyInRaw(
+        _ command: String, file: String = #fileID, line: Int = #line,
+        produce: (_ send: (UnsafeRawBufferPointer) throws(PGError) -> Void) throws -> Void
+    ) throws -> Int {
         lock.lock()
         defer { lock.unlock() }
+        do {
+            return try copyInRawLocked(command, produce: produce)
+        } catch let error as PGError {
+            throw error.issued(command, file: file, line: line)
+        }
+    }
+
+    private func copyInRawLocked(_ command: String, produce: (_ send: (UnsafeRawBufferPointer) throws(PGError) -> Void) throws -> Void) throws -> Int {
         let conn = try liveHandle()
         let start = PQexec(conn, command)
         guard PQresultStatus(start) == PGRES_COPY_IN else {
@@ -215,19 +248,19 @@ public final class PGConnection: @unchecked Sendable {
     }
 
     /// Takes a session-level advisory lock, waiting for it.
-    public func advisoryLock(_ key: Int64) throws(PGError) {
-        try execute("SELECT pg_advisory_lock($1)", [key])
+    public func advisoryLock(_ key: Int64, file: String = #fileID, line: Int = #line) throws(PGError) {
+        try execute("SELECT pg_advisory_lock($1)", [key], file: file, line: line)
     }
 
     /// Tries to take a session-level advisory lock without waiting; true if taken.
-    public func tryAdvisoryLock(_ key: Int64) throws(PGError) -> Bool {
-        try query("SELECT pg_try_advisory_lock($1)", [key]).rows.first?.decode(0, as: Bool.self) ?? false
+    public func tryAdvisoryLock(_ key: Int64, file: String = #fileID, line: Int = #line) throws(PGError) -> Bool {
+        try query("SELECT pg_try_advisory_lock($1)", [key], file: file, line: line).rows.first?.decode(0, as: Bool.self) ?? false
     }
 
     /// Releases a session-level advisory lock; true if it was held.
     @discardableResult
-    public func advisoryUnlock(_ key: Int64) throws(PGError) -> Bool {
-        try query("SELECT pg_advisory_unlock($1)", [key]).rows.first?.decode(0, as: Bool.self) ?? false
+    public func advisoryUnlock(_ key: Int64, file: String = #fileID, line: Int = #line) throws(PGError) -> Bool {
+        try query("SELECT pg_advisory_unlock($1)", [key], file: file, line: line).rows.first?.decode(0, as: Bool.self) ?? false
     }
 
     /// Whether the connection is still usable.

@@ -1,17 +1,5 @@
 import Foundation
 
-/// Why an output file could not be written; nothing half-written is left behind.
-public enum OutputError: Error, CustomStringConvertible {
-    case cannotWrite(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .cannotWrite(let path, let reason):
-            return "cannot write \(path): \(reason) (check the directory exists, is writable and has free space)"
-        }
-    }
-}
-
 /// Atomic file replacement: write a temporary file in the same directory, fsync it, rename it over the
 /// target, fsync the directory. Readers see the old file or the new one, never a half-written one.
 ///

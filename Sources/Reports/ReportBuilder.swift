@@ -4,8 +4,10 @@ import Foundation
 
 /// Builds a ``Report`` from the database. Read-only.
 public struct ReportBuilder: Sendable {
+    /// The time zone the reports it builds are shown in.
     public let timezone: TimeZone
 
+    /// A builder for reports shown in `timezone`.
     public init(timezone: TimeZone) { self.timezone = timezone }
 
     /// Report for `[since, until)` over `accounts` (names; empty = every account in the database).

@@ -38,4 +38,56 @@ import Testing
             #expect(error.isConnectionFailure)
         }
     }
+
+    /// Issue 16 part 8: the statement and the call site are for whoever debugs (`String(reflecting:)`), never in the
+    /// text a user reads; that text names the SQLSTATE's class and what to do.
+    @Test func statementAndCallSiteOnlyInTheDebugDescription() throws {
+        let database = try TestDatabase("pgerrortext")
+        let connection = try database.connect()
+        let statement = "SELECT secret_column FROM table_that_is_not_there WHERE id = $1"
+        let expectedLine = #line + 2
+        do {
+            _ = try connection.query(statement, [42])
+            Issue.record("the query succeeded")
+        } catch {
+            #expect(error.sqlState == "42P01")
+            #expect(!error.description.contains("SELECT") && !error.description.contains("secret_column"), "\(error)")
+            #expect(!error.description.contains(".swift") && !error.description.contains("PGErrorTests"), "\(error)")
+            #expect(error.description.contains("42P01 (syntax error or access rule violation)"), "\(error)")
+            #expect(error.description.contains("table_that_is_not_there"), "the server's message stays: \(error)")
+            #expect(error.description.contains("kraken-audit migrate"), "what to do: \(error)")
+            let debug = String(reflecting: error)
+            #expect(debug.contains(statement), "\(debug)")
+            #expect(debug.contains("AuditStoreTests/PGErrorTests.swift:\(expectedLine)"), "\(debug)")
+            #expect(!debug.contains("42,") && !debug.contains("= 42"), "bind values are not kept: \(debug)")
+        }
+        // Statements issued through execute, executeScript and transaction name their callers too.
+        let scriptLine = #line + 2
+        do {
+            try connection.executeScript("SELEC 1")
+            Issue.record("the script succeeded")
+        } catch {
+            #expect(!error.description.contains("SELEC 1"), "\(error)")
+            #expect(String(reflecting: error).contains("PGErrorTests.swift:\(scriptLine)"), "\(String(reflecting: error))")
+        }
+        let executeLine = #line + 2
+        do {
+            try connection.execute("INSERT INTO nowhere VALUES ($1)", ["x"])
+            Issue.record("the insert succeeded")
+        } catch {
+            #expect(String(reflecting: error).contains("PGErrorTests.swift:\(executeLine)"), "\(String(reflecting: error))")
+            #expect(String(reflecting: error).contains("INSERT INTO nowhere"))
+        }
+    }
+
+    @Test func descriptionNamesTheClassAndWhatToDo() {
+        let denied = PGError(kind: .query, sqlState: "42501", message: "permission denied for table findings", statement: "SELECT 1", file: "M/F.swift", line: 3)
+        #expect(denied.description == "PostgreSQL error 42501 (syntax error or access rule violation): permission denied for table findings; the database role lacks a privilege: grant it, or connect as a role that has it")
+        #expect(!String(describing: denied).contains("F.swift"))
+        #expect(String(reflecting: denied).contains("issuedAt: M/F.swift:3") && String(reflecting: denied).contains("SELECT 1"))
+        let deadlock = PGError(kind: .query, sqlState: "40P01", message: "deadlock detected")
+        #expect(deadlock.description == "PostgreSQL error 40P01 (transaction rollback): deadlock detected; this is temporary: a later run retries")
+        let unique = PGError(kind: .query, sqlState: "23505", message: "duplicate key value", detail: "Key (id)=(1) already exists.")
+        #expect(unique.description == "PostgreSQL error 23505 (integrity constraint violation): duplicate key value (detail: Key (id)=(1) already exists.)")
+    }
 }

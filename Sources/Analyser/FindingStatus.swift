@@ -1,0 +1,4 @@
+/// Status of a finding.
+public enum FindingStatus: String, Sendable, CaseIterable {
+    case open, acknowledged, resolved, suppressed
+}
