@@ -3,6 +3,8 @@ import AuditConfig
 import Foundation
 import Operations
 
+extension BackfillMode: ExpressibleByArgument {}
+
 struct CollectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "collect",
@@ -33,8 +35,8 @@ struct CollectCommand: AsyncParsableCommand {
     @Flag(help: "Ignore stored high-water marks and collect the whole history again (from --since).")
     var full = false
 
-    @Option(help: "How a first run backfills history: export or paging (overrides the config's `backfill`).")
-    var backfill: String?
+    @Option(help: "How a first run backfills history (overrides the config's `backfill`).")
+    var backfill: BackfillMode?
 
     @Flag(help: "Wait for pending exports: poll, download and import them in this run.")
     var wait = false
@@ -49,9 +51,6 @@ struct CollectCommand: AsyncParsableCommand {
     var exportDir: String?
 
     func validate() throws {
-        if let backfill, BackfillMode(rawValue: backfill) == nil {
-            throw ValidationError("--backfill must be export or paging, not '\(backfill)'")
-        }
         guard waitMinutes > 0 else { throw ValidationError("--wait-minutes must be positive") }
         if let since, DateArgument.day(since) == nil {
             throw ValidationError("--since must be a date like 2026-01-15, not '\(since)'")
@@ -63,12 +62,12 @@ struct CollectCommand: AsyncParsableCommand {
         operation.accounts = accounts
         operation.since = since.flatMap { DateArgument.day($0) }
         operation.full = full
-        operation.backfill = backfill.flatMap(BackfillMode.init(rawValue:))
+        operation.backfill = backfill
         operation.wait = wait
         operation.waitMinutes = waitMinutes
         operation.pollSeconds = pollSeconds
         operation.exportDirectory = exportDir
-        operation.humanLogs = global.logFormat == "human"
+        operation.humanLogs = global.logFormat == .human
         try await global.run(operation)
     }
 }

@@ -8,8 +8,14 @@ struct KrakenAudit: AsyncParsableCommand {
         commandName: "kraken-audit",
         abstract: "Audits Kraken exchange accounts: collects, analyses, reports and alerts.",
         discussion: """
+            Global options (--config, --log-level, --log-format) go before or after
+            the subcommand: `kraken-audit --config PATH migrate` is the same as
+            `kraken-audit migrate --config PATH`. Given on both sides, the one after
+            the subcommand wins.
+
             Examples:
               kraken-audit doctor --config /etc/kraken-audit/kraken-audit.toml
+              kraken-audit --config /etc/kraken-audit/kraken-audit.toml run
               kraken-audit migrate
               kraken-audit collect --account main
 
@@ -33,6 +39,11 @@ struct KrakenAudit: AsyncParsableCommand {
             FindingsCommand.self, RulesCommand.self, ReportCommand.self, AlertsCommand.self, GrantCommand.self,
         ]
     )
+
+    /// Given before the subcommand. argument-parser parses a command's options wherever they appear on the line
+    /// (also after the subcommand), and a subcommand's `@OptionGroup` of the same type reuses these values: so
+    /// every subcommand sees the global options from either place, the later occurrence winning.
+    @OptionGroup var global: GlobalOptions
 
     /// Entry point: hardens the process before anything reads a secret, then parses and runs the command.
     static func main() async {
