@@ -8,6 +8,7 @@ public struct AlertsOperation: AuditOperation {
     /// `--test`: send a sample alert, store nothing.
     public var test: Bool
 
+    /// Delivers pending alerts, or with `test` sends a sample one.
     public init(test: Bool = false) { self.test = test }
 
     public func run(in environment: AuditEnvironment) async throws -> CommandResult {

@@ -16,6 +16,7 @@ public struct AnalyseOperation: AuditOperation {
     /// `--json`.
     public var json = false
 
+    /// Every account and enabled rule, incrementally; set the properties for the options given.
     public init() {}
 
     public func run(in environment: AuditEnvironment) async throws -> CommandResult {

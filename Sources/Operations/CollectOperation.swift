@@ -16,14 +16,16 @@ public struct CollectOperation: AuditOperation {
     public var backfill: BackfillMode?
     /// `--wait`: poll, download and import pending exports in this run.
     public var wait = false
-    /// `--wait-minutes`, `--poll-seconds`.
+    /// `--wait-minutes`: give up waiting after this long (the next run continues).
     public var waitMinutes: Double = 360
+    /// `--poll-seconds`: between ExportStatus polls (at least 1).
     public var pollSeconds: Double = 30
     /// `--export-dir`; nil: the collector's default.
     public var exportDirectory: String?
     /// Whether logs are human-readable lines (a live progress line is shown only then, and only on a TTY).
     public var humanLogs = true
 
+    /// Every account, incrementally, the config's backfill; set the properties for the options given.
     public init() {}
 
     public func run(in environment: AuditEnvironment) async throws -> CommandResult {

@@ -5,8 +5,10 @@ public struct CommandResult: Sendable, Equatable {
     public var output: String
     /// Printed to stderr as is, after `output` (e.g. the files a report was written to).
     public var notice: String?
+    /// How the process exits.
     public var status: ExitStatus
 
+    /// A result printing `output` (and `notice` on stderr), exiting with `status`.
     public init(output: String = "", notice: String? = nil, status: ExitStatus = .success) {
         self.output = output
         self.notice = notice

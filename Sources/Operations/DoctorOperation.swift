@@ -2,6 +2,7 @@
 public struct DoctorOperation: AuditOperation {
     public static let label = "doctor"
 
+    /// The full checklist.
     public init() {}
 
     public func run(in environment: AuditEnvironment) async throws -> CommandResult {

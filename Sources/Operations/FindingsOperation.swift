@@ -16,9 +16,11 @@ public struct FindingsOperation: AuditOperation {
         case setStatus(id: Int64, to: FindingStatus, note: String, by: String?)
     }
 
+    /// What this invocation does.
     public var action: Action
     let processEnvironment: [String: String]
 
+    /// `processEnvironment` supplies the default `by` (`$USER`, `$LOGNAME`).
     public init(_ action: Action, processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
         self.action = action
         self.processEnvironment = processEnvironment

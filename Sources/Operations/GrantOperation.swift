@@ -1,11 +1,14 @@
 /// `kraken-audit grant reader|writer NAME [--revoke]`: grants (or revokes) one of the kraken-audit roles.
 public struct GrantOperation: AuditOperation {
     public static let label = "grant"
+    /// `reader` or `writer`.
     public var role: AuditRole
     /// The PostgreSQL role that gets (or loses) `role`.
     public var grantee: String
+    /// `--revoke`: revoke instead of granting.
     public var revoke: Bool
 
+    /// Grants (or with `revoke`, revokes) `role` to `grantee`.
     public init(role: AuditRole, grantee: String, revoke: Bool = false) {
         self.role = role
         self.grantee = grantee

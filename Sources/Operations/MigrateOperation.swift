@@ -5,6 +5,7 @@ public struct MigrateOperation: AuditOperation {
     /// `--status`: show, change nothing.
     public var statusOnly: Bool
 
+    /// Migrates, or with `statusOnly` only reports.
     public init(statusOnly: Bool = false) { self.statusOnly = statusOnly }
 
     public func run(in environment: AuditEnvironment) async throws -> CommandResult {

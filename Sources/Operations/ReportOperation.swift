@@ -9,11 +9,14 @@ public struct ReportOperation: AuditOperation {
     /// `--since`, `--until`: `YYYY-MM-DD`, midnight in `[ops] timezone`. Defaults: now, and 24 hours before the end.
     public var since: String?
     public var until: String?
+    /// `--format`.
     public var format: ReportFormat = .markdown
     /// `--output`: a file (a directory for csv); nil: stdout.
     public var output: String?
     let now: @Sendable () -> Date
 
+    /// A report for the last 24 hours, markdown to stdout, until the properties say otherwise; `now` is the
+    /// clock for the default end.
     public init(now: @escaping @Sendable () -> Date = { Date() }) { self.now = now }
 
     public func run(in environment: AuditEnvironment) async throws -> CommandResult {

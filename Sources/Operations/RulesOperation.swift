@@ -12,6 +12,7 @@ public struct RulesOperation: AuditOperation {
     /// `--account` for `--psql`.
     public var account: String?
 
+    /// Lists the rules (`verbose`: with what they catch), or prints the psql command for `psqlRule`.
     public init(verbose: Bool = false, psqlRule: String? = nil, account: String? = nil) {
         self.verbose = verbose
         self.psqlRule = psqlRule

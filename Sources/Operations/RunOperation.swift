@@ -2,8 +2,10 @@
 /// current transaction finishes and the run lock is released; a second signal exits at once).
 public struct RunOperation: AuditOperation {
     public static let label = "run"
+    /// What to run (accounts, report directory, metrics file, `--fail-on`).
     public var options: RunOptions
 
+    /// The nightly job with `options`.
     public init(options: RunOptions) { self.options = options }
 
     public func run(in environment: AuditEnvironment) async throws -> CommandResult {

@@ -4,5 +4,6 @@ public struct UsageError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What is wrong with the command line and how to write it.
     public let description: String
 
+    /// An error saying `description`.
     public init(_ description: String) { self.description = description }
 }
