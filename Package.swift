@@ -75,9 +75,8 @@ let package = Package(
         .executableTarget(
             name: "kraken-audit",
             dependencies: [
-                "Operations", "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", "Analyser",
+                "Operations", "AuditKernel", "AuditConfig", "Analyser", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

@@ -35,14 +35,6 @@ extension AuditEnvironment {
     }
 }
 
-/// The schema needs `kraken-audit migrate`.
-public struct SchemaNotCurrent: Error, CustomStringConvertible {
-    public let pending: [Int]
-    public var description: String {
-        "the database schema is not current (\(pending.count) migration(s) pending): run `kraken-audit migrate` first"
-    }
-}
-
 extension ExitStatus {
     /// The exit status of a collection: 0 all good; 75 when every failure is temporary and nothing succeeded;
     /// 3 when some account failed.

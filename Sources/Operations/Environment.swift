@@ -1,3 +1,4 @@
+import Analyser
 import AuditConfig
 import AuditStore
 import Foundation
@@ -14,6 +15,15 @@ public struct AuditEnvironment: Sendable {
         self.config = config
         self.sqlDirectory = sqlDirectory
         self.logger = logger
+    }
+
+    /// Loads the configuration (`configPath`, else the default places) and checks it, `[rules.*]` too: a bad
+    /// rule parameter is a configuration error when the config is loaded, not a rule failing mid-run.
+    public static func load(configPath: String?, sqlDirectory: String?, logger: Logger) throws -> AuditEnvironment {
+        let path = try ConfigLoader.locate(explicit: configPath)
+        let loaded = try ConfigLoader.load(path: path)
+        try validateRuleConfiguration(loaded, sqlDirectory: sqlDirectory)
+        return AuditEnvironment(config: loaded, sqlDirectory: sqlDirectory, logger: logger)
     }
 
     /// Opens a database connection from `[database] url` or libpq's defaults.

@@ -39,15 +39,8 @@ public enum GrantError: Error, CustomStringConvertible, Sendable, Equatable {
         }
     }
 
-    /// The process exit status for this error.
-    public var exitStatus: ExitStatus {
-        switch self {
-        case .invalidName, .granteeMissing: return .usage
-        case .roleMissing: return .config
-        case .notAllowed: return .unavailable
-        case .database(let error): return ExitStatus.forError(error)
-        }
-    }
+    /// The process exit status for this error (see ``ExitStatus/forError(_:)``).
+    public var exitStatus: ExitStatus { ExitStatus.forError(self) }
 }
 
 /// What a grant or revoke did.

@@ -1,8 +1,9 @@
 import ArgumentParser
 import AuditConfig
-import Collector
 import Foundation
 import Operations
+
+extension BackfillMode: ExpressibleByArgument {}
 
 struct CollectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,8 +35,8 @@ struct CollectCommand: AsyncParsableCommand {
     @Flag(help: "Ignore stored high-water marks and collect the whole history again (from --since).")
     var full = false
 
-    @Option(help: "How a first run backfills history: export or paging (overrides the config's `backfill`).")
-    var backfill: String?
+    @Option(help: "How a first run backfills history (overrides the config's `backfill`).")
+    var backfill: BackfillMode?
 
     @Flag(help: "Wait for pending exports: poll, download and import them in this run.")
     var wait = false
@@ -49,53 +50,24 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(help: "Directory for downloaded export files (default $KRAKEN_AUDIT_EXPORT_DIR, $STATE_DIRECTORY/exports or ./kraken-audit-exports).")
     var exportDir: String?
 
-    func run() async throws {
-        let env = try global.environment(label: "collect")
-        let sinceDate: Date?
-        var export = ExportOptions(wait: wait, waitTimeoutSeconds: waitMinutes * 60, pollSeconds: max(1, pollSeconds))
-        if let exportDir { export.directory = URL(fileURLWithPath: exportDir) }
-        do {
-            if let backfill {
-                guard let mode = BackfillMode(rawValue: backfill) else {
-                    throw ValidationError("--backfill must be export or paging, not '\(backfill)'")
-                }
-                export.mode = mode
-            }
-            guard waitMinutes > 0 else { throw ValidationError("--wait-minutes must be positive") }
-            sinceDate = try since.map { try parseDay($0, option: "--since") }
-            try env.checkAccounts(accounts)
-            try env.requireCurrentSchema()
-        } catch {
-            throw fail(error)
+    func validate() throws {
+        guard waitMinutes > 0 else { throw ValidationError("--wait-minutes must be positive") }
+        if let since, DateArgument.day(since) == nil {
+            throw ValidationError("--since must be a date like 2026-01-15, not '\(since)'")
         }
-        let collector = env.collector(showProgress: ProgressLine.isTerminal && global.logFormat == "human")
-        let outcomes = await collector.collect(accounts: accounts, options: CollectOptions(since: sinceDate, full: full, export: export))
-        for o in outcomes {
-            let calls = o.endpoints.values.reduce(0) { $0 + $1.calls }
-            let inserted = o.endpoints.values.reduce(0) { $0 + $1.rows.inserted }
-            let updated = o.endpoints.values.reduce(0) { $0 + $1.rows.updated }
-            if let e = o.error {
-                print("\(o.account): FAILED (\(e.isTemporary ? "temporary" : "needs attention")): \(e)")
-            } else {
-                print("\(o.account): ok, \(calls) calls, \(inserted) new rows, \(updated) updated")
-            }
-            for (name, s) in o.endpoints.sorted(by: { $0.key < $1.key }) where name.hasPrefix("Export:") {
-                print("\(o.account): \(name.dropFirst(7)) export \(s.state ?? "none"), \(s.rows.inserted) rows imported this run")
-            }
-        }
-        let status = ExitStatus.forOutcomes(outcomes)
-        if status != .success { throw ExitCode(status.rawValue) }
     }
-}
 
-/// Parses `YYYY-MM-DD` (UTC midnight) for an option; the error names the option.
-func parseDay(_ text: String, option: String) throws -> Date {
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = TimeZone(identifier: "UTC")
-    f.dateFormat = "yyyy-MM-dd"
-    guard text.count == 10, let d = f.date(from: text) else {
-        throw ValidationError("\(option) must be a date like 2026-01-15, not '\(text)'")
+    func run() async throws {
+        var operation = CollectOperation()
+        operation.accounts = accounts
+        operation.since = since.flatMap { DateArgument.day($0) }
+        operation.full = full
+        operation.backfill = backfill
+        operation.wait = wait
+        operation.waitMinutes = waitMinutes
+        operation.pollSeconds = pollSeconds
+        operation.exportDirectory = exportDir
+        operation.humanLogs = global.logFormat == .human
+        try await global.run(operation)
     }
-    return d
 }

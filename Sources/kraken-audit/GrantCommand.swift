@@ -1,10 +1,9 @@
 import ArgumentParser
-import Foundation
 import Operations
 
 extension AuditRole: ExpressibleByArgument {}
 
-struct GrantCommand: ParsableCommand {
+struct GrantCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "grant",
         abstract: "Grant (or revoke) the analysts' read-only role or the collector's role to a PostgreSQL login role.",
@@ -29,23 +28,7 @@ struct GrantCommand: ParsableCommand {
     @Flag(help: "Revoke the role instead of granting it.")
     var revoke = false
 
-    func run() throws {
-        let env = try global.environment(label: "grant")
-        do {
-            let db = try env.connect()
-            defer { db.close() }
-            let outcome = revoke ? try RoleGrant.revoke(role, from: name, on: db) : try RoleGrant.grant(role, to: name, on: db)
-            let verb = revoke ? "revoked \(outcome.role) from" : "granted \(outcome.role) to"
-            let unchanged = revoke ? " (no change: it was not a member)" : " (no change: already a member)"
-            print("\(verb) \(outcome.grantee)\(outcome.changed ? "" : unchanged)")
-            if !revoke, !outcome.granteeCanLogin {
-                print("note: \(outcome.grantee) cannot log in (NOLOGIN); grant it to a login role or ALTER ROLE ... LOGIN")
-            }
-        } catch let error as GrantError {
-            FileHandle.standardError.write(Data("kraken-audit: error: \(error)\n".utf8))
-            throw ExitCode(error.exitStatus.rawValue)
-        } catch {
-            throw fail(error)
-        }
+    func run() async throws {
+        try await global.run(GrantOperation(role: role, grantee: name, revoke: revoke))
     }
 }

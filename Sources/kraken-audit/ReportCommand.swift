@@ -1,11 +1,10 @@
 import ArgumentParser
-import Foundation
 import Operations
 import Reports
 
 extension ReportFormat: ExpressibleByArgument {}
 
-struct ReportCommand: ParsableCommand {
+struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Write the audit report for a period (default: the last 24 hours, markdown to stdout).",
@@ -40,40 +39,21 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         if format == .csv && output == nil { throw ValidationError("--format csv writes several files: give --output DIRECTORY") }
-    }
-
-    func run() throws {
-        let env = try global.environment(label: "report")
-        do {
-            try env.checkAccounts(accounts)
-            let tz = env.reportTimeZone
-            let end = try until.map { try parseLocalDay($0, option: "--until", timezone: tz) } ?? Date()
-            let start = try since.map { try parseLocalDay($0, option: "--since", timezone: tz) } ?? end.addingTimeInterval(-86400)
-            guard start < end else { throw ValidationError("--since must be before --until") }
-            try env.requireCurrentSchema()
-            let report = try env.buildReport(since: start, until: end, accounts: accounts)
-            if let output {
-                let written = try report.write(format: format, to: output)
-                FileHandle.standardError.write(Data("wrote \(written.joined(separator: ", "))\n".utf8))
-            } else {
-                print(report.render(format), terminator: "")
+        // The shape only: midnight in [ops] timezone is computed once the config is loaded.
+        for (option, value) in [("--until", until), ("--since", since)] {
+            if let value, DateArgument.day(value) == nil {
+                throw ValidationError("\(option) must be a date like 2026-01-15, not '\(value)'")
             }
-        } catch let e as ValidationError {
-            throw e
-        } catch {
-            throw fail(error)
         }
     }
-}
 
-/// Midnight of `YYYY-MM-DD` in `timezone`.
-func parseLocalDay(_ text: String, option: String, timezone: TimeZone) throws -> Date {
-    let f = DateFormatter()
-    f.locale = Locale(identifier: "en_US_POSIX")
-    f.timeZone = timezone
-    f.dateFormat = "yyyy-MM-dd"
-    guard text.count == 10, let d = f.date(from: text) else {
-        throw ValidationError("\(option) must be a date like 2026-01-15, not '\(text)'")
+    func run() async throws {
+        var operation = ReportOperation()
+        operation.accounts = accounts
+        operation.since = since
+        operation.until = until
+        operation.format = format
+        operation.output = output
+        try await global.run(operation)
     }
-    return d
 }

@@ -1,8 +1,5 @@
-import Analyser
 import ArgumentParser
 import AuditConfig
-import Dispatch
-import Foundation
 import Operations
 
 extension Severity: ExpressibleByArgument {}
@@ -40,90 +37,11 @@ struct RunCommand: AsyncParsableCommand {
     var failOn: Severity?
 
     func run() async throws {
-        let env = try global.environment(label: "run")
         var options = RunOptions()
         options.accounts = accounts
         options.reportDirectory = reportDir
         options.metricsFile = metricsFile
         options.failOn = failOn
-        let job = NightlyRun(environment: env)
-        // Signals are caught before the job starts: one arriving in between still stops it cleanly.
-        let cancellation = PendingCancellation()
-        let stop = SignalStop { cancellation.cancel() }
-        defer { stop.cancel() }
-        let task = Task { try await job.run(options) }
-        cancellation.attach { task.cancel() }
-        do {
-            let summary = try await task.value
-            print(summary.headline, terminator: "")
-            if let signal = stop.received { throw ExitCode(128 + signal) }
-            if summary.exitStatus != .success { throw ExitCode(summary.exitStatus.rawValue) }
-        } catch let e as ExitCode {
-            throw e
-        } catch RunError.alreadyRunning {
-            FileHandle.standardError.write(Data("kraken-audit: \(RunError.alreadyRunning)\n".utf8))
-            throw ExitCode(ExitStatus.alreadyRunning.rawValue)
-        } catch {
-            if let signal = stop.received { throw ExitCode(128 + signal) }
-            throw fail(error)
-        }
-    }
-}
-
-/// A cancellation that may be requested before the thing to cancel exists.
-final class PendingCancellation: @unchecked Sendable {
-    private let lock = NSLock()
-    private var requested = false
-    private var action: (@Sendable () -> Void)?
-
-    func cancel() {
-        let run = lock.withLock { () -> (@Sendable () -> Void)? in
-            requested = true
-            return action
-        }
-        run?()
-    }
-
-    func attach(_ cancel: @escaping @Sendable () -> Void) {
-        let now = lock.withLock { () -> Bool in
-            action = cancel
-            return requested
-        }
-        if now { cancel() }
-    }
-}
-
-/// Turns SIGINT/SIGTERM into a cancellation of the running job (a second signal exits at once).
-final class SignalStop: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var _received: Int32?
-
-    var received: Int32? { lock.withLock { _received } }
-
-    init(_ onSignal: @escaping @Sendable () -> Void) {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [weak self] in
-                guard let self else { return }
-                let first = self.lock.withLock { () -> Bool in
-                    defer { if self._received == nil { self._received = sig } }
-                    return self._received == nil
-                }
-                if first {
-                    FileHandle.standardError.write(Data("kraken-audit: stopping after the current step (signal \(sig)); send it again to exit at once\n".utf8))
-                    onSignal()
-                } else {
-                    exit(128 + sig)
-                }
-            }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    func cancel() {
-        for s in sources { s.cancel() }
+        try await global.run(RunOperation(options: options))
     }
 }

@@ -1,0 +1,30 @@
+import ArgumentParser
+import Operations
+
+extension LogLevel: ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}
+
+/// Options every subcommand accepts, before or after the subcommand's name (see ``KrakenAudit/global``).
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Config file (default: $KRAKEN_AUDIT_CONFIG, ./kraken-audit.toml, /etc/kraken-audit/kraken-audit.toml). Also accepted before the subcommand; given twice, the one after the subcommand wins.")
+    var config: String?
+
+    @Option(name: .long, help: "Log level.")
+    var logLevel: LogLevel = .info
+
+    @Option(name: .long, help: "Log format: human, or json (for journald/files).")
+    var logFormat: LogFormat = .human
+
+    @Option(name: .long, help: ArgumentHelp("Directory holding sql/migrations (default: found next to the executable).", visibility: .hidden))
+    var sqlDir: String?
+
+    var settings: GlobalSettings {
+        GlobalSettings(configPath: config, logLevel: logLevel, logFormat: logFormat, sqlDirectory: sqlDir)
+    }
+
+    /// Runs `operation` with these options (``CommandRunner``) and exits with its status.
+    func run(_ operation: some AuditOperation) async throws {
+        let status = await CommandRunner.run(operation, settings: settings)
+        if status != .success { throw ExitCode(status.rawValue) }
+    }
+}
