@@ -94,6 +94,8 @@ extension SimulatorState {
                 return json(200, .object([("reset", .bool(true))]))
             case _ where path == "/_sim/address-book" || path.hasPrefix("/_sim/address-book/"): return json(200, try addressBookControl(method: request.method, path: path, field: string))
             case _ where path.hasPrefix("/_sim/keys/"): return controlKeys(request, path: path)
+            case _ where path.hasPrefix("/_sim/ledger/"): return json(200, try ledgerControl(method: request.method, path: path, field: string))
+            case "/_sim/order": return json(200, try orderControl(method: request.method, field: string))
             default:
                 return json(404, .object([("error", .string("unknown control endpoint \(request.method) \(path)"))]))
             }
