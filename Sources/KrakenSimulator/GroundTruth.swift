@@ -9,6 +9,8 @@ public enum AnalyserRule: String, Sendable, CaseIterable {
     case ledgerGap = "ledger_gap"
     case tradeSizeOutlier = "trade_size_outlier"
     case newPairOrAsset = "new_pair_or_asset"
+    case withdrawalAddressChanged = "withdrawal_address_changed"
+    case keyPosture = "key_posture"
 }
 
 /// One planted anomaly: what was planted, on which entity, and which analyser rule should find it.

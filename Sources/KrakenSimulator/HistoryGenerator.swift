@@ -34,6 +34,7 @@ enum PlantKind: String, Sendable, CaseIterable {
     case dstAutumnTrade = "off_hours_trade_dst_autumn"
     case tradeSizeOutlier = "trade_size_outlier"
     case firstEverPair = "first_ever_pair"
+    case repointedAddressWithdrawal = "withdrawal_address_repointed"
 
     var rule: AnalyserRule {
         switch self {
@@ -43,6 +44,7 @@ enum PlantKind: String, Sendable, CaseIterable {
         case .offHoursTrade, .offHoursOrder, .dstSpringTrade, .dstAutumnTrade: .offHoursTrading
         case .tradeSizeOutlier: .tradeSizeOutlier
         case .firstEverPair: .newPairOrAsset
+        case .repointedAddressWithdrawal: .withdrawalAddressChanged
         }
     }
 }
@@ -638,6 +640,7 @@ struct HistoryBuilder: Sendable {
             (.ledgerGap, 0.62), (.unknownAddressWithdrawal, 0.70), (.offHoursTrade, 0.72),
             (.amountOutlierWithdrawal, 0.75), (.offHoursOrder, 0.78), (.newAssetWithdrawal, 0.80),
             (.tradeSizeOutlier, 0.82), (.withdrawalBurst, 0.85), (.firstEverPair, 0.88),
+            (.repointedAddressWithdrawal, 0.91),
         ]
         for (kind, f) in schedule {
             if let d = firstBusinessDay(atFraction: f) { out[d, default: []].append(kind) }
@@ -794,6 +797,21 @@ struct HistoryBuilder: Sendable {
                 record(kind, entityType: "trade", entityID: tradeID, time: lastTime, details: trade + [
                     ("typical_notional_usd", .number(Fixed.format(Int64(typicalNotionalUSD * 100), decimals: 2))),
                     ("reason", .string("about 40x the account's typical trade size (normal trades are 0.25-4x)")),
+                ])
+            }
+        case .repointedAddressWithdrawal:
+            // The account taker points a familiar address-book name at their own address and withdraws "to it":
+            // the name of the latest normal withdrawal, so the collected WithdrawStatus records hold both addresses.
+            guard let last = history.fundings.last(where: { f in
+                f.isWithdrawal && addresses[Int(f.asset)]?.contains { $0.key == f.key && $0.address == f.info } == true
+            }) else { return }
+            let asset = Int(last.asset)
+            let amount = normalWithdrawalAmount(asset)
+            ensureBalance(asset, amount * 2, time: time)
+            if let i = withdraw(asset: asset, amount: amount, address: randomAddress(asset: asset), key: last.key, time: max(time, lastTime + 1)) {
+                recordWithdrawal(kind, i, extra: [
+                    ("previous_address", .string(last.info)), ("previous_refid", .string(last.refid)),
+                    ("reason", .string("address-book name '\(last.key)' re-pointed from \(last.info) to a new address (the name looks familiar, the destination is not)")),
                 ])
             }
         case .firstEverPair:

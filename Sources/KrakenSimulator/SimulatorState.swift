@@ -154,19 +154,33 @@ public actor SimulatorState {
                 startSeconds: endSeconds - Int64(options.days) * 86_400, endSeconds: endSeconds, timeZone: timeZone,
                 businessStartMinute: options.businessStartMinute, businessEndMinute: options.businessEndMinute,
                 businessWeekdays: options.businessWeekdays, targetLedgerEntries: options.scale, clean: options.clean)
-            let builder = HistoryBuilder.generate(params)
+            var builder = HistoryBuilder.generate(params)
             let creds = KeyState.credentials(seed: options.seed, account: name)
             // The secret is base64 of 64 bytes by construction; a failure here would be a simulator bug.
             guard let signer = try? RequestSigner(secret: Secret(creds.secret)) else {
                 throw .invalidOption("internal: generated secret for \(name) is not base64")
             }
-            let key = KeyState(
+            var key = KeyState(
                 account: name, apiKey: creds.apiKey, secret: creds.secret, signer: signer,
                 permissions: options.accountPermissions[name] ?? options.permissions, otp: options.otp[name],
                 nonceWindow: options.nonceWindow, createdTime: endSeconds - Int64(options.days) * 86_400 - 86_400)
+            if !options.clean, index == 1 { plantKeyWithoutIPAllowlist(&key, in: &builder) }
             out.append(SimAccount(name: name, builder: builder, key: key))
         }
         return out
+    }
+
+    /// The second account's key has no IP allowlist (the seed's "critical security measure for production
+    /// systems" left off): `key_posture`, medium, on every run until it is set.
+    static func plantKeyWithoutIPAllowlist(_ key: inout KeyState, in builder: inout HistoryBuilder) {
+        key.ipAllowlist = []
+        builder.recordRaw(
+            kind: "key_without_ip_allowlist", rule: .keyPosture, entityType: "api_key",
+            entityID: KrakenCredentials.fingerprint(of: key.apiKey), time: key.createdTime * 10_000,
+            details: [
+                ("condition", .string("no_ip_allowlist")),
+                ("reason", .string("the audit key accepts calls from any address: no IP allowlist set")),
+            ])
     }
 
     // MARK: Clocks
