@@ -21,7 +21,7 @@ public actor SimulatorState {
     var armed: [Armed] = []
     let endSeconds: Int64
     let timeZone: TimeZone
-    /// Reports requested with `AddExport` (Exports.swift) and their id generator.
+    /// Reports requested with `AddExport` (SimulatorState+Exports.swift) and their id generator.
     var exports: [SimExport] = []
     var exportRNG: SeededRandom
 
