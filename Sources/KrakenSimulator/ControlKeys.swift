@@ -124,7 +124,7 @@ extension SimulatorState {
             body: body)
         var seen: UInt64? = nil
         let answer = privateCall(method: method, request: request, nonce: &seen)
-        return .object([("nonce", .string(String(nonce))), ("answer", answer)])
+        return .object([("nonce", .string(String(nonce))), ("answer", answer.envelope)])
     }
 
     /// Permission values of GetApiKeyInfo (../shared/kraken-api.md §3.11).

@@ -1,111 +1,5 @@
 import Foundation
 
-/// Kraken verification tiers and their private-API counter limits (../shared/kraken-api.md §5.1).
-public enum Tier: String, Sendable, CaseIterable {
-    case starter, intermediate, pro
-
-    /// Maximum counter value.
-    public var maxCounter: Double {
-        switch self {
-        case .starter: 15
-        case .intermediate, .pro: 20
-        }
-    }
-
-    /// Counter decay per second.
-    public var decayPerSecond: Double {
-        switch self {
-        case .starter: 0.33
-        case .intermediate: 0.5
-        case .pro: 1
-        }
-    }
-}
-
-/// Fault kinds the simulator can inject (each seeded, switchable by flag and control endpoint).
-public enum FaultKind: String, Sendable, CaseIterable {
-    /// New trades (order + trade + 2 ledger entries) arrive just before a paged call is answered.
-    case liveInserts = "live_inserts"
-    case http500 = "http_500"
-    case http502 = "http_502"
-    case http504 = "http_504"
-    /// Cloudflare's "520: Web server is returning an unknown error" HTML page.
-    case http520 = "http_520"
-    case serviceUnavailable = "service_unavailable"
-    case serviceBusy = "service_busy"
-    /// The response is held back for ``SimulatorOptions/slowSeconds`` (past a client's timeout).
-    case slow
-    /// The connection is closed (RST) without a response.
-    case connectionReset = "connection_reset"
-    /// HTTP 200 with the JSON body cut short.
-    case truncatedJSON = "truncated_json"
-    /// HTTP 200 with a body that is not JSON.
-    case malformedJSON = "malformed_json"
-    /// The simulator's wall clock jumps by ``SimulatorOptions/clockJumpSeconds``.
-    case clockJump = "clock_jump"
-
-    /// Whether the fault replaces the response (after the request was processed: nonce used, counter charged).
-    var replacesResponse: Bool {
-        switch self {
-        case .liveInserts, .clockJump, .slow: false
-        default: true
-        }
-    }
-}
-
-/// One fault switch: fires with probability `rate` per eligible request, or on the next `count` eligible
-/// requests when `count` is set (then it removes itself).
-public struct FaultRule: Sendable, Equatable {
-    public var kind: FaultKind
-    public var rate: Double
-    public var count: Int?
-    /// Kraken method names the fault applies to (nil: every `/0/...` request).
-    public var methods: Set<String>?
-
-    public init(kind: FaultKind, rate: Double = 1, count: Int? = nil, methods: Set<String>? = nil) {
-        self.kind = kind
-        self.rate = rate
-        self.count = count
-        self.methods = methods
-    }
-
-    /// Parses `kind=rate` or `kind:count` (e.g. `http_520=0.05`, `connection_reset:2`); `kind` alone means rate 1.
-    public static func parse(_ text: String) throws(SimulatorError) -> FaultRule {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        if let eq = t.firstIndex(of: "=") {
-            guard let kind = FaultKind(rawValue: String(t[..<eq])) else { throw .invalidOption("unknown fault kind in '\(t)'; kinds: \(FaultKind.allCases.map(\.rawValue).joined(separator: ", "))") }
-            guard let rate = Double(t[t.index(after: eq)...]), (0...1).contains(rate) else { throw .invalidOption("fault rate in '\(t)' must be a number in 0...1") }
-            return FaultRule(kind: kind, rate: rate)
-        }
-        if let colon = t.firstIndex(of: ":") {
-            guard let kind = FaultKind(rawValue: String(t[..<colon])) else { throw .invalidOption("unknown fault kind in '\(t)'") }
-            guard let count = Int(t[t.index(after: colon)...]), count > 0 else { throw .invalidOption("fault count in '\(t)' must be a positive integer") }
-            return FaultRule(kind: kind, rate: 1, count: count)
-        }
-        guard let kind = FaultKind(rawValue: t) else { throw .invalidOption("unknown fault kind '\(t)'; kinds: \(FaultKind.allCases.map(\.rawValue).joined(separator: ", "))") }
-        return FaultRule(kind: kind)
-    }
-}
-
-/// A run-time error injection (the "second client on the same key" and "permission-denied burst" anomalies):
-/// after `afterCalls` successful private calls of `account`, its next `count` calls get `error`.
-public struct InjectionPlan: Sendable, Equatable {
-    public var account: String
-    public var error: String
-    public var afterCalls: Int
-    public var count: Int
-
-    public init(account: String, error: String, afterCalls: Int, count: Int) {
-        self.account = account
-        self.error = error
-        self.afterCalls = afterCalls
-        self.count = count
-    }
-
-    var rule: AnalyserRule { error.hasPrefix("EAPI:Invalid nonce") ? .nonceErrors : .apiErrorBurst }
-    var kind: String { error.hasPrefix("EAPI:Invalid nonce") ? "nonce_errors_second_client" : "permission_denied_burst" }
-}
-
 /// Everything that configures a simulator instance. Defaults give a small two-account history.
 public struct SimulatorOptions: Sendable {
     /// Listen address (loopback by default) and port (0 = ephemeral).
@@ -170,7 +64,7 @@ public struct SimulatorOptions: Sendable {
     /// Error envelopes carry `"result":{}` (Kraken's errors guide) instead of no `result`.
     public var errorsWithEmptyResult = false
 
-    /// Data exports (Exports.swift): seconds a report stays `Queued`, then `Processing`, before `Processed`.
+    /// Data exports (SimulatorState+Exports.swift): seconds a report stays `Queued`, then `Processing`, before `Processed`.
     public var exportQueuedSeconds: Double = 1
     public var exportProcessingSeconds: Double = 2
     /// A `Processed` report carries this `error` and cannot be retrieved (e.g. `EExport:Exported size too big`).
@@ -221,27 +115,6 @@ public struct SimulatorOptions: Sendable {
         guard exportQueuedSeconds >= 0, exportProcessingSeconds >= 0 else { throw .invalidOption("export delays must be >= 0") }
         for name in accountPermissions.keys where !accountNames.contains(name) {
             throw .invalidOption("permissions given for unknown account '\(name)' (accounts: \(accountNames.joined(separator: ", ")))")
-        }
-    }
-}
-
-/// Errors of the simulator library.
-public enum SimulatorError: Error, CustomStringConvertible, Equatable {
-    /// An option or control request is invalid.
-    case invalidOption(String)
-    /// The HTTP server could not start (address in use, bad host).
-    case serverStart(String)
-    /// A file (truth, credentials) could not be written.
-    case fileWrite(path: String, reason: String)
-    /// An unknown account name was given.
-    case unknownAccount(String)
-
-    public var description: String {
-        switch self {
-        case .invalidOption(let s): "invalid simulator option: \(s)"
-        case .serverStart(let s): "the simulator could not start listening: \(s) (pick another --port or --host)"
-        case .fileWrite(let path, let reason): "could not write \(path): \(reason)"
-        case .unknownAccount(let name): "no simulated account named '\(name)'"
         }
     }
 }

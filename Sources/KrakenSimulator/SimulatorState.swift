@@ -3,108 +3,6 @@ import Foundation
 import KrakenAPI
 import Logging
 
-/// An HTTP request as the simulator sees it (transport-independent, so tests may call the state directly).
-public struct SimHTTPRequest: Sendable {
-    public var method: String
-    /// Path without the query string, e.g. `/0/private/Ledgers`.
-    public var path: String
-    public var query: String
-    /// Header names lower-cased.
-    public var headers: [String: String]
-    public var body: [UInt8]
-
-    public init(method: String, path: String, query: String = "", headers: [String: String] = [:], body: [UInt8] = []) {
-        self.method = method
-        self.path = path
-        self.query = query
-        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
-        self.body = body
-    }
-}
-
-/// What the transport must do with a request.
-public enum SimHTTPResponse: Sendable, Equatable {
-    /// Send this status, content type and body after `delay` seconds.
-    case respond(status: Int, contentType: String, body: [UInt8], delay: Double)
-    /// Close the connection without any response (after `delay` seconds).
-    case reset(delay: Double)
-}
-
-/// A key's rate-limit counter and nonce, as the control endpoint shows them.
-public struct CounterSnapshot: Sendable, Equatable {
-    public let account: String
-    /// Current counter value (after decay up to now).
-    public let counter: Double
-    public let maxCounter: Double
-    public let decayPerSecond: Double
-    /// Highest counter value ever reached (a client that never got `EAPI:Rate limit exceeded` stays <= max).
-    public let maxCounterEver: Double
-    public let highestNonce: UInt64
-    public let calls: Int
-    public let successfulCalls: Int
-    public let rateLimited: Int
-    /// Seconds of lockout left (0 if not locked).
-    public let lockoutRemaining: Double
-
-    var json: JSONValue {
-        .object([
-            ("account", .string(account)), ("counter", .number(Self.num(counter))), ("max", .number(Self.num(maxCounter))),
-            ("decay_per_second", .number(Self.num(decayPerSecond))), ("max_counter_ever", .number(Self.num(maxCounterEver))),
-            ("nonce", .string(String(highestNonce))), ("calls", .number(String(calls))),
-            ("successful_calls", .number(String(successfulCalls))), ("rate_limited", .number(String(rateLimited))),
-            ("lockout_remaining_seconds", .number(Self.num(lockoutRemaining))),
-        ])
-    }
-
-    static func num(_ v: Double) -> String { String(format: "%.4f", v) }
-}
-
-/// One line of the request log.
-public struct RequestLogEntry: Sendable {
-    public let sequence: Int
-    public let time: Int64
-    public let httpMethod: String
-    public let path: String
-    public let account: String?
-    public let nonce: UInt64?
-    public let httpStatus: Int?
-    public let errors: [String]
-    public let fault: String?
-    public let counterAfter: Double?
-
-    var json: JSONValue {
-        var m: [(String, JSONValue)] = [
-            ("seq", .number(String(sequence))), ("time", .string(TimeFormat.iso(ticks: time))),
-            ("http_method", .string(httpMethod)), ("path", .string(path)),
-            ("account", account.map(JSONValue.string) ?? .null), ("nonce", nonce.map { .string(String($0)) } ?? .null),
-            ("http_status", httpStatus.map { .number(String($0)) } ?? .null),
-            ("errors", .array(errors.map(JSONValue.string))), ("fault", fault.map(JSONValue.string) ?? .null),
-        ]
-        m.append(("counter_after", counterAfter.map { .number(CounterSnapshot.num($0)) } ?? .null))
-        return .object(m)
-    }
-}
-
-/// Served rows of one account, in the JSON Kraken would send (for tests comparing a collector's store).
-public struct AccountExport: Sendable {
-    public let ledger: [(id: String, entry: JSONValue)]
-    public let trades: [(id: String, trade: JSONValue)]
-    public let orders: [(id: String, order: JSONValue)]
-    public let withdrawals: [JSONValue]
-    public let deposits: [JSONValue]
-    /// `Balance` result.
-    public let balance: JSONValue
-}
-
-/// A simulated account's credentials.
-public struct SimulatedAccount: Sendable, Equatable {
-    public let name: String
-    public let apiKey: String
-    /// Base64 of 64 deterministic bytes.
-    public let secret: String
-    public let permissions: [String]
-}
-
 /// All mutable simulator state: histories, keys and counters, faults, request log, ground truth.
 public actor SimulatorState {
     public let options: SimulatorOptions
@@ -124,11 +22,9 @@ public actor SimulatorState {
     var armed: [Armed] = []
     let endSeconds: Int64
     let timeZone: TimeZone
-    /// Reports requested with `AddExport` (Exports.swift), their id generator, and the binary body a
-    /// `RetrieveExport` answer carries instead of a JSON envelope.
+    /// Reports requested with `AddExport` (SimulatorState+Exports.swift) and their id generator.
     var exports: [SimExport] = []
     var exportRNG: SeededRandom
-    var binaryAnswer: [UInt8]? = nil
 
     /// Generates every account's history (deterministic in the options) and sets up keys.
     public init(options: SimulatorOptions, logger: Logger) throws(SimulatorError) {
@@ -155,16 +51,17 @@ public actor SimulatorState {
                 startSeconds: endSeconds - Int64(options.days) * 86_400, endSeconds: endSeconds, timeZone: timeZone,
                 businessStartMinute: options.businessStartMinute, businessEndMinute: options.businessEndMinute,
                 businessWeekdays: options.businessWeekdays, targetLedgerEntries: options.scale, clean: options.clean)
-            let builder = HistoryBuilder.generate(params)
+            var builder = HistoryBuilder.generate(params)
             let creds = KeyState.credentials(seed: options.seed, account: name)
             // The secret is base64 of 64 bytes by construction; a failure here would be a simulator bug.
             guard let signer = try? RequestSigner(secret: Secret(creds.secret)) else {
                 throw .invalidOption("internal: generated secret for \(name) is not base64")
             }
-            let key = KeyState(
+            var key = KeyState(
                 account: name, apiKey: creds.apiKey, secret: creds.secret, signer: signer,
                 permissions: options.accountPermissions[name] ?? options.permissions, otp: options.otp[name],
                 nonceWindow: options.nonceWindow, createdTime: endSeconds - Int64(options.days) * 86_400 - 86_400)
+            if !options.clean, index == 1 { plantKeyWithoutIPAllowlist(&key, in: &builder) }
             out.append(SimAccount(name: name, builder: builder, key: key))
         }
         return out
@@ -191,9 +88,6 @@ public actor SimulatorState {
         accounts.map { SimulatedAccount(name: $0.name, apiKey: $0.key.apiKey, secret: $0.key.secret, permissions: $0.key.permissions) }
     }
 
-    /// Every planted anomaly so far (history and fired run-time injections).
-    public var anomalies: [PlantedAnomaly] { accounts.flatMap(\.builder.truth) + runtimeTruth }
-
     /// Counter and nonce of `account`'s key.
     public func counter(account: String) throws(SimulatorError) -> CounterSnapshot {
         let a = try find(account)
@@ -216,15 +110,6 @@ public actor SimulatorState {
         if let account { _ = try find(account) }
     }
 
-    /// Adds a fault switch.
-    public func addFault(_ rule: FaultRule) { faults.append(rule) }
-
-    /// Removes fault switches (all, or those of `kind`).
-    public func clearFaults(kind: FaultKind? = nil) { faults.removeAll { kind == nil || $0.kind == kind } }
-
-    /// Active fault switches.
-    public var activeFaults: [FaultRule] { faults }
-
     /// The last `limit` request-log entries, oldest first.
     public func requestLog(limit: Int = 1000) -> [RequestLogEntry] { Array(log.suffix(limit)) }
 
@@ -240,13 +125,6 @@ public actor SimulatorState {
         try find(account).key.permissions = permissions
     }
 
-    /// Arms an error injection for the next `count` private calls of `account` (recorded in the truth when served).
-    public func inject(account: String, error: String, count: Int) throws(SimulatorError) {
-        let a = try find(account)
-        guard count > 0, error.hasPrefix("E") else { throw .invalidOption("inject needs an E... error string and count > 0") }
-        armed.append(Armed(plan: InjectionPlan(account: account, error: error, afterCalls: a.key.successfulCalls, count: count), served: 0, truthIndex: nil, methods: []))
-    }
-
     /// Appends `trades` filled orders at the simulated now; returns the number of ledger entries added.
     @discardableResult
     public func addActivity(account: String, trades: Int) throws(SimulatorError) -> Int {
@@ -255,41 +133,6 @@ public actor SimulatorState {
         let n = a.builder.liveActivity(count: max(0, trades), time: nowTicks())
         a.historyChanged(fromLedgerIndex: start)
         return n
-    }
-
-    /// Plants an anomaly now (history kinds from ``PlantKind`` raw values, or `nonce_errors` /
-    /// `permission_denied_burst` which arm an injection). Returns the new truth entries.
-    public func plantNow(account: String, kind: String) throws(SimulatorError) -> [PlantedAnomaly] {
-        let a = try find(account)
-        switch kind {
-        case "nonce_errors", "nonce_errors_second_client":
-            try inject(account: account, error: "EAPI:Invalid nonce", count: 3)
-            return []
-        case "permission_denied_burst", "api_error_burst":
-            try inject(account: account, error: "EGeneral:Permission denied", count: 5)
-            return []
-        default: break
-        }
-        guard let plant = PlantKind(rawValue: kind), plant != .dstSpringTrade, plant != .dstAutumnTrade else {
-            throw .invalidOption("unknown or time-bound anomaly kind '\(kind)'; kinds: \(PlantKind.allCases.filter { $0 != .dstSpringTrade && $0 != .dstAutumnTrade }.map(\.rawValue).joined(separator: ", ")), nonce_errors, permission_denied_burst")
-        }
-        let before = a.builder.truth.count
-        let startLedger = a.builder.history.ledger.count
-        let now = max(nowTicks(), a.builder.lastTime + 1)
-        let day = SimDay(midnight: now, open: now, close: now + 36_000_000, business: true, offset: 0)
-        a.builder.plant(plant, time: now, day: day)
-        if plant == .ledgerGap {
-            // Drop a staking reward now and book the next one so the gap is visible immediately.
-            if a.builder.balances[Catalogue.dotStaked] == 0 {
-                a.builder.appendLedger(time: now, type: .transfer, subtype: .stakingFromSpot, asset: Catalogue.dotStaked, amount: 10_000_000_000, fee: 0, refKind: .misc, refValue: a.builder.nextMisc)
-                a.builder.nextMisc += 1
-            }
-            a.builder.plantStakingReward(time: now + 1)
-            a.builder.plantStakingReward(time: now + 2)
-        }
-        a.historyChanged(fromLedgerIndex: startLedger)
-        writeTruthFile()
-        return Array(a.builder.truth[before...])
     }
 
     /// Restores the initial state: history regenerated from the seed, nonces, counters, faults, log, run-time truth.
@@ -347,49 +190,6 @@ public actor SimulatorState {
         return a
     }
 
-    // MARK: Truth
-
-    /// The ground-truth document (see the README / `kraken-simulator --help`).
-    public func truthDocument() -> JSONValue {
-        let weekdayNames = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-        return .object([
-            ("generator", .string("kraken-simulator")), ("seed", .number(String(options.seed))), ("clean", .bool(options.clean)),
-            ("history_start", .string(TimeFormat.iso(ticks: (endSeconds - Int64(options.days) * 86_400) * 10_000))),
-            ("history_end", .string(TimeFormat.iso(ticks: endSeconds * 10_000))),
-            ("timezone", .string(options.timeZone)),
-            (
-                "business_hours",
-                .object([
-                    ("start", .string(TimeFormat.hhmm(options.businessStartMinute))),
-                    ("end", .string(TimeFormat.hhmm(options.businessEndMinute))),
-                    ("weekdays", .array(options.businessWeekdays.sorted().map { .string(weekdayNames[$0 - 1]) })),
-                ])
-            ),
-            ("accounts", .array(accounts.map { $0.builder.profileTruth.json })),
-            ("anomalies", .array(anomalies.map(\.json))),
-            (
-                "armed",
-                .array(armed.filter { $0.served < $0.plan.count }.map { a in
-                    .object([
-                        ("account", .string(a.plan.account)), ("error", .string(a.plan.error)), ("rule", .string(a.plan.rule.rawValue)),
-                        ("after_successful_calls", .number(String(a.plan.afterCalls))), ("count", .number(String(a.plan.count))),
-                        ("served", .number(String(a.served))),
-                    ])
-                })
-            ),
-        ])
-    }
-
-    /// Writes the truth document to ``SimulatorOptions/truthFile`` (if set).
-    public func writeTruthFile() {
-        guard let path = options.truthFile else { return }
-        do {
-            try Data((truthDocument().jsonText + "\n").utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            logger.error("could not write the truth file", metadata: ["path": "\(path)", "error": "\(error)"])
-        }
-    }
-
     // MARK: Request handling
 
     static let pagedMethods: Set<String> = ["Ledgers", "TradesHistory", "ClosedOrders"]
@@ -421,20 +221,17 @@ public actor SimulatorState {
         }
 
         var nonce: UInt64? = nil
-        let envelope: JSONValue
-        if isPrivate {
-            envelope = privateCall(method: method, request: request, nonce: &nonce)
-        } else {
-            envelope = publicCall(method: method, request: request)
-        }
+        let answer = isPrivate
+            ? privateCall(method: method, request: request, nonce: &nonce)
+            : CallAnswer(publicCall(method: method, request: request))
+        let envelope = answer.envelope
         var status = 200
         var contentType = "application/json; charset=utf-8"
         var body = Array(envelope.jsonText.utf8)
         var errors = envelope["error"]?.arrayValue?.compactMap(\.stringValue) ?? []
         var reset = false
-        if let binary = binaryAnswer {
+        if let binary = answer.binary {
             // A successful RetrieveExport: the zip itself, not an envelope (../shared/kraken-export-api.md §3).
-            binaryAnswer = nil
             contentType = "application/octet-stream"
             body = binary
             errors = []
@@ -484,34 +281,6 @@ public actor SimulatorState {
 
     func resultEnvelope(_ result: JSONValue) -> JSONValue { .object([("error", .array([])), ("result", result)]) }
 
-    // MARK: Faults
-
-    private func eligible(_ rule: FaultRule, method: String) -> Bool { rule.methods?.contains(method) ?? true }
-
-    /// Whether a rule of `kind` fires for this request (count rules first consume their count).
-    func drawFault(_ kind: FaultKind, method: String) -> Bool {
-        for i in faults.indices where faults[i].kind == kind && eligible(faults[i], method: method) {
-            if fire(at: i) { return true }
-        }
-        return false
-    }
-
-    private func fire(at i: Int) -> Bool {
-        if let c = faults[i].count {
-            if c <= 1 { faults.remove(at: i) } else { faults[i].count = c - 1 }
-            return true
-        }
-        return faultRNG.chance(faults[i].rate)
-    }
-
-    func drawResponseFault(method: String) -> FaultKind? {
-        for i in faults.indices where faults[i].kind.replacesResponse && eligible(faults[i], method: method) {
-            let kind = faults[i].kind
-            if fire(at: i) { return kind }
-        }
-        return nil
-    }
-
     // MARK: Public calls
 
     func publicCall(method: String, request: SimHTTPRequest) -> JSONValue {
@@ -531,131 +300,30 @@ public actor SimulatorState {
         }
     }
 
-    // MARK: Private calls
-
-    /// Parses the body by Content-Type: JSON members or form fields, as strings.
-    static func parseBody(_ request: SimHTTPRequest) -> Params? {
-        let contentType = request.headers["content-type"]?.lowercased() ?? ""
-        if contentType.hasPrefix("application/json") {
-            guard let value = try? JSONValue.parse(request.body), let members = value.objectMembers else { return nil }
-            return Params(values: members.map { k, v in
-                switch v {
-                case .string(let s): (k, s)
-                case .number(let n): (k, n)
-                case .bool(let b): (k, b ? "true" : "false")
-                case .array(let a): (k, a.map { $0.stringValue ?? $0.jsonText }.joined(separator: ","))
-                default: (k, v.jsonText)
-                }
-            })
-        }
-        guard let text = String(validating: request.body, as: UTF8.self), let pairs = FormEncoding.decode(text) else { return nil }
-        return Params(values: pairs)
-    }
-
-    private func noteFailure(_ presentedKey: String, now: Double) {
-        var l = lockouts[presentedKey] ?? LockoutState()
-        l.failures += 1
-        if l.failures >= options.lockoutThreshold { l.lockedUntil = now + options.lockoutSeconds }
-        lockouts[presentedKey] = l
-    }
-
-    func privateCall(method: String, request: SimHTTPRequest, nonce: inout UInt64?) -> JSONValue {
-        guard PrivateMethods.implemented.contains(method) || PrivateMethods.known[method] != nil else {
-            return errorEnvelope(["EGeneral:Unknown method"])
-        }
-        guard request.method == "POST" else { return errorEnvelope(["EGeneral:Unknown method"]) }
-        let presented = request.headers["api-key"] ?? ""
-        let now = monotonicNow()
-        if var l = lockouts[presented], let until = l.lockedUntil {
-            if now < until {
-                if options.lockoutExtends { l.lockedUntil = now + options.lockoutSeconds; lockouts[presented] = l }
-                if let i = keyIndex[presented] {
-                    accounts[i].key.decay(now: now, perSecond: decayPerSecond)
-                    accounts[i].key.calls += 1
-                    accounts[i].key.charge(options.costs[method] ?? options.defaultCost)
-                }
-                return errorEnvelope(["EGeneral:Temporary lockout"])
-            }
-            lockouts[presented] = LockoutState()
-        }
-        guard let index = keyIndex[presented] else {
-            noteFailure(presented, now: now)
-            return errorEnvelope(["EAPI:Invalid key"])
-        }
-        let a = accounts[index]
-        let cost = options.costs[method] ?? options.defaultCost
-        a.key.decay(now: now, perSecond: decayPerSecond)
-        a.key.calls += 1
-        a.key.highestNonceBefore = a.key.highestNonce
-        a.key.lastUsedBefore = a.key.lastUsed
-        a.key.lastUsed = nowTicks() / 10_000
-        func fail(_ error: String, lockoutStreak: Bool) -> JSONValue {
-            a.key.charge(cost)
-            if lockoutStreak { noteFailure(presented, now: now) }
-            return errorEnvelope([error])
-        }
-        guard let params = Self.parseBody(request) else { return fail("EAPI:Bad request", lockoutStreak: false) }
-        guard let nonceText = params["nonce"], nonceText.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt64(nonceText) else {
-            return fail("EAPI:Invalid nonce", lockoutStreak: true)
-        }
-        nonce = n
-        let expected = a.key.signer.sign(path: request.path, nonce: n, body: request.body)
-        guard let given = request.headers["api-sign"], Self.constantTimeEqual(expected, given) else {
-            return fail("EAPI:Invalid signature", lockoutStreak: true)
-        }
-        if let i = activeInjection(for: a), armed[i].plan.rule == .nonceErrors {
-            serveInjection(i, method: method)
-            return fail(armed[i].plan.error, lockoutStreak: true)
-        }
-        guard a.key.accept(nonce: n) else { return fail("EAPI:Invalid nonce", lockoutStreak: true) }
-        if let otp = a.key.otp {
-            guard let sent = params["otp"] else { return fail("EGeneral:Permission denied", lockoutStreak: false) }
-            guard sent == otp else { return fail("EAPI:Invalid signature", lockoutStreak: true) }
-        }
-        if let i = activeInjection(for: a) {
-            serveInjection(i, method: method)
-            return fail(armed[i].plan.error, lockoutStreak: false)
-        }
-        guard PrivateMethods.rule(for: method, strict: options.strictPermissions).allows(a.key.permissions) else {
-            return fail("EGeneral:Permission denied", lockoutStreak: false)
-        }
-        if a.key.counter + cost > maxCounter {
-            a.key.rateLimited += 1
-            return fail("EAPI:Rate limit exceeded", lockoutStreak: false)
-        }
-        a.key.charge(cost)
-        lockouts[presented] = nil
-        let result = dispatch(method: method, params: params, account: a)
-        if result["error"]?.arrayValue?.isEmpty ?? false { a.key.successfulCalls += 1 }
-        return result
-    }
-
-    private func dispatch(method: String, params: Params, account a: SimAccount) -> JSONValue {
+    func dispatch(method: String, params: Params, account a: SimAccount) -> CallAnswer {
         let e = PrivateEndpoints(account: a, withoutCountOmitsCount: options.withoutCountOmitsCount)
         do {
             switch method {
-            case "Ledgers": return resultEnvelope(try e.ledgers(params))
-            case "QueryLedgers": return resultEnvelope(try e.queryLedgers(params))
-            case "TradesHistory": return resultEnvelope(try e.tradesHistory(params))
-            case "QueryTrades": return resultEnvelope(try e.queryTrades(params))
-            case "ClosedOrders": return resultEnvelope(try e.closedOrders(params))
-            case "QueryOrders": return resultEnvelope(try e.queryOrders(params, permissions: a.key.permissions))
-            case "OpenOrders": return resultEnvelope(try e.openOrders(params))
-            case "WithdrawStatus": return resultEnvelope(try e.fundingStatus(params, withdrawals: true))
-            case "DepositStatus": return resultEnvelope(try e.fundingStatus(params, withdrawals: false))
-            case "Balance": return resultEnvelope(e.balance())
-            case "BalanceEx": return resultEnvelope(e.balanceEx())
-            case "GetApiKeyInfo": return resultEnvelope(apiKeyInfo(a))
-            case "AddExport": return resultEnvelope(try addExport(params, account: a))
-            case "ExportStatus": return resultEnvelope(try exportStatus(params, account: a))
-            case "RemoveExport": return resultEnvelope(try removeExport(params, account: a))
-            case "RetrieveExport":
-                binaryAnswer = try retrieveExport(params, account: a)
-                return resultEnvelope(.null)
-            default: return errorEnvelope(["EAPI:Feature disabled"])
+            case "Ledgers": return CallAnswer(resultEnvelope(try e.ledgers(params)))
+            case "QueryLedgers": return CallAnswer(resultEnvelope(try e.queryLedgers(params)))
+            case "TradesHistory": return CallAnswer(resultEnvelope(try e.tradesHistory(params)))
+            case "QueryTrades": return CallAnswer(resultEnvelope(try e.queryTrades(params)))
+            case "ClosedOrders": return CallAnswer(resultEnvelope(try e.closedOrders(params)))
+            case "QueryOrders": return CallAnswer(resultEnvelope(try e.queryOrders(params, permissions: a.key.permissions)))
+            case "OpenOrders": return CallAnswer(resultEnvelope(try e.openOrders(params)))
+            case "WithdrawStatus": return CallAnswer(resultEnvelope(try e.fundingStatus(params, withdrawals: true)))
+            case "DepositStatus": return CallAnswer(resultEnvelope(try e.fundingStatus(params, withdrawals: false)))
+            case "Balance": return CallAnswer(resultEnvelope(e.balance()))
+            case "BalanceEx": return CallAnswer(resultEnvelope(e.balanceEx()))
+            case "GetApiKeyInfo": return CallAnswer(resultEnvelope(apiKeyInfo(a)))
+            case "AddExport": return CallAnswer(resultEnvelope(try addExport(params, account: a)))
+            case "ExportStatus": return CallAnswer(resultEnvelope(try exportStatus(params, account: a)))
+            case "RemoveExport": return CallAnswer(resultEnvelope(try removeExport(params, account: a)))
+            case "RetrieveExport": return CallAnswer(resultEnvelope(.null), binary: try retrieveExport(params, account: a))
+            default: return CallAnswer(errorEnvelope(["EAPI:Feature disabled"]))
             }
         } catch {
-            return errorEnvelope([error.message])
+            return CallAnswer(errorEnvelope([error.message]))
         }
     }
 
@@ -675,52 +343,4 @@ public actor SimulatorState {
         ])
     }
 
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var diff: UInt8 = 0
-        for i in x.indices { diff |= x[i] ^ y[i] }
-        return diff == 0
-    }
-
-    // MARK: Injections
-
-    private func activeInjection(for a: SimAccount) -> Int? {
-        armed.indices.first { i in
-            armed[i].plan.account == a.name && armed[i].served < armed[i].plan.count && a.key.successfulCalls >= armed[i].plan.afterCalls
-        }
-    }
-
-    private func serveInjection(_ i: Int, method: String) {
-        armed[i].served += 1
-        armed[i].methods.append(method)
-        let plan = armed[i].plan
-        guard let a = accounts.first(where: { $0.name == plan.account }) else { return }
-        let now = nowTicks()
-        let first: Int64 = armed[i].truthIndex.map { runtimeTruth[$0].timeTicks } ?? now
-        let details: JSONValue = .object([
-            ("error", .string(plan.error)), ("count", .number(String(armed[i].served))),
-            ("methods", .array(armed[i].methods.map(JSONValue.string))),
-            ("first_time", .string(TimeFormat.iso(ticks: first))), ("last_time", .string(TimeFormat.iso(ticks: now))),
-            (
-                "reason",
-                .string(plan.rule == .nonceErrors
-                    ? "another client used the same API key with higher nonces: calls were rejected with EAPI:Invalid nonce"
-                    : "a burst of \(plan.error) answers to this key's calls")
-            ),
-        ])
-        let n = runtimeTruth.filter { $0.kind == plan.kind && $0.account == plan.account }.count + (armed[i].truthIndex == nil ? 1 : 0)
-        let anomaly = PlantedAnomaly(
-            id: "\(plan.account)-\(plan.kind)-\(n)", kind: plan.kind, rule: plan.rule, account: plan.account,
-            entityType: "api_key", entityID: KrakenCredentials.fingerprint(of: a.key.apiKey), timeTicks: first, details: details)
-        if let t = armed[i].truthIndex {
-            runtimeTruth[t] = PlantedAnomaly(
-                id: runtimeTruth[t].id, kind: anomaly.kind, rule: anomaly.rule, account: anomaly.account,
-                entityType: anomaly.entityType, entityID: anomaly.entityID, timeTicks: first, details: details)
-        } else {
-            armed[i].truthIndex = runtimeTruth.count
-            runtimeTruth.append(anomaly)
-        }
-        writeTruthFile()
-    }
 }

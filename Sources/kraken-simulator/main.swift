@@ -15,7 +15,7 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
               account=acct1 key=<API-Key> secret=<base64 secret>
             then serves until SIGINT/SIGTERM. Control endpoints (JSON) live under /_sim/: truth,
             truth/anomalies, accounts, counters[/ACCOUNT], counters/reset, requests, faults (GET/POST/DELETE),
-            activity, plant, inject, permissions, clock, reset.
+            activity, plant, inject, permissions, address-book, keys, ledger/alter, ledger/delete, order, clock, reset.
 
             A signed Ledgers call with curl + openssl (bash; set URL, KEY, SECRET from the output):
               NONCE=$(date +%s%3N); BODY="nonce=$NONCE&ofs=0"; P=/0/private/Ledgers
@@ -43,7 +43,7 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
     @Option(help: "History end date YYYY-MM-DD (UTC midnight; default: today, so the data is recent).") var end: String?
     @Option(help: "Time zone of business hours.") var timezone = "Europe/Berlin"
     @Option(help: "Business hours HH:MM-HH:MM (Mon-Fri).") var businessHours = "08:00-20:00"
-    @Option(help: "Rate-limit tier: starter, intermediate, pro.") var tier = "starter"
+    @Option(help: "Rate-limit tier (Kraken verification level: counter maximum and decay).") var tier: Tier = .starter
     @Option(name: .customLong("max"), help: "Override the counter maximum.") var maxCounter: Double?
     @Option(help: "Override the counter decay per second.") var decay: Double?
     @Option(name: .customLong("cost"), help: "Counter cost of a method, METHOD=N (repeatable).") var costs: [String] = []
@@ -97,8 +97,7 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
         guard hours.count == 2 else { throw ValidationError("--business-hours must look like 08:00-20:00") }
         options.businessStartMinute = hours[0]
         options.businessEndMinute = hours[1]
-        guard let t = Tier(rawValue: tier) else { throw ValidationError("--tier must be starter, intermediate or pro") }
-        options.tier = t
+        options.tier = tier
         options.maxCounter = maxCounter
         options.decayPerSecond = decay
         for c in costs {
@@ -172,3 +171,6 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
         return cal.date(from: c).map { Int64($0.timeIntervalSince1970) }
     }
 }
+
+/// `--tier` takes the tier's name; `--help` lists them and any other value is a usage error (exit 64).
+extension Tier: ExpressibleByArgument {}

@@ -116,7 +116,7 @@ struct HistoryTests {
         #expect(kinds == [
             "ledger_balance_gap", "withdrawal_unknown_address", "withdrawal_amount_outlier", "withdrawal_new_asset",
             "withdrawal_burst", "off_hours_trade", "off_hours_order", "off_hours_trade_dst_spring",
-            "off_hours_trade_dst_autumn", "trade_size_outlier", "first_ever_pair",
+            "off_hours_trade_dst_autumn", "trade_size_outlier", "first_ever_pair", "withdrawal_address_repointed",
         ])
         let e = try await s.export(account: "acct1")
         let trades = Dictionary(uniqueKeysWithValues: e.trades.map { ($0.id, $0.trade) })

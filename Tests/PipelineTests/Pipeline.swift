@@ -25,11 +25,13 @@ struct Pipeline {
     /// changes of Europe/Berlin.
     static let end: Int64 = 1_793_491_200
 
-    static func start(seed: UInt64, clean: Bool, scale: Int = 3000, days: Int = 365, accounts: Int = 2) async throws -> Pipeline {
+    static func start(
+        seed: UInt64, clean: Bool, scale: Int = 3000, days: Int = 365, accounts: Int = 2, endSeconds: Int64 = Pipeline.end
+    ) async throws -> Pipeline {
         var o = SimulatorOptions()
         o.seed = seed
         o.clean = clean
-        o.endSeconds = end
+        o.endSeconds = endSeconds
         o.days = days
         o.scale = scale
         o.accounts = accounts
@@ -100,6 +102,13 @@ struct Pipeline {
 
             """
         return toml
+    }
+
+    /// The same pipeline with the operator's configuration text changed by `edit` (e.g. limits an operator sets).
+    func reconfigured(_ edit: (String) -> String) throws -> Pipeline {
+        let text = edit(configText)
+        let config = try ConfigLoader.parse(text, path: "pipeline.toml")
+        return Pipeline(sim: sim, database: database, db: db, config: config, configText: text, logger: logger)
     }
 
     func collector() -> Collector {

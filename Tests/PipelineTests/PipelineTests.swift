@@ -48,7 +48,7 @@ import Testing
         let (night1, night1Findings) = try #require(firstNight)
         // The partial copy of each account (newest pages only) is not analysed by the rules over collected rows.
         #expect(Set(night1.deferred.map(\.account)) == ["acct1", "acct2"])
-        #expect(night1Findings.allSatisfy { ["nonce_errors", "api_error_burst", "stale_collection", "key_rotation_due"].contains($0.ruleId) })
+        #expect(night1Findings.allSatisfy { ["nonce_errors", "api_error_burst", "stale_collection", "key_rotation_due", "key_posture"].contains($0.ruleId) })
         // acct1: the call and its retry were rejected: "another client may be using this key".
         #expect(night1Findings.contains { $0.ruleId == "nonce_errors" && $0.account == "acct1" && $0.severity == .high })
         // Each failed run is a finding that names the error and what to do.
@@ -73,7 +73,7 @@ import Testing
             "withdrawal_unknown_address", "withdrawal_amount_outlier", "withdrawal_new_asset", "withdrawal_burst",
             "off_hours_trade", "off_hours_order", "off_hours_trade_dst_spring", "off_hours_trade_dst_autumn",
             "trade_size_outlier", "first_ever_pair", "ledger_balance_gap", "nonce_errors_second_client",
-            "permission_denied_burst",
+            "permission_denied_burst", "withdrawal_address_repointed", "key_without_ip_allowlist",
         ] {
             #expect(kinds.contains(kind), "the simulator planted no \(kind)")
         }
