@@ -126,6 +126,34 @@ struct AnalyserTests {
         #expect(found.first?.evidenceObject["utc_offset"] as? String == "02:00")
     }
 
+    /// Withdrawals are judged by the same hours: 07:59 local on the spring-change Monday is off hours (medium),
+    /// 08:01 is not; `withdrawal_severity` sets the level, `"off"` leaves withdrawals to `unexpected_withdrawal`.
+    @Test func offHoursWithdrawalsAcrossDST() throws {
+        let f = try Fixture("dstwd")
+        // Monday 2026-03-30 (CEST = UTC+2): 07:59 and 08:01 local.
+        try f.withdrawal("FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
+                         address: "bc1qdstmorning0759", key: "payout")
+        try f.withdrawal("FTDST02-0801-SPRING-MORNING-B", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T06:01:00Z",
+                         address: "bc1qdstmorning0759", key: "payout")
+        try f.analyse(["off_hours_trading"])
+        let found = try f.findings("off_hours_trading")
+        #expect(found.map(\.entityId) == ["FTDST01-0759-SPRING-MORNING-A"])
+        #expect(found.first?.severity == .medium)
+        #expect(found.first?.title.contains("Mon 2026-03-30 07:59 Europe/Berlin") == true, "\(found.map(\.title))")
+        #expect(found.first?.title.contains("withdrawal of 0.02 XXBT to payout (bc1qdstmorning0759)") == true, "\(found.map(\.title))")
+
+        let low = try Fixture("dstwdlow")
+        try low.withdrawal("FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
+                           address: "bc1qdstmorning0759", key: "payout")
+        try low.analyse(["off_hours_trading"], config: "[rules.off_hours_trading]\nwithdrawal_severity = \"low\"\n")
+        #expect(try low.findings("off_hours_trading").map(\.severity) == [.low])
+        let off = try Fixture("dstwdoff")
+        try off.withdrawal("FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
+                           address: "bc1qdstmorning0759", key: "payout")
+        try off.analyse(["off_hours_trading"], config: "[rules.off_hours_trading]\nwithdrawal_severity = \"off\"\n")
+        #expect(try off.findings("off_hours_trading").isEmpty)
+    }
+
     // MARK: dedupe, status, incremental
 
     func seedAnomalies(_ f: Fixture) throws {

@@ -131,9 +131,9 @@ import Testing
     /// by the night's CET offset; autumn: 07:59 CET is 08:59 by the night's CEST offset, inside business hours for a
     /// rule that applies the day's first offset). The operator's business runs every day 08:00-20:00.
     /// - the order is off-hours: `off_hours_trading` (medium); the same at 08:01 (near miss) is not;
-    /// - no rule judges a withdrawal's time of day (see the report): the taker's withdrawal is reported by
-    ///   `unexpected_withdrawal` for its destination, whatever the minute; the owner's 08:01 payout to the
-    ///   allowlisted cold wallet is silent.
+    /// - the taker's withdrawal is off-hours too: `off_hours_trading` judges withdrawals by the same hours
+    ///   (medium), and `unexpected_withdrawal` reports it for its destination (high), whatever the minute;
+    /// - the owner's 08:01 payout to the allowlisted cold wallet is silent.
     @Test(arguments: PipelineTests.seeds, dstMornings) func withdrawalAt0759OnADSTChangeMorning(seed: UInt64, day: String) async throws {
         let parts = day.split(separator: "-").compactMap { Int($0) }
         var utc = Calendar(identifier: .gregorian)
@@ -188,6 +188,10 @@ import Testing
         let withdrawal = try #require(findings.first { $0.ruleId == "unexpected_withdrawal" && $0.entityId == takerRefid }, "\(findings.map(\.line))")
         #expect(withdrawal.severity == .high)
         #expect(withdrawal.title.contains("\(day) 07:59"), "\(withdrawal.title)")
+        let offHoursPayout = try #require(offHours.first { $0.entityId == takerRefid }, "\(offHours.map(\.line))")
+        #expect(offHoursPayout.severity == .medium)
+        #expect(offHoursPayout.title.contains("before 08:00"), "\(offHoursPayout.title)")
+        #expect(!offHours.contains { $0.entityId == ownerRefid }, "\(offHours.map(\.line))")
         let ownerLoud = findings.filter { $0.entityId == ownerRefid && $0.severity >= .medium }
         #expect(ownerLoud.isEmpty, "\(ownerLoud.map(\.line))")
     }

@@ -1,5 +1,5 @@
 -- id: off_hours_trading
--- title: Trading outside business hours
+-- title: Trading or withdrawal outside business hours
 -- severity: medium
 -- entity: order
 -- input: collected
@@ -7,16 +7,39 @@
 -- param: business_hours hours_range "08:00-18:00" | Local time range (start inclusive, end exclusive) in which trading is expected.
 -- param: business_days weekdays "Mon-Fri" | Local days on which trading is expected.
 -- param: holidays dates [] | Local dates without business hours, e.g. ["2026-12-25", "2026-12-26"].
+-- param: withdrawal_severity severity "medium" | Severity of a withdrawal outside business hours ("off": judge orders and trades only).
 -- catches: orders placed (opentm) outside business hours, on a non-business day or on a holiday, in the
 --   configured IANA time zone with its daylight-saving rules (PostgreSQL AT TIME ZONE), and trades whose
 --   order is not in audit.orders judged by the trade's own time. A resting order placed in business hours
---   that fills at night is not reported (its placement was in hours). One finding per order (or trade).
+--   that fills at night is not reported (its placement was in hours). Withdrawals are judged by the same
+--   hours (ledger time, or WithdrawStatus time without a ledger entry): an account taker pays out while nobody
+--   watches, and `unexpected_withdrawal` judges only where the money goes and how much, not when. One finding
+--   per order (or trade, or withdrawal refid).
 -- false positives: automated strategies or conditional orders (stop-loss) triggered by the market; traders
---   in another time zone (set timezone per account); orders placed by Kraken itself (settle-position).
+--   in another time zone (set timezone per account); orders placed by Kraken itself (settle-position);
+--   scheduled payouts outside the hours (set withdrawal_severity = "low" or "off").
 WITH params AS (
     SELECT split_part(:'business_hours'::text, '-', 1)::time AS day_start,
            split_part(:'business_hours'::text, '-', 2)::time AS day_end,
-           :'business_days'::integer[] AS days, :'holidays'::date[] AS holidays, :'timezone'::text AS tz
+           :'business_days'::integer[] AS days, :'holidays'::date[] AS holidays, :'timezone'::text AS tz,
+           :'withdrawal_severity'::text AS withdrawal_severity
+),
+withdrawals AS (
+    -- One row per withdrawal refid changed since the last analysis: its ledger entry, else its WithdrawStatus
+    -- record (a pending withdrawal may have no ledger entry yet).
+    SELECT DISTINCT ON (x.refid) x.*
+      FROM (SELECT l.refid, l.time, l.asset, -l.amount AS amount, 0 AS pref
+              FROM audit.ledger_entries l
+             WHERE l.account_id = :'account_id'::integer AND l.type = 'withdrawal' AND l.amount < 0
+               AND l.refid IS NOT NULL
+               AND l.updated_at > :'changed_after'::timestamptz AND l.time >= :'occurred_after'::timestamptz
+            UNION ALL
+            SELECT w.refid, w.time, w.asset, w.amount, 1
+              FROM audit.withdrawals w
+             WHERE w.account_id = :'account_id'::integer
+               AND w.updated_at > :'changed_after'::timestamptz AND w.time >= :'occurred_after'::timestamptz) x
+     WHERE :'withdrawal_severity'::text <> 'off'
+     ORDER BY x.refid, x.pref, x.time
 ),
 events AS (
     SELECT 'order' AS entity_type, o.txid AS entity_id, o.opentm AS at, o.descr_pair AS pair,
@@ -34,6 +57,14 @@ events AS (
        AND t.updated_at > :'changed_after'::timestamptz AND t.time >= :'occurred_after'::timestamptz
        AND NOT EXISTS (SELECT 1 FROM audit.orders o
                         WHERE o.account_id = t.account_id AND o.txid = t.ordertxid AND o.opentm IS NOT NULL)
+    UNION ALL
+    SELECT 'withdrawal', wd.refid, wd.time, wd.asset, 'withdrawal', NULL, trim_scale(wd.amount)::text,
+           format('withdrawal of %s %s to %s', trim_scale(wd.amount), wd.asset,
+                  CASE WHEN w.key IS NOT NULL AND w.info IS NOT NULL THEN format('%s (%s)', w.key, w.info)
+                       ELSE coalesce(w.key, w.info, 'an unrecorded destination') END),
+           w.status, NULL, NULL
+      FROM withdrawals wd
+      LEFT JOIN audit.withdrawals w ON w.account_id = :'account_id'::integer AND w.refid = wd.refid
 ),
 localised AS (
     SELECT e.*, (e.at AT TIME ZONE p.tz) AS local_at, p.*
@@ -51,9 +82,10 @@ judged AS (
 SELECT :'account_id'::integer AS account_id,
        j.entity_type,
        j.entity_id,
-       'medium' AS severity,
+       CASE j.entity_type WHEN 'withdrawal' THEN j.withdrawal_severity ELSE 'medium' END AS severity,
        format('%s %s %s outside business hours (%s): %s, %s %s',
-              initcap(j.entity_type), j.entity_id, CASE j.entity_type WHEN 'order' THEN 'placed' ELSE 'executed' END,
+              initcap(j.entity_type), j.entity_id,
+              CASE j.entity_type WHEN 'order' THEN 'placed' WHEN 'trade' THEN 'executed' ELSE 'booked' END,
               j.why, coalesce(j.what, j.pair), to_char(j.local_at, 'Dy YYYY-MM-DD HH24:MI'), j.tz) AS title,
        jsonb_build_object(
            'entity', j.entity_type, 'id', j.entity_id, 'ordertxid', j.ordertxid, 'time', j.at,
