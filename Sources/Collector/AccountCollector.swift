@@ -70,6 +70,8 @@ struct PagedEndpoint: Sendable {
     static let ledgers = PagedEndpoint(method: "Ledgers", resultKey: "ledger", extra: [], table: "ledger_entries", timeColumn: "time", kind: .ledger)
     static let trades = PagedEndpoint(method: "TradesHistory", resultKey: "trades", extra: [("trades", "false")], table: "trades", timeColumn: "time", kind: .trades)
     static let closedOrders = PagedEndpoint(method: "ClosedOrders", resultKey: "closed", extra: [("trades", "true"), ("closetime", "close")], table: "orders", timeColumn: "closetm", kind: .orders)
+    /// In the order they are collected.
+    static let all = [ledgers, trades, closedOrders]
 }
 
 /// Collects everything of one account: paged history in fixed windows, open orders, orders referenced by
@@ -103,22 +105,17 @@ final class AccountCollector: Sendable {
 
     static let pageSize = 50
 
-    func storeRun<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws(CollectError) -> T {
-        do {
-            return try await store.run(body)
-        } catch let e as PGError {
-            throw .database(e)
-        } catch let e as CollectError {
-            throw e
-        } catch {
-            throw .database(PGError(kind: .query, message: "\(error)"))
-        }
-    }
 
     func collectAll() async throws(CollectError) -> [String: EndpointStats] {
         var stats: [String: EndpointStats] = [:]
+        // Every stored cursor must be readable before anything is called or written: a run that stopped at the
+        // second endpoint would otherwise leave the first one collected under a state nobody can interpret.
+        let (accountId, name) = (self.accountId, account.name)
+        try await store.collectRun { db in
+            for endpoint in PagedEndpoint.all { _ = try CollectStore.cursor(db, accountId: accountId, account: name, endpoint: endpoint.method) }
+        }
         let serverTime = try await paced.serverTime()
-        try await storeRun { try CollectStore.prepare($0) }
+        try await store.collectRun { try CollectStore.prepare($0) }
         // The key's settings, once per run (posture rules); the same answer serves the backfill decision below.
         let key = try await KeySnapshot(accountId: accountId, paced: paced, store: store, logger: logger).take()
         stats["GetApiKeyInfo"] = key.stats
@@ -129,7 +126,7 @@ final class AccountCollector: Sendable {
         if mode == .export {
             for (k, v) in try await backfill.advance(wait: false) { stats[k] = (stats[k] ?? EndpointStats()).merged(v) }
         }
-        for endpoint in [PagedEndpoint.ledgers, .trades, .closedOrders] {
+        for endpoint in PagedEndpoint.all {
             stats[endpoint.method] = try await collectPaged(endpoint, serverTime: serverTime)
         }
         stats["OpenOrders"] = try await collectOpenOrders()
@@ -162,21 +159,19 @@ final class AccountCollector: Sendable {
 
     /// Pages through one window; returns whether it was a resumed one (so a fresh window should follow).
     func collectWindow(_ ep: PagedEndpoint, serverTime: Int64, stats: inout EndpointStats) async throws(CollectError) -> Bool {
-        let accountId = self.accountId
-        let state = try await storeRun { try CollectStore.cursor($0, accountId: accountId, endpoint: ep.method) }
-        let doneUntil = state?["done_until"]?.numberText.flatMap { Int64($0) }
-        var window: (start: Int64, end: Int64, ofs: Int, pass: Int)
+        let (accountId, name) = (self.accountId, account.name)
+        let cursor = try await store.collectRun { db in try CollectStore.cursor(db, accountId: accountId, account: name, endpoint: ep.method) }
+        let doneUntil = cursor?.doneUntil
+        var window: PageCursor.Window
         let resumed: Bool
-        if let w = state?["window"], let s = w["start"]?.numberText.flatMap({ Int64($0) }),
-            let e = w["end"]?.numberText.flatMap({ Int64($0) }), let o = w["ofs"]?.numberText.flatMap({ Int($0) })
-        {
-            window = (s, e, o, w["pass"]?.numberText.flatMap { Int($0) } ?? 1)  // resume after a kill
+        if let w = cursor?.window {
+            window = w  // resume after a kill
             resumed = true
-            logger.info("resuming window", metadata: ["endpoint": "\(ep.method)", "ofs": "\(o)"])
+            logger.info("resuming window", metadata: ["endpoint": "\(ep.method)", "ofs": "\(w.ofs)"])
         } else {
             let sinceSeconds = options.since.map { Int64($0.timeIntervalSince1970) } ?? 0
             let start = (options.full ? nil : doneUntil.map { $0 - options.overlapSeconds }) ?? sinceSeconds
-            window = (max(0, start), serverTime - options.settleSeconds, 0, 1)
+            window = PageCursor.Window(start: max(0, start), end: serverTime - options.settleSeconds, ofs: 0, pass: 1)
             resumed = false
         }
         guard window.start < window.end else { return false }
@@ -198,12 +193,9 @@ final class AccountCollector: Sendable {
             let nextOfs = window.ofs + items.count
             let finished = items.count < Self.pageSize || (count.map { nextOfs >= $0 } ?? false)
             let w = window
-            let cursor: JSONValue = .object([
-                ("done_until", doneUntil.map { .number(String($0)) } ?? .null),
-                ("window", .object([("start", .number(String(w.start))), ("end", .number(String(w.end))), ("ofs", .number(String(nextOfs))), ("pass", .number(String(w.pass)))])),
-            ])
+            let next = PageCursor(doneUntil: doneUntil, window: PageCursor.Window(start: w.start, end: w.end, ofs: nextOfs, pass: w.pass))
             let kind = ep.kind
-            let upserted = try await storeRun { db in
+            let upserted = try await store.collectRun { db in
                 try db.transaction { () throws -> UpsertCount in
                     let c: UpsertCount
                     switch kind {
@@ -211,7 +203,7 @@ final class AccountCollector: Sendable {
                     case .trades: c = try CollectStore.upsertTrades(db, accountId: accountId, rows: rows)
                     case .orders: c = try CollectStore.upsertOrders(db, accountId: accountId, rows: rows)
                     }
-                    try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, state: cursor)
+                    try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, cursor: next)
                     return c
                 }
             }
@@ -222,7 +214,7 @@ final class AccountCollector: Sendable {
 
             // End of window: what is stored for it must match Kraken's count.
             let (table, col) = (ep.table, ep.timeColumn)
-            let stored = try await storeRun { db in
+            let stored = try await store.collectRun { db in
                 try db.query(
                     "SELECT count(*) FROM audit.\(table) WHERE account_id = $1 AND \(col) > to_timestamp($2) AND \(col) <= to_timestamp($3)",
                     [accountId, w.start, w.end]
@@ -233,7 +225,7 @@ final class AccountCollector: Sendable {
                 logger.warning(
                     "fewer rows stored than Kraken counts; re-reading the window",
                     metadata: ["endpoint": "\(ep.method)", "kraken_count": "\(count)", "stored": "\(stored)"])
-                window = (w.start, w.end, 0, w.pass + 1)
+                window = PageCursor.Window(start: w.start, end: w.end, ofs: 0, pass: w.pass + 1)
                 continue
             }
             if let count, stored != count {
@@ -241,8 +233,8 @@ final class AccountCollector: Sendable {
                     "stored rows differ from Kraken's count for the window",
                     metadata: ["endpoint": "\(ep.method)", "kraken_count": "\(count)", "stored": "\(stored)"])
             }
-            let done: JSONValue = .object([("done_until", .number(String(max(w.end, doneUntil ?? 0))))])
-            try await storeRun { db in try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, state: done) }
+            let done = PageCursor(doneUntil: max(w.end, doneUntil ?? 0))
+            try await store.collectRun { db in try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, cursor: done) }
             return resumed
         }
     }
@@ -256,12 +248,12 @@ final class AccountCollector: Sendable {
         let items = try dedupe(try entities(response.result, key: "open", endpoint: "OpenOrders"), endpoint: "OpenOrders")
         let rows = try CollectStore.orderRows(items, endpoint: "OpenOrders")
         let accountId = self.accountId
-        stats.rows = try await storeRun { db in
+        stats.rows = try await store.collectRun { db in
             try db.transaction { try CollectStore.upsertOrders(db, accountId: accountId, rows: rows) }
         }
         // Orders we hold as open that Kraken no longer lists as open have changed: refresh them below.
         let openIds = Set(items.map(\.0))
-        let staleOpen = try await storeRun { db in
+        let staleOpen = try await store.collectRun { db in
             try db.query("SELECT txid FROM audit.orders WHERE account_id = $1 AND status IN ('open', 'pending')", [accountId])
                 .rows.map { try $0.decode(0, as: String.self) }
         }.filter { !openIds.contains($0) }
@@ -278,7 +270,7 @@ final class AccountCollector: Sendable {
     /// orders; querying each would cost what the export saves).
     func collectMissingOrders() async throws(CollectError) -> EndpointStats {
         let accountId = self.accountId
-        let missing = try await storeRun { db in
+        let missing = try await store.collectRun { db in
             try db.query(
                 """
                 SELECT DISTINCT t.ordertxid FROM audit.trades t
@@ -302,7 +294,7 @@ final class AccountCollector: Sendable {
             stats.calls += 1
             let items = try dedupe(try entities(response.result, key: nil, endpoint: "QueryOrders"), endpoint: "QueryOrders")
             let rows = try CollectStore.orderRows(items, endpoint: "QueryOrders")
-            stats.rows = stats.rows + (try await storeRun { db in
+            stats.rows = stats.rows + (try await store.collectRun { db in
                 try db.transaction { try CollectStore.upsertOrders(db, accountId: accountId, rows: rows) }
             })
         }
@@ -342,7 +334,7 @@ final class AccountCollector: Sendable {
                 throw .malformed(endpoint: method, reason: "result is neither an array nor an object")
             }
             let rows = try CollectStore.fundingRows(records, endpoint: method)
-            stats.rows = stats.rows + (try await storeRun { db in
+            stats.rows = stats.rows + (try await store.collectRun { db in
                 try db.transaction { try CollectStore.upsertFunding(db, accountId: accountId, table: table, entity: entity, rows: rows) }
             })
             if let c = cursor, !seenCursors.insert(c).inserted {
@@ -376,7 +368,7 @@ final class AccountCollector: Sendable {
             }
         }
         let (accountId, runId, snapshot) = (self.accountId, paced.runId, rows)
-        let inserted = try await storeRun { db in
+        let inserted = try await store.collectRun { db in
             try db.transaction { () throws -> Int in
                 let now = try db.query("SELECT clock_timestamp()").rows[0].decode(0, as: Date.self)
                 for row in snapshot {

@@ -78,7 +78,7 @@ struct ExportRecord: Sendable {
     let krakenId: String?
     let descr: String
     let attempt: Int
-    let status: String
+    let status: ExportState
     let starttm: Int64
     let endtm: Int64
     let filePath: String?
@@ -110,20 +110,8 @@ struct ExportBackfill {
     let options: CollectOptions
     let logger: Logger
     static let reports = ["ledgers", "trades"]
-    static let pagedEndpoints = ["Ledgers", "TradesHistory", "ClosedOrders"]
+    static let pagedEndpoints = PagedEndpoint.all.map(\.method)
 
-    @discardableResult
-    func storeRun<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws(CollectError) -> T {
-        do {
-            return try await store.run(body)
-        } catch let e as PGError {
-            throw .database(e)
-        } catch let e as CollectError {
-            throw e
-        } catch {
-            throw .database(PGError(kind: .query, message: "\(error)"))
-        }
-    }
 
     // MARK: first run
 
@@ -132,7 +120,7 @@ struct ExportBackfill {
     /// `keyInfo` is this run's GetApiKeyInfo answer (``KeySnapshot``), nil when the call failed.
     func begin(serverTime: Int64, keyInfo: JSONValue?) async throws(CollectError) -> BackfillMode {
         let accountId = self.accountId
-        let (hasExports, hasCursors) = try await storeRun { db in
+        let (hasExports, hasCursors) = try await store.collectRun { db in
             (
                 try db.query("SELECT count(*) FROM audit.exports WHERE account_id = $1", [accountId]).rows[0].decode(0, as: Int.self) > 0,
                 try db.query("SELECT count(*) FROM audit.collect_cursors WHERE account_id = $1 AND endpoint = ANY($2::text[])", [accountId, PGArray.text(Self.pagedEndpoints)]).rows[0].decode(0, as: Int.self) > 0
@@ -163,17 +151,17 @@ struct ExportBackfill {
         guard end > start else { return .paging }
         let seed = end - max(0, options.export.seamOverlapSeconds - options.overlapSeconds)
         let name = account.name
-        try await storeRun { db in
+        try await store.collectRun { db in
             try db.transaction {
                 for report in Self.reports {
                     try db.execute(
                         """
                         INSERT INTO audit.exports (account_id, report, descr, status, starttm, endtm)
-                        VALUES ($1, $2, $3, 'requesting', $4, $5)
-                        """, [accountId, report, "kraken-audit \(name) \(report) \(start)-\(end) #1", start, end])
+                        VALUES ($1, $2, $3, $6, $4, $5)
+                        """, [accountId, report, "kraken-audit \(name) \(report) \(start)-\(end) #1", start, end, ExportState.requesting])
                 }
                 for endpoint in Self.pagedEndpoints {
-                    try CollectStore.saveCursor(db, accountId: accountId, endpoint: endpoint, state: .object([("done_until", .number(String(seed)))]))
+                    try CollectStore.saveCursor(db, accountId: accountId, endpoint: endpoint, cursor: PageCursor(doneUntil: seed))
                 }
             }
         }
@@ -185,7 +173,7 @@ struct ExportBackfill {
 
     func latest(_ report: String) async throws(CollectError) -> ExportRecord? {
         let accountId = self.accountId
-        return try await storeRun { db in
+        return try await store.collectRun { db in
             guard let r = try db.query(
                 """
                 SELECT id, report, kraken_id, descr, attempt, status, starttm, endtm, file_path, sha256, kraken_status
@@ -194,14 +182,22 @@ struct ExportBackfill {
             ).rows.first else { return nil }
             return ExportRecord(
                 id: try r.decode(0), report: try r.decode(1), krakenId: try r.decodeOptional(2), descr: try r.decode(3),
-                attempt: try r.decode(4), status: try r.decode(5), starttm: try r.decode(6), endtm: try r.decode(7),
+                attempt: try r.decode(4), status: try Self.state(r.decode(5)), starttm: try r.decode(6), endtm: try r.decode(7),
                 filePath: try r.decodeOptional(8), sha256: try r.decodeOptional(9), krakenStatus: try r.decodeOptional(10))
         }
     }
 
+    /// The stored `status` text as a state; the table's CHECK constraint admits no other value.
+    static func state(_ text: String) throws(PGError) -> ExportState {
+        guard let state = ExportState(rawValue: text) else {
+            throw PGError(kind: .decode, message: "audit.exports.status '\(text)' is not an export state")
+        }
+        return state
+    }
+
     func update(_ id: Int64, _ sets: String, _ binds: [(any PGEncodable)?]) async throws(CollectError) {
         // `sets` is a constant of this file using $2...; $1 is the row id.
-        try await storeRun { db in
+        try await store.collectRun { db in
             try db.execute("UPDATE audit.exports SET \(sets), updated_at = now() WHERE id = $1", [id] + binds)
         }
     }
@@ -216,7 +212,7 @@ struct ExportBackfill {
             while true {
                 let progressed = try await step(report, stats: &s)
                 if progressed { continue }
-                guard wait, let r = try await latest(report), ["requesting", "requested", "processed", "downloaded"].contains(r.status),
+                guard wait, let r = try await latest(report), r.status.isInProgress,
                     Date() < deadline
                 else { break }
                 do {
@@ -225,7 +221,7 @@ struct ExportBackfill {
                     throw .cancelled
                 }
             }
-            s.state = try await latest(report)?.status
+            s.state = try await latest(report)?.status.rawValue
             stats["Export:\(report)"] = s
         }
         return stats
@@ -235,11 +231,11 @@ struct ExportBackfill {
     func step(_ report: String, stats: inout EndpointStats) async throws(CollectError) -> Bool {
         guard let r = try await latest(report) else { return false }
         switch r.status {
-        case "requesting": return try await request(r, stats: &stats)
-        case "requested": return try await poll(r, stats: &stats)
-        case "processed": return try await download(r, stats: &stats)
-        case "downloaded": return try await importFile(r, stats: &stats)
-        case "imported":
+        case .requesting: return try await request(r, stats: &stats)
+        case .requested: return try await poll(r, stats: &stats)
+        case .processed: return try await download(r, stats: &stats)
+        case .downloaded: return try await importFile(r, stats: &stats)
+        case .imported:
             if options.export.deleteWhenImported, r.krakenStatus != "Deleted", let kid = r.krakenId {
                 do {
                     _ = try await paced.call("RemoveExport", [("id", kid), ("type", "delete")])
@@ -250,15 +246,15 @@ struct ExportBackfill {
                 try await update(r.id, "kraken_status = 'Deleted'", [])
             }
             return false
-        default:  // rejected, failed, expired: the same window again, a bounded number of times
+        case .rejected, .failed, .expired:  // the same window again, a bounded number of times
             guard r.attempt < options.export.maxAttempts else { return false }
             let (accountId, name, attempt) = (self.accountId, account.name, r.attempt + 1)
-            try await storeRun { db in
+            try await store.collectRun { db in
                 try db.execute(
                     """
                     INSERT INTO audit.exports (account_id, report, descr, attempt, status, starttm, endtm)
-                    VALUES ($1, $2, $3, $4, 'requesting', $5, $6)
-                    """, [accountId, report, "kraken-audit \(name) \(report) \(r.starttm)-\(r.endtm) #\(attempt)", attempt, r.starttm, r.endtm])
+                    VALUES ($1, $2, $3, $4, $7, $5, $6)
+                    """, [accountId, report, "kraken-audit \(name) \(report) \(r.starttm)-\(r.endtm) #\(attempt)", attempt, r.starttm, r.endtm, ExportState.requesting])
             }
             logger.notice("requesting the export again", metadata: ["report": "\(report)", "attempt": "\(attempt)"])
             return true
@@ -271,7 +267,7 @@ struct ExportBackfill {
         stats.calls += 1
         if let found = listed.result.arrayValue?.first(where: { $0["descr"]?.stringValue == r.descr }), let kid = found["id"]?.stringValue {
             try checkKrakenId(kid, endpoint: "ExportStatus")
-            try await update(r.id, "kraken_id = $2, status = 'requested'", [kid])
+            try await update(r.id, "kraken_id = $2, status = $3", [kid, ExportState.requested])
             return true
         }
         let added = try await paced.call("AddExport", [
@@ -283,7 +279,7 @@ struct ExportBackfill {
             throw .malformed(endpoint: "AddExport", reason: "no report id in the result")
         }
         try checkKrakenId(kid, endpoint: "AddExport")
-        try await update(r.id, "kraken_id = $2, status = 'requested'", [kid])
+        try await update(r.id, "kraken_id = $2, status = $3", [kid, ExportState.requested])
         logger.info("export requested", metadata: ["report": "\(r.report)", "id": "\(kid)"])
         return false  // Kraken needs time; the next step is a later poll
     }
@@ -293,12 +289,12 @@ struct ExportBackfill {
         let listed = try await paced.call("ExportStatus", [("report", r.report)])
         stats.calls += 1
         guard let kid = r.krakenId, let item = listed.result.arrayValue?.first(where: { $0["id"]?.stringValue == kid }) else {
-            try await update(r.id, "status = 'expired', error = $2", ["Kraken no longer lists report \(r.krakenId ?? "?") (deleted or expired)"])
+            try await update(r.id, "status = $3, error = $2", ["Kraken no longer lists report \(r.krakenId ?? "?") (deleted or expired)", ExportState.expired])
             return true
         }
         let status = item["status"]?.stringValue ?? "?"
         if let error = item["error"]?.stringValue, !error.isEmpty {
-            try await update(r.id, "status = 'failed', kraken_status = $2, error = $3", [status, ExportError.krakenFailed(krakenId: kid, error: error).description])
+            try await update(r.id, "status = $4, kraken_status = $2, error = $3", [status, ExportError.krakenFailed(krakenId: kid, error: error).description, ExportState.failed])
             logger.error("Kraken failed the export", metadata: ["id": "\(kid)", "error": "\(error)"])
             return true
         }
@@ -306,7 +302,7 @@ struct ExportBackfill {
             try await update(r.id, "kraken_status = $2", [status])
             return false
         }
-        try await update(r.id, "status = 'processed', kraken_status = $2, processed_at = now()", [status])
+        try await update(r.id, "status = $3, kraken_status = $2, processed_at = now()", [status, ExportState.processed])
         return true
     }
 
@@ -326,7 +322,7 @@ struct ExportBackfill {
         guard let kid = r.krakenId else { return false }
         guard ExportFile.isValidKrakenId(kid) else {
             // Only an id stored before ids were checked can get here; it never becomes a path.
-            try await update(r.id, "status = 'failed', error = $2", [ExportError.badKrakenId(shown: ExportError.shown(kid)).description])
+            try await update(r.id, "status = $3, error = $2", [ExportError.badKrakenId(shown: ExportError.shown(kid)).description, ExportState.failed])
             return true
         }
         let dir = options.export.directory
@@ -378,7 +374,7 @@ struct ExportBackfill {
         } catch {
             throw .configuration(error.description + " (set --export-dir or KRAKEN_AUDIT_EXPORT_DIR to a writable directory)")
         }
-        try await update(r.id, "status = 'downloaded', downloaded_at = now(), file_path = $2, file_size = $3, sha256 = $4, error = NULL", [file.path, bytes, sha])
+        try await update(r.id, "status = $5, downloaded_at = now(), file_path = $2, file_size = $3, sha256 = $4, error = NULL", [file.path, bytes, sha, ExportState.downloaded])
         logger.info("export downloaded", metadata: ["report": "\(r.report)", "bytes": "\(bytes)", "sha256": "\(sha)"])
         return true
     }
@@ -439,7 +435,7 @@ struct ExportBackfill {
             guard try o.sha256Hex() == r.sha256 else { throw .fileMissing(path: path, reason: "changed since it was downloaded") }
             opened = o
         } catch {
-            try await update(r.id, "status = 'processed', error = $2", [error.description])
+            try await update(r.id, "status = $3, error = $2", [error.description, ExportState.processed])
             return true
         }
         Self.afterVerify?(path)
@@ -460,7 +456,7 @@ struct ExportBackfill {
                     let verification = JSONValue.object(result.verification).jsonText
                     try db.execute(
                         """
-                        UPDATE audit.exports SET status = 'imported', imported_at = now(), header = $2::text[], rows_in_file = $3,
+                        UPDATE audit.exports SET status = $13, imported_at = now(), header = $2::text[], rows_in_file = $3,
                             rows_unkeyed = $4, rows_inserted = $5, rows_already = $6, mismatches = $7, first_id = $8, last_id = $9,
                             first_time = $10, last_time = $11, verification = $12::jsonb, error = NULL, updated_at = now()
                          WHERE id = $1
@@ -468,6 +464,7 @@ struct ExportBackfill {
                         [
                             rowId, PGArray.text(result.header), result.rowsInFile, result.unkeyed, result.inserted, result.already,
                             result.mismatches, result.firstId, result.lastId, result.firstTime, result.lastTime, verification,
+                            ExportState.imported,
                         ])
                     return result
                 }
@@ -493,7 +490,7 @@ struct ExportBackfill {
             return true
         case .failure(let e):
             // Nothing was imported (rolled back). Keep the file next to a note for inspection.
-            try await update(r.id, "status = 'rejected', error = $2", [e.description])
+            try await update(r.id, "status = $3, error = $2", [e.description, ExportState.rejected])
             logger.error("export file refused", metadata: ["report": "\(r.report)", "error": "\(e)"])
             if !e.retryable { try await update(r.id, "attempt = $2", [options.export.maxAttempts]) }
             return true

@@ -241,18 +241,32 @@ enum CollectStore {
 
     // MARK: cursors
 
-    static func cursor(_ db: PGConnection, accountId: Int, endpoint: String) throws(PGError) -> JSONValue? {
-        guard let row = try db.query(
-            "SELECT state::text FROM audit.collect_cursors WHERE account_id = $1 AND endpoint = $2", [accountId, endpoint]
-        ).rows.first else { return nil }
-        return try? JSONValue.parse(try row.decode(0, as: String.self))
+    /// The stored paging cursor of `endpoint`, nil when none was stored yet. State that is not a ``PageCursor``
+    /// fails the run (``CollectError/unreadableCursor(account:endpoint:reason:)``) rather than being taken as "no
+    /// cursor", which would silently restart the endpoint from `--since`.
+    static func cursor(_ db: PGConnection, accountId: Int, account: String, endpoint: String) throws(CollectError) -> PageCursor? {
+        let text: String
+        do {
+            guard let row = try db.query(
+                "SELECT state::text FROM audit.collect_cursors WHERE account_id = $1 AND endpoint = $2", [accountId, endpoint]
+            ).rows.first else { return nil }
+            text = try row.decode(0, as: String.self)
+        } catch {
+            throw .database(error)
+        }
+        do {
+            return try PageCursor.parse(text)
+        } catch {
+            throw .unreadableCursor(account: account, endpoint: endpoint, reason: error.reason)
+        }
     }
 
-    static func saveCursor(_ db: PGConnection, accountId: Int, endpoint: String, state: JSONValue) throws(PGError) {
+    /// Stores `cursor` for `endpoint` (the caller's transaction makes it atomic with the page it describes).
+    static func saveCursor(_ db: PGConnection, accountId: Int, endpoint: String, cursor: PageCursor) throws {
         try db.execute(
             """
             INSERT INTO audit.collect_cursors (account_id, endpoint, state) VALUES ($1, $2, $3::jsonb)
             ON CONFLICT (account_id, endpoint) DO UPDATE SET state = EXCLUDED.state, updated_at = now()
-            """, [accountId, endpoint, state.jsonText])
+            """, [accountId, endpoint, try cursor.jsonText()])
     }
 }
