@@ -131,8 +131,8 @@ final class AccountCollector: Sendable {
         }
         stats["OpenOrders"] = try await collectOpenOrders()
         stats["QueryOrders"] = try await collectMissingOrders()
-        stats["WithdrawStatus"] = try await collectFunding(method: "WithdrawStatus", table: "withdrawals", entity: "withdrawal", key: "withdrawals")
-        stats["DepositStatus"] = try await collectFunding(method: "DepositStatus", table: "deposits", entity: "deposit", key: "deposits")
+        stats["WithdrawStatus"] = try await collectFunding(method: "WithdrawStatus", upsert: CollectStore.Tables.withdrawalsUpsert, key: "withdrawals")
+        stats["DepositStatus"] = try await collectFunding(method: "DepositStatus", upsert: CollectStore.Tables.depositsUpsert, key: "deposits")
         stats["BalanceEx"] = try await collectBalances()
         if mode == .export {
             for (k, v) in try await backfill.advance(wait: options.export.wait) { stats[k] = (stats[k] ?? EndpointStats()).merged(v) }
@@ -303,7 +303,7 @@ final class AccountCollector: Sendable {
 
     // MARK: funding
 
-    func collectFunding(method: String, table: String, entity: String, key: String) async throws(CollectError) -> EndpointStats {
+    func collectFunding(method: String, upsert: String, key: String) async throws(CollectError) -> EndpointStats {
         var stats = EndpointStats()
         var cursor: String? = nil
         var seenCursors = Set<String>()
@@ -335,7 +335,7 @@ final class AccountCollector: Sendable {
             }
             let rows = try CollectStore.fundingRows(records, endpoint: method)
             stats.rows = stats.rows + (try await store.collectRun { db in
-                try db.transaction { try CollectStore.upsertFunding(db, accountId: accountId, table: table, entity: entity, rows: rows) }
+                try db.transaction { try CollectStore.upsertFunding(db, accountId: accountId, upsert: upsert, rows: rows) }
             })
             if let c = cursor, !seenCursors.insert(c).inserted {
                 throw .malformed(endpoint: method, reason: "next_cursor repeats; stopping to avoid a loop")

@@ -21,25 +21,7 @@ public struct UpsertCount: Sendable, Equatable {
 /// entity is updated (and its earlier state kept in `audit.status_history`).
 enum CollectStore {
     static func prepare(_ db: PGConnection) throws(PGError) {
-        try db.executeScript(
-            """
-            CREATE TEMP TABLE IF NOT EXISTS stage_ledger (ledger_id text, refid text, time timestamptz, type text,
-                subtype text, aclass text, asset text, amount numeric, fee numeric, balance numeric, raw jsonb)
-                ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS stage_trades (txid text, ordertxid text, postxid text, pair text,
-                time timestamptz, type text, ordertype text, price numeric, cost numeric, fee numeric, vol numeric,
-                margin numeric, leverage text, misc text, trade_id bigint, maker boolean, ledgers text[],
-                posstatus text, raw jsonb) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS stage_orders (txid text, refid text, userref bigint, cl_ord_id text,
-                status text, reason text, opentm timestamptz, closetm timestamptz, starttm timestamptz,
-                expiretm timestamptz, descr_pair text, descr_type text, descr_ordertype text, descr_price numeric,
-                descr_price2 numeric, descr_leverage text, descr_order text, descr_close text, vol numeric,
-                vol_exec numeric, cost numeric, fee numeric, price numeric, stopprice numeric, limitprice numeric,
-                trigger text, misc text, oflags text, trades text[], raw jsonb) ON COMMIT DELETE ROWS;
-            CREATE TEMP TABLE IF NOT EXISTS stage_funding (refid text, method text, network text, aclass text,
-                asset text, txid text, info text, amount numeric, fee numeric, time timestamptz, status text,
-                status_prop text, key text, originators jsonb, raw jsonb) ON COMMIT DELETE ROWS;
-            """)
+        try db.executeScript(Tables.stages.map(\.stageDDL).joined(separator: "\n"))
     }
 
     static func counts(_ r: PGResult) throws(PGError) -> UpsertCount {
@@ -65,24 +47,9 @@ enum CollectStore {
 
     static func upsertLedger(_ db: PGConnection, accountId: Int, rows: [[(any PGEncodable)?]]) throws(PGError) -> UpsertCount {
         guard !rows.isEmpty else { return UpsertCount() }
-        try db.copyIn("stage_ledger", rows: rows)
+        try db.copyIn(Tables.ledger.stage, rows: rows)
         try db.execute(Reconcile.ledgerFromAPI, [accountId])  // ids an export gave first: compare, keep the export row
-        return try counts(
-            db.query(
-                """
-                WITH up AS (
-                    INSERT INTO audit.ledger_entries AS t (account_id, ledger_id, refid, time, type, subtype, aclass,
-                        asset, amount, fee, balance, raw)
-                    SELECT $1, ledger_id, refid, time, type, subtype, aclass, asset, amount, fee, balance, raw FROM stage_ledger
-                    ON CONFLICT (account_id, ledger_id) DO UPDATE SET refid = EXCLUDED.refid, time = EXCLUDED.time,
-                        type = EXCLUDED.type, subtype = EXCLUDED.subtype, aclass = EXCLUDED.aclass,
-                        asset = EXCLUDED.asset, amount = EXCLUDED.amount, fee = EXCLUDED.fee,
-                        balance = EXCLUDED.balance, raw = EXCLUDED.raw, updated_at = now()
-                    WHERE t.source = 'api' AND t.raw IS DISTINCT FROM EXCLUDED.raw
-                    RETURNING (xmax = 0) AS inserted
-                )
-                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-                """, [accountId]))
+        return try counts(db.query(Tables.ledgerUpsert, [accountId]))
     }
 
     // MARK: trades
@@ -106,28 +73,9 @@ enum CollectStore {
 
     static func upsertTrades(_ db: PGConnection, accountId: Int, rows: [[(any PGEncodable)?]]) throws(PGError) -> UpsertCount {
         guard !rows.isEmpty else { return UpsertCount() }
-        try db.copyIn("stage_trades", rows: rows)
+        try db.copyIn(Tables.trades.stage, rows: rows)
         try db.execute(Reconcile.tradesFromAPI, [accountId])
-        return try counts(
-            db.query(
-                """
-                WITH up AS (
-                    INSERT INTO audit.trades AS t (account_id, txid, ordertxid, postxid, pair, time, type, ordertype,
-                        price, cost, fee, vol, margin, leverage, misc, trade_id, maker, ledgers, posstatus, raw)
-                    SELECT $1, txid, ordertxid, postxid, pair, time, type, ordertype, price, cost, fee, vol, margin,
-                        leverage, misc, trade_id, maker, ledgers, posstatus, raw FROM stage_trades
-                    ON CONFLICT (account_id, txid) DO UPDATE SET ordertxid = EXCLUDED.ordertxid,
-                        postxid = EXCLUDED.postxid, pair = EXCLUDED.pair, time = EXCLUDED.time, type = EXCLUDED.type,
-                        ordertype = EXCLUDED.ordertype, price = EXCLUDED.price, cost = EXCLUDED.cost,
-                        fee = EXCLUDED.fee, vol = EXCLUDED.vol, margin = EXCLUDED.margin,
-                        leverage = EXCLUDED.leverage, misc = EXCLUDED.misc, trade_id = EXCLUDED.trade_id,
-                        maker = EXCLUDED.maker, ledgers = COALESCE(EXCLUDED.ledgers, t.ledgers),
-                        posstatus = EXCLUDED.posstatus, raw = EXCLUDED.raw, updated_at = now()
-                    WHERE t.source = 'api' AND t.raw IS DISTINCT FROM EXCLUDED.raw
-                    RETURNING (xmax = 0) AS inserted
-                )
-                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-                """, [accountId]))
+        return try counts(db.query(Tables.tradesUpsert, [accountId]))
     }
 
     // MARK: orders
@@ -157,38 +105,8 @@ enum CollectStore {
 
     static func upsertOrders(_ db: PGConnection, accountId: Int, rows: [[(any PGEncodable)?]]) throws(PGError) -> UpsertCount {
         guard !rows.isEmpty else { return UpsertCount() }
-        try db.copyIn("stage_orders", rows: rows)
-        return try counts(
-            db.query(
-                """
-                WITH up AS (
-                    INSERT INTO audit.orders AS t (account_id, txid, refid, userref, cl_ord_id, status, reason, opentm,
-                        closetm, starttm, expiretm, descr_pair, descr_type, descr_ordertype, descr_price, descr_price2,
-                        descr_leverage, descr_order, descr_close, vol, vol_exec, cost, fee, price, stopprice,
-                        limitprice, trigger, misc, oflags, trades, raw)
-                    SELECT $1, txid, refid, userref, cl_ord_id, status, reason, opentm, closetm, starttm, expiretm,
-                        descr_pair, descr_type, descr_ordertype, descr_price, descr_price2, descr_leverage, descr_order,
-                        descr_close, vol, vol_exec, cost, fee, price, stopprice, limitprice, trigger, misc, oflags,
-                        trades, raw FROM stage_orders
-                    ON CONFLICT (account_id, txid) DO UPDATE SET refid = EXCLUDED.refid, userref = EXCLUDED.userref,
-                        cl_ord_id = EXCLUDED.cl_ord_id, status = EXCLUDED.status, reason = EXCLUDED.reason,
-                        opentm = EXCLUDED.opentm, closetm = EXCLUDED.closetm, starttm = EXCLUDED.starttm,
-                        expiretm = EXCLUDED.expiretm, descr_pair = EXCLUDED.descr_pair, descr_type = EXCLUDED.descr_type,
-                        descr_ordertype = EXCLUDED.descr_ordertype, descr_price = EXCLUDED.descr_price,
-                        descr_price2 = EXCLUDED.descr_price2, descr_leverage = EXCLUDED.descr_leverage,
-                        descr_order = EXCLUDED.descr_order, descr_close = EXCLUDED.descr_close, vol = EXCLUDED.vol,
-                        vol_exec = EXCLUDED.vol_exec, cost = EXCLUDED.cost, fee = EXCLUDED.fee, price = EXCLUDED.price,
-                        stopprice = EXCLUDED.stopprice, limitprice = EXCLUDED.limitprice, trigger = EXCLUDED.trigger,
-                        misc = EXCLUDED.misc, oflags = EXCLUDED.oflags, trades = COALESCE(EXCLUDED.trades, t.trades),
-                        raw = EXCLUDED.raw, updated_at = now()
-                    WHERE t.raw IS DISTINCT FROM EXCLUDED.raw
-                    RETURNING txid, status, raw, (xmax = 0) AS inserted
-                ), history AS (
-                    INSERT INTO audit.status_history (account_id, entity, entity_id, status, raw)
-                    SELECT $1, 'order', txid, status, raw FROM up
-                )
-                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-                """, [accountId]))
+        try db.copyIn(Tables.orders.stage, rows: rows)
+        return try counts(db.query(Tables.ordersUpsert, [accountId]))
     }
 
     // MARK: funding
@@ -211,32 +129,11 @@ enum CollectStore {
         return rows
     }
 
-    /// `table` is `withdrawals` or `deposits` (our own constants, never input).
-    static func upsertFunding(_ db: PGConnection, accountId: Int, table: String, entity: String, rows: [[(any PGEncodable)?]]) throws(PGError) -> UpsertCount {
+    /// `upsert` is ``Tables/withdrawalsUpsert`` or ``Tables/depositsUpsert`` (both read the funding stage).
+    static func upsertFunding(_ db: PGConnection, accountId: Int, upsert: String, rows: [[(any PGEncodable)?]]) throws(PGError) -> UpsertCount {
         guard !rows.isEmpty else { return UpsertCount() }
-        try db.copyIn("stage_funding", rows: rows)
-        let extraCol = table == "withdrawals" ? "key" : "originators"
-        return try counts(
-            db.query(
-                """
-                WITH up AS (
-                    INSERT INTO audit.\(table) AS t (account_id, refid, method, network, aclass, asset, txid, info,
-                        amount, fee, time, status, status_prop, \(extraCol), raw)
-                    SELECT $1, refid, method, network, aclass, asset, txid, info, amount, fee, time, status,
-                        status_prop, \(extraCol), raw FROM stage_funding
-                    ON CONFLICT (account_id, refid) DO UPDATE SET method = EXCLUDED.method, network = EXCLUDED.network,
-                        aclass = EXCLUDED.aclass, asset = EXCLUDED.asset, txid = EXCLUDED.txid, info = EXCLUDED.info,
-                        amount = EXCLUDED.amount, fee = EXCLUDED.fee, time = EXCLUDED.time, status = EXCLUDED.status,
-                        status_prop = EXCLUDED.status_prop, \(extraCol) = EXCLUDED.\(extraCol), raw = EXCLUDED.raw,
-                        updated_at = now()
-                    WHERE t.raw IS DISTINCT FROM EXCLUDED.raw
-                    RETURNING refid, status, status_prop, raw, (xmax = 0) AS inserted
-                ), history AS (
-                    INSERT INTO audit.status_history (account_id, entity, entity_id, status, status_prop, raw)
-                    SELECT $1, '\(entity)', refid, status, status_prop, raw FROM up
-                )
-                SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
-                """, [accountId]))
+        try db.copyIn(Tables.funding.stage, rows: rows)
+        return try counts(db.query(upsert, [accountId]))
     }
 
     // MARK: cursors
