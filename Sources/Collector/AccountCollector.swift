@@ -5,75 +5,6 @@ import Foundation
 import KrakenAPI
 import Logging
 
-/// What collecting one endpoint did.
-public struct EndpointStats: Sendable, Equatable {
-    public var calls = 0
-    public var rows = UpsertCount()
-    /// Kraken's `count` for the last window, and what the database holds for it (paged endpoints).
-    public var krakenCount: Int?
-    public var storedCount: Int?
-    /// Export backfill: the report's state after this run (`requested`, `imported`, ...).
-    public var state: String?
-    public init() {}
-
-    /// Adds `other`'s calls and rows; keeps the later state and counts.
-    func merged(_ other: EndpointStats) -> EndpointStats {
-        var m = self
-        m.calls += other.calls
-        m.rows = m.rows + other.rows
-        m.state = other.state ?? state
-        m.krakenCount = other.krakenCount ?? krakenCount
-        m.storedCount = other.storedCount ?? storedCount
-        return m
-    }
-}
-
-/// Options of one collection.
-public struct CollectOptions: Sendable {
-    /// Start of history for a first run (nil = everything).
-    public var since: Date?
-    /// Ignore stored high-water marks and collect everything again (from `since`).
-    public var full: Bool
-    /// Seconds re-read before the high-water mark on incremental runs (late-booked entries).
-    public var overlapSeconds: Int64
-    /// Seconds kept between Kraken's clock and a window's end, so an entry being booked right now is left
-    /// for the next run rather than half-seen.
-    public var settleSeconds: Int64
-    public var retry: RetryPolicy
-    /// Backfill through Kraken's data export (issue 10).
-    public var export: ExportOptions
-
-    public init(
-        since: Date? = nil, full: Bool = false, overlapSeconds: Int64 = 600, settleSeconds: Int64 = 2, retry: RetryPolicy = RetryPolicy(),
-        export: ExportOptions = ExportOptions()
-    ) {
-        self.export = export
-        self.since = since
-        self.full = full
-        self.overlapSeconds = overlapSeconds
-        self.settleSeconds = settleSeconds
-        self.retry = retry
-    }
-}
-
-/// One paged endpoint of Kraken's offset style (../shared/kraken-api.md §4).
-struct PagedEndpoint: Sendable {
-    let method: String
-    let resultKey: String
-    let extra: [(String, String)]
-    /// Table and time column for the end-of-window count check (our constants).
-    let table: String
-    let timeColumn: String
-    let kind: Kind
-    enum Kind { case ledger, trades, orders }
-
-    static let ledgers = PagedEndpoint(method: "Ledgers", resultKey: "ledger", extra: [], table: "ledger_entries", timeColumn: "time", kind: .ledger)
-    static let trades = PagedEndpoint(method: "TradesHistory", resultKey: "trades", extra: [("trades", "false")], table: "trades", timeColumn: "time", kind: .trades)
-    static let closedOrders = PagedEndpoint(method: "ClosedOrders", resultKey: "closed", extra: [("trades", "true"), ("closetime", "close")], table: "orders", timeColumn: "closetm", kind: .orders)
-    /// In the order they are collected.
-    static let all = [ledgers, trades, closedOrders]
-}
-
 /// Collects everything of one account: paged history in fixed windows, open orders, orders referenced by
 /// trades, funding status, a balance snapshot.
 ///
@@ -104,7 +35,6 @@ final class AccountCollector: Sendable {
     }
 
     static let pageSize = 50
-
 
     func collectAll() async throws(CollectError) -> [String: EndpointStats] {
         var stats: [String: EndpointStats] = [:]

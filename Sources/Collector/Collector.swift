@@ -5,17 +5,6 @@ import Foundation
 import KrakenAPI
 import Logging
 
-/// The outcome of collecting one account.
-public struct AccountOutcome: Sendable {
-    public let account: String
-    public let runId: Int64?
-    /// nil when the account completed.
-    public let error: CollectError?
-    public let endpoints: [String: EndpointStats]
-
-    public var succeeded: Bool { error == nil }
-}
-
 /// `kraken-audit collect`: collects every configured account (concurrently, one task per key) into
 /// PostgreSQL. An account that fails is recorded as failed in `audit.collector_runs` while the others go on.
 public struct Collector: Sendable {

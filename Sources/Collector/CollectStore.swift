@@ -3,19 +3,6 @@ import AuditStore
 import Foundation
 import KrakenAPI
 
-/// Counts of what an upsert did.
-public struct UpsertCount: Sendable, Equatable {
-    public var inserted = 0
-    public var updated = 0
-    public init(inserted: Int = 0, updated: Int = 0) {
-        self.inserted = inserted
-        self.updated = updated
-    }
-    static func + (a: UpsertCount, b: UpsertCount) -> UpsertCount {
-        UpsertCount(inserted: a.inserted + b.inserted, updated: a.updated + b.updated)
-    }
-}
-
 /// The collector's writes. Each batch goes through a temporary staging table (`COPY`), then one
 /// `INSERT ... ON CONFLICT` by natural key (account + Kraken id), so a re-run never duplicates and a changed
 /// entity is updated (and its earlier state kept in `audit.status_history`).
