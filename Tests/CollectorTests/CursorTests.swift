@@ -28,32 +28,32 @@ import Testing
     }
 
     @Test func corruptCursorFailsTheRunAndWritesNothing() async throws {
-        let h = try await Harness.start()
-        defer { Task { await h.sim.stop() } }
-        let first = await h.collect()
-        #expect(first.first?.succeeded == true, "\(String(describing: first.first?.error))")
-        try h.db.execute(#"UPDATE audit.collect_cursors SET state = '{"done_until": "yesterday"}' WHERE endpoint = 'TradesHistory'"#)
-        _ = try await h.sim.state.addActivity(account: "acct1", trades: 5)
-        await h.advanceClock(60)
-        let written = """
-            SELECT (SELECT count(*) FROM audit.api_calls) || '/' || (SELECT count(*) FROM audit.ledger_entries) || '/' ||
-                   (SELECT count(*) FROM audit.trades) || '/' || (SELECT count(*) FROM audit.orders) || '/' ||
-                   (SELECT count(*) FROM audit.balances) || '/' || (SELECT count(*) FROM audit.api_key_snapshots) || '/' ||
-                   (SELECT string_agg(endpoint || state::text || updated_at::text, ';' ORDER BY endpoint) FROM audit.collect_cursors)
-            """
-        let before = try h.db.query(written).rows[0].decode(0, as: String.self)
+        try await Harness.with { h in
+            let first = await h.collect()
+            #expect(first.first?.succeeded == true, "\(String(describing: first.first?.error))")
+            try h.db.execute(#"UPDATE audit.collect_cursors SET state = '{"done_until": "yesterday"}' WHERE endpoint = 'TradesHistory'"#)
+            _ = try await h.sim.state.addActivity(account: "acct1", trades: 5)
+            await h.advanceClock(60)
+            let written = """
+                SELECT (SELECT count(*) FROM audit.api_calls) || '/' || (SELECT count(*) FROM audit.ledger_entries) || '/' ||
+                       (SELECT count(*) FROM audit.trades) || '/' || (SELECT count(*) FROM audit.orders) || '/' ||
+                       (SELECT count(*) FROM audit.balances) || '/' || (SELECT count(*) FROM audit.api_key_snapshots) || '/' ||
+                       (SELECT string_agg(endpoint || state::text || updated_at::text, ';' ORDER BY endpoint) FROM audit.collect_cursors)
+                """
+            let before = try h.db.query(written).rows[0].decode(0, as: String.self)
 
-        let again = await h.collect()
-        guard case .unreadableCursor(let account, let endpoint, let reason)? = again.first?.error else {
-            Issue.record("expected an unreadable-cursor failure, got \(String(describing: again.first?.error))")
-            return
+            let again = await h.collect()
+            guard case .unreadableCursor(let account, let endpoint, let reason)? = again.first?.error else {
+                Issue.record("expected an unreadable-cursor failure, got \(String(describing: again.first?.error))")
+                return
+            }
+            #expect(account == "acct1" && endpoint == "TradesHistory")
+            #expect(reason.contains("done_until"))
+            let text = "\(again.first?.error.map { "\($0)" } ?? "")"
+            #expect(text.contains("acct1") && text.contains("TradesHistory") && text.contains("delete the row"))
+            #expect(again.first?.error?.isTemporary == false)
+            #expect(try h.db.query(written).rows[0].decode(0, as: String.self) == before)
+            #expect(try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'failed' AND error LIKE '%TradesHistory%'") == 1)
         }
-        #expect(account == "acct1" && endpoint == "TradesHistory")
-        #expect(reason.contains("done_until"))
-        let text = "\(again.first?.error.map { "\($0)" } ?? "")"
-        #expect(text.contains("acct1") && text.contains("TradesHistory") && text.contains("delete the row"))
-        #expect(again.first?.error?.isTemporary == false)
-        #expect(try h.db.query(written).rows[0].decode(0, as: String.self) == before)
-        #expect(try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'failed' AND error LIKE '%TradesHistory%'") == 1)
     }
 }
