@@ -113,8 +113,13 @@ let package = Package(
             path: "Benchmarks/CollectorBench"
         ),
 
-        // Shared test helpers: throw-away databases in the cluster `scripts/test` starts.
-        .target(name: "TestSupport", dependencies: ["AuditStore", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
+        // Shared test helpers: throw-away databases in the cluster `scripts/test` starts, and the simulated-collection
+        // harness (`withSimulatedCollection`).
+        .target(
+            name: "TestSupport",
+            dependencies: ["AuditKernel", "AuditStore", "AuditConfig", "KrakenAPI", "KrakenSimulator", "Collector", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport"
+        ),
         .testTarget(name: "AuditKernelTests", dependencies: ["AuditKernel"]),
         .testTarget(name: "KrakenAPITests", dependencies: ["AuditKernel", "KrakenAPI", "TestSupport"]),
         .testTarget(name: "AuditStoreTests", dependencies: ["AuditStore", "KrakenAPI", "TestSupport"]),

@@ -1,4 +1,5 @@
 import AuditConfig
+import AuditKernel
 import AuditStore
 import Foundation
 import Logging
@@ -75,15 +76,12 @@ public struct Analyser: Sendable {
         defer { _ = try? db.advisoryUnlock(Self.lockKey) }
 
         let runId: Int64 = try analyserErrors {
-            try db.query(
-                """
-                INSERT INTO audit.collector_runs (command, status, pid, hostname, stats)
-                VALUES ('analyse', 'running', $1, $2, jsonb_build_object('accounts', $3::text, 'rules', $4::text, 'since', $5::text))
-                RETURNING id
-                """,
-                [Int(ProcessInfo.processInfo.processIdentifier), ProcessInfo.processInfo.hostName,
-                 targets.map(\.name).joined(separator: ","), selected.map(\.rule.id).joined(separator: ","), since?.pgText]
-            ).rows.first?.decode(0, as: Int64.self) ?? 0
+            try RunLog.start(
+                on: db, command: "analyse",
+                stats: .object([
+                    ("accounts", .string(targets.map(\.name).joined(separator: ","))),
+                    ("rules", .string(selected.map(\.rule.id).joined(separator: ","))), ("since", since.map { .string($0.pgText) } ?? .null),
+                ]))
         }
         var summary = AnalysisSummary(runId: runId, results: [], seconds: 0)
         for account in targets {
@@ -124,19 +122,15 @@ public struct Analyser: Sendable {
             }
         }
         summary.seconds = Date().timeIntervalSince(started)
-        let status = summary.failures.isEmpty ? "success" : "partial"
-        _ = try? db.execute(
-            """
-            UPDATE audit.collector_runs
-               SET finished_at = now(), status = $2, error = $3,
-                   stats = stats || jsonb_build_object('new', $4::integer, 'updated', $5::integer, 'reopened', $6::integer,
-                                                       'alerts', $7::integer, 'seconds', $8::double precision,
-                                                       'resolved', $9::integer)
-             WHERE id = $1
-            """,
-            [runId, status, summary.failures.first.map { "\($0.ruleId)/\($0.account): \($0.failure ?? "")" },
-             summary.newFindings, summary.updatedFindings, summary.reopenedFindings, summary.alertsQueued, summary.seconds,
-             summary.resolvedFindings])
+        _ = try? RunLog.finish(
+            on: db, id: runId, status: summary.failures.isEmpty ? .success : .partial,
+            error: summary.failures.first.map { "\($0.ruleId)/\($0.account): \($0.failure ?? "")" },
+            stats: .object([
+                ("new", .number(String(summary.newFindings))), ("updated", .number(String(summary.updatedFindings))),
+                ("reopened", .number(String(summary.reopenedFindings))), ("alerts", .number(String(summary.alertsQueued))),
+                ("seconds", .number(String(summary.seconds))), ("resolved", .number(String(summary.resolvedFindings))),
+            ]),
+            mergeStats: true)
         return summary
     }
 

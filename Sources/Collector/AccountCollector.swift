@@ -5,73 +5,6 @@ import Foundation
 import KrakenAPI
 import Logging
 
-/// What collecting one endpoint did.
-public struct EndpointStats: Sendable, Equatable {
-    public var calls = 0
-    public var rows = UpsertCount()
-    /// Kraken's `count` for the last window, and what the database holds for it (paged endpoints).
-    public var krakenCount: Int?
-    public var storedCount: Int?
-    /// Export backfill: the report's state after this run (`requested`, `imported`, ...).
-    public var state: String?
-    public init() {}
-
-    /// Adds `other`'s calls and rows; keeps the later state and counts.
-    func merged(_ other: EndpointStats) -> EndpointStats {
-        var m = self
-        m.calls += other.calls
-        m.rows = m.rows + other.rows
-        m.state = other.state ?? state
-        m.krakenCount = other.krakenCount ?? krakenCount
-        m.storedCount = other.storedCount ?? storedCount
-        return m
-    }
-}
-
-/// Options of one collection.
-public struct CollectOptions: Sendable {
-    /// Start of history for a first run (nil = everything).
-    public var since: Date?
-    /// Ignore stored high-water marks and collect everything again (from `since`).
-    public var full: Bool
-    /// Seconds re-read before the high-water mark on incremental runs (late-booked entries).
-    public var overlapSeconds: Int64
-    /// Seconds kept between Kraken's clock and a window's end, so an entry being booked right now is left
-    /// for the next run rather than half-seen.
-    public var settleSeconds: Int64
-    public var retry: RetryPolicy
-    /// Backfill through Kraken's data export (issue 10).
-    public var export: ExportOptions
-
-    public init(
-        since: Date? = nil, full: Bool = false, overlapSeconds: Int64 = 600, settleSeconds: Int64 = 2, retry: RetryPolicy = RetryPolicy(),
-        export: ExportOptions = ExportOptions()
-    ) {
-        self.export = export
-        self.since = since
-        self.full = full
-        self.overlapSeconds = overlapSeconds
-        self.settleSeconds = settleSeconds
-        self.retry = retry
-    }
-}
-
-/// One paged endpoint of Kraken's offset style (../shared/kraken-api.md §4).
-struct PagedEndpoint: Sendable {
-    let method: String
-    let resultKey: String
-    let extra: [(String, String)]
-    /// Table and time column for the end-of-window count check (our constants).
-    let table: String
-    let timeColumn: String
-    let kind: Kind
-    enum Kind { case ledger, trades, orders }
-
-    static let ledgers = PagedEndpoint(method: "Ledgers", resultKey: "ledger", extra: [], table: "ledger_entries", timeColumn: "time", kind: .ledger)
-    static let trades = PagedEndpoint(method: "TradesHistory", resultKey: "trades", extra: [("trades", "false")], table: "trades", timeColumn: "time", kind: .trades)
-    static let closedOrders = PagedEndpoint(method: "ClosedOrders", resultKey: "closed", extra: [("trades", "true"), ("closetime", "close")], table: "orders", timeColumn: "closetm", kind: .orders)
-}
-
 /// Collects everything of one account: paged history in fixed windows, open orders, orders referenced by
 /// trades, funding status, a balance snapshot.
 ///
@@ -103,22 +36,16 @@ final class AccountCollector: Sendable {
 
     static let pageSize = 50
 
-    func storeRun<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws(CollectError) -> T {
-        do {
-            return try await store.run(body)
-        } catch let e as PGError {
-            throw .database(e)
-        } catch let e as CollectError {
-            throw e
-        } catch {
-            throw .database(PGError(kind: .query, message: "\(error)"))
-        }
-    }
-
     func collectAll() async throws(CollectError) -> [String: EndpointStats] {
         var stats: [String: EndpointStats] = [:]
+        // Every stored cursor must be readable before anything is called or written: a run that stopped at the
+        // second endpoint would otherwise leave the first one collected under a state nobody can interpret.
+        let (accountId, name) = (self.accountId, account.name)
+        try await store.collectRun { db in
+            for endpoint in PagedEndpoint.all { _ = try CollectStore.cursor(db, accountId: accountId, account: name, endpoint: endpoint.method) }
+        }
         let serverTime = try await paced.serverTime()
-        try await storeRun { try CollectStore.prepare($0) }
+        try await store.collectRun { try CollectStore.prepare($0) }
         // The key's settings, once per run (posture rules); the same answer serves the backfill decision below.
         let key = try await KeySnapshot(accountId: accountId, paced: paced, store: store, logger: logger).take()
         stats["GetApiKeyInfo"] = key.stats
@@ -129,13 +56,13 @@ final class AccountCollector: Sendable {
         if mode == .export {
             for (k, v) in try await backfill.advance(wait: false) { stats[k] = (stats[k] ?? EndpointStats()).merged(v) }
         }
-        for endpoint in [PagedEndpoint.ledgers, .trades, .closedOrders] {
+        for endpoint in PagedEndpoint.all {
             stats[endpoint.method] = try await collectPaged(endpoint, serverTime: serverTime)
         }
         stats["OpenOrders"] = try await collectOpenOrders()
         stats["QueryOrders"] = try await collectMissingOrders()
-        stats["WithdrawStatus"] = try await collectFunding(method: "WithdrawStatus", table: "withdrawals", entity: "withdrawal", key: "withdrawals")
-        stats["DepositStatus"] = try await collectFunding(method: "DepositStatus", table: "deposits", entity: "deposit", key: "deposits")
+        stats["WithdrawStatus"] = try await collectFunding(method: "WithdrawStatus", upsert: CollectStore.Tables.withdrawalsUpsert, key: "withdrawals")
+        stats["DepositStatus"] = try await collectFunding(method: "DepositStatus", upsert: CollectStore.Tables.depositsUpsert, key: "deposits")
         stats["BalanceEx"] = try await collectBalances()
         if mode == .export {
             for (k, v) in try await backfill.advance(wait: options.export.wait) { stats[k] = (stats[k] ?? EndpointStats()).merged(v) }
@@ -162,21 +89,19 @@ final class AccountCollector: Sendable {
 
     /// Pages through one window; returns whether it was a resumed one (so a fresh window should follow).
     func collectWindow(_ ep: PagedEndpoint, serverTime: Int64, stats: inout EndpointStats) async throws(CollectError) -> Bool {
-        let accountId = self.accountId
-        let state = try await storeRun { try CollectStore.cursor($0, accountId: accountId, endpoint: ep.method) }
-        let doneUntil = state?["done_until"]?.numberText.flatMap { Int64($0) }
-        var window: (start: Int64, end: Int64, ofs: Int, pass: Int)
+        let (accountId, name) = (self.accountId, account.name)
+        let cursor = try await store.collectRun { db in try CollectStore.cursor(db, accountId: accountId, account: name, endpoint: ep.method) }
+        let doneUntil = cursor?.doneUntil
+        var window: PageCursor.Window
         let resumed: Bool
-        if let w = state?["window"], let s = w["start"]?.numberText.flatMap({ Int64($0) }),
-            let e = w["end"]?.numberText.flatMap({ Int64($0) }), let o = w["ofs"]?.numberText.flatMap({ Int($0) })
-        {
-            window = (s, e, o, w["pass"]?.numberText.flatMap { Int($0) } ?? 1)  // resume after a kill
+        if let w = cursor?.window {
+            window = w  // resume after a kill
             resumed = true
-            logger.info("resuming window", metadata: ["endpoint": "\(ep.method)", "ofs": "\(o)"])
+            logger.info("resuming window", metadata: ["endpoint": "\(ep.method)", "ofs": "\(w.ofs)"])
         } else {
             let sinceSeconds = options.since.map { Int64($0.timeIntervalSince1970) } ?? 0
             let start = (options.full ? nil : doneUntil.map { $0 - options.overlapSeconds }) ?? sinceSeconds
-            window = (max(0, start), serverTime - options.settleSeconds, 0, 1)
+            window = PageCursor.Window(start: max(0, start), end: serverTime - options.settleSeconds, ofs: 0, pass: 1)
             resumed = false
         }
         guard window.start < window.end else { return false }
@@ -198,12 +123,9 @@ final class AccountCollector: Sendable {
             let nextOfs = window.ofs + items.count
             let finished = items.count < Self.pageSize || (count.map { nextOfs >= $0 } ?? false)
             let w = window
-            let cursor: JSONValue = .object([
-                ("done_until", doneUntil.map { .number(String($0)) } ?? .null),
-                ("window", .object([("start", .number(String(w.start))), ("end", .number(String(w.end))), ("ofs", .number(String(nextOfs))), ("pass", .number(String(w.pass)))])),
-            ])
+            let next = PageCursor(doneUntil: doneUntil, window: PageCursor.Window(start: w.start, end: w.end, ofs: nextOfs, pass: w.pass))
             let kind = ep.kind
-            let upserted = try await storeRun { db in
+            let upserted = try await store.collectRun { db in
                 try db.transaction { () throws -> UpsertCount in
                     let c: UpsertCount
                     switch kind {
@@ -211,7 +133,7 @@ final class AccountCollector: Sendable {
                     case .trades: c = try CollectStore.upsertTrades(db, accountId: accountId, rows: rows)
                     case .orders: c = try CollectStore.upsertOrders(db, accountId: accountId, rows: rows)
                     }
-                    try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, state: cursor)
+                    try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, cursor: next)
                     return c
                 }
             }
@@ -222,7 +144,7 @@ final class AccountCollector: Sendable {
 
             // End of window: what is stored for it must match Kraken's count.
             let (table, col) = (ep.table, ep.timeColumn)
-            let stored = try await storeRun { db in
+            let stored = try await store.collectRun { db in
                 try db.query(
                     "SELECT count(*) FROM audit.\(table) WHERE account_id = $1 AND \(col) > to_timestamp($2) AND \(col) <= to_timestamp($3)",
                     [accountId, w.start, w.end]
@@ -233,7 +155,7 @@ final class AccountCollector: Sendable {
                 logger.warning(
                     "fewer rows stored than Kraken counts; re-reading the window",
                     metadata: ["endpoint": "\(ep.method)", "kraken_count": "\(count)", "stored": "\(stored)"])
-                window = (w.start, w.end, 0, w.pass + 1)
+                window = PageCursor.Window(start: w.start, end: w.end, ofs: 0, pass: w.pass + 1)
                 continue
             }
             if let count, stored != count {
@@ -241,8 +163,8 @@ final class AccountCollector: Sendable {
                     "stored rows differ from Kraken's count for the window",
                     metadata: ["endpoint": "\(ep.method)", "kraken_count": "\(count)", "stored": "\(stored)"])
             }
-            let done: JSONValue = .object([("done_until", .number(String(max(w.end, doneUntil ?? 0))))])
-            try await storeRun { db in try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, state: done) }
+            let done = PageCursor(doneUntil: max(w.end, doneUntil ?? 0))
+            try await store.collectRun { db in try CollectStore.saveCursor(db, accountId: accountId, endpoint: ep.method, cursor: done) }
             return resumed
         }
     }
@@ -256,12 +178,12 @@ final class AccountCollector: Sendable {
         let items = try dedupe(try entities(response.result, key: "open", endpoint: "OpenOrders"), endpoint: "OpenOrders")
         let rows = try CollectStore.orderRows(items, endpoint: "OpenOrders")
         let accountId = self.accountId
-        stats.rows = try await storeRun { db in
+        stats.rows = try await store.collectRun { db in
             try db.transaction { try CollectStore.upsertOrders(db, accountId: accountId, rows: rows) }
         }
         // Orders we hold as open that Kraken no longer lists as open have changed: refresh them below.
         let openIds = Set(items.map(\.0))
-        let staleOpen = try await storeRun { db in
+        let staleOpen = try await store.collectRun { db in
             try db.query("SELECT txid FROM audit.orders WHERE account_id = $1 AND status IN ('open', 'pending')", [accountId])
                 .rows.map { try $0.decode(0, as: String.self) }
         }.filter { !openIds.contains($0) }
@@ -278,7 +200,7 @@ final class AccountCollector: Sendable {
     /// orders; querying each would cost what the export saves).
     func collectMissingOrders() async throws(CollectError) -> EndpointStats {
         let accountId = self.accountId
-        let missing = try await storeRun { db in
+        let missing = try await store.collectRun { db in
             try db.query(
                 """
                 SELECT DISTINCT t.ordertxid FROM audit.trades t
@@ -302,7 +224,7 @@ final class AccountCollector: Sendable {
             stats.calls += 1
             let items = try dedupe(try entities(response.result, key: nil, endpoint: "QueryOrders"), endpoint: "QueryOrders")
             let rows = try CollectStore.orderRows(items, endpoint: "QueryOrders")
-            stats.rows = stats.rows + (try await storeRun { db in
+            stats.rows = stats.rows + (try await store.collectRun { db in
                 try db.transaction { try CollectStore.upsertOrders(db, accountId: accountId, rows: rows) }
             })
         }
@@ -311,7 +233,7 @@ final class AccountCollector: Sendable {
 
     // MARK: funding
 
-    func collectFunding(method: String, table: String, entity: String, key: String) async throws(CollectError) -> EndpointStats {
+    func collectFunding(method: String, upsert: String, key: String) async throws(CollectError) -> EndpointStats {
         var stats = EndpointStats()
         var cursor: String? = nil
         var seenCursors = Set<String>()
@@ -342,8 +264,8 @@ final class AccountCollector: Sendable {
                 throw .malformed(endpoint: method, reason: "result is neither an array nor an object")
             }
             let rows = try CollectStore.fundingRows(records, endpoint: method)
-            stats.rows = stats.rows + (try await storeRun { db in
-                try db.transaction { try CollectStore.upsertFunding(db, accountId: accountId, table: table, entity: entity, rows: rows) }
+            stats.rows = stats.rows + (try await store.collectRun { db in
+                try db.transaction { try CollectStore.upsertFunding(db, accountId: accountId, upsert: upsert, rows: rows) }
             })
             if let c = cursor, !seenCursors.insert(c).inserted {
                 throw .malformed(endpoint: method, reason: "next_cursor repeats; stopping to avoid a loop")
@@ -376,7 +298,7 @@ final class AccountCollector: Sendable {
             }
         }
         let (accountId, runId, snapshot) = (self.accountId, paced.runId, rows)
-        let inserted = try await storeRun { db in
+        let inserted = try await store.collectRun { db in
             try db.transaction { () throws -> Int in
                 let now = try db.query("SELECT clock_timestamp()").rows[0].decode(0, as: Date.self)
                 for row in snapshot {

@@ -15,6 +15,9 @@ public enum CollectError: Error, CustomStringConvertible {
     case configuration(String)
     /// The run was cancelled (SIGINT/SIGTERM); what was stored is consistent.
     case cancelled
+    /// The stored paging cursor (`audit.collect_cursors.state`) of `endpoint` cannot be read; nothing was
+    /// collected (restarting silently from `--since` would re-read the whole history under a wrong state).
+    case unreadableCursor(account: String, endpoint: String, reason: String)
 
     /// Whether a later run may succeed without anyone changing anything.
     public var isTemporary: Bool {
@@ -22,7 +25,7 @@ public enum CollectError: Error, CustomStringConvertible {
         case .kraken(let e, _): return e.isTransient || e.kind == .temporaryLockout || e.kind == .invalidNonce
         case .lockedOut: return true
         case .database(let e): return e.isTemporary
-        case .malformed, .configuration: return false
+        case .malformed, .configuration, .unreadableCursor: return false
         case .cancelled: return true
         }
     }
@@ -38,6 +41,8 @@ public enum CollectError: Error, CustomStringConvertible {
         case .database(let e): return e.description
         case .configuration(let text): return text
         case .cancelled: return "interrupted; what was stored so far is consistent and the next run resumes"
+        case .unreadableCursor(let account, let endpoint, let reason):
+            return "the stored paging state of account \(account), endpoint \(endpoint) (audit.collect_cursors) cannot be read: \(reason); nothing was collected for the account: fix that row's state, or delete the row to collect the endpoint again from --since, then run again"
         }
     }
 }

@@ -5,17 +5,6 @@ import Foundation
 import KrakenAPI
 import Logging
 
-/// The outcome of collecting one account.
-public struct AccountOutcome: Sendable {
-    public let account: String
-    public let runId: Int64?
-    /// nil when the account completed.
-    public let error: CollectError?
-    public let endpoints: [String: EndpointStats]
-
-    public var succeeded: Bool { error == nil }
-}
-
 /// `kraken-audit collect`: collects every configured account (concurrently, one task per key) into
 /// PostgreSQL. An account that fails is recorded as failed in `audit.collector_runs` while the others go on.
 public struct Collector: Sendable {
@@ -77,15 +66,11 @@ public struct Collector: Sendable {
         let runInfo: (accountId: Int, runId: Int64)
         do {
             runInfo = try await storeDB.run { db in
-                let accountId = try NonceStore.register(
+                // Registering refuses a key registered for another account, so the key's account is this one.
+                try NonceStore.register(
                     on: db, account: account.name, keyName: account.name, fingerprint: creds.fingerprint, keyCreated: account.keyCreated)
-                let runId = try db.query(
-                    """
-                    INSERT INTO audit.collector_runs (command, account_id, pid, hostname, version)
-                    SELECT $1, account_id, $2, $3, $4 FROM audit.api_keys WHERE id = $5 RETURNING id, account_id
-                    """, [command, Int(getpid()), ProcessInfo.processInfo.hostName, KrakenAuditVersion.current, accountId]
-                ).rows[0]
-                return (try runId.decode(1, as: Int.self), try runId.decode(0, as: Int64.self))
+                let accountId = try AccountStore.ensure(on: db, name: account.name)
+                return (accountId, try RunLog.start(on: db, command: command, accountId: accountId))
             }
         } catch {
             let pg = error as? PGError ?? PGError(kind: .query, message: "\(error)")
@@ -122,13 +107,16 @@ public struct Collector: Sendable {
                 ("stored_count", s.storedCount.map { .number(String($0)) } ?? .null),
                 ("state", s.state.map(JSONValue.string) ?? .null),
             ]))
-        }).jsonText
-        let status = failure == nil ? "success" : (failure.map { if case .cancelled = $0 { return "interrupted" } else { return "failed" } } ?? "failed")
+        })
+        let status: RunLog.Status
+        switch failure {
+        case nil: status = .success
+        case .cancelled?: status = .interrupted
+        default: status = .failed
+        }
         let runId = runInfo.runId
         _ = try? await storeDB.run { db in
-            try db.execute(
-                "UPDATE audit.collector_runs SET finished_at = clock_timestamp(), status = $2, error = $3, stats = $4::jsonb WHERE id = $1",
-                [runId, status, failure.map { "\($0)" }, statsJSON])
+            try RunLog.finish(on: db, id: runId, status: status, error: failure.map { "\($0)" }, stats: statsJSON)
         }
         if let failure {
             logger.error("collection failed", metadata: ["error": "\(failure)", "temporary": "\(failure.isTemporary)"])
@@ -142,16 +130,7 @@ public struct Collector: Sendable {
     func markAbandonedRuns() {
         guard let db = try? PGConnection(url: config.database.url, logger: logger) else { return }
         defer { db.close() }
-        let host = ProcessInfo.processInfo.hostName
-        guard let rows = try? db.query("SELECT id, pid FROM audit.collector_runs WHERE status = 'running' AND hostname = $1", [host]).rows else { return }
-        for row in rows {
-            guard let id = try? row.decode(0, as: Int64.self) else { continue }
-            let pid = (try? row.decodeOptional(1, as: Int.self)) ?? nil
-            if let pid, pid > 0, kill(pid_t(pid), 0) == 0 || errno == EPERM { continue }  // still alive
-            _ = try? db.execute(
-                "UPDATE audit.collector_runs SET status = 'interrupted', finished_at = coalesce(finished_at, clock_timestamp()), error = coalesce(error, 'the process ended without finishing (killed or crashed)') WHERE id = $1 AND status = 'running'",
-                [id])
-        }
+        _ = try? RunLog.markAbandoned(on: db)  // best effort: the collection itself says what is wrong with the database
     }
 
     private func record(failure: CollectError, account: AccountConfig, db: PGConnection, logger: Logger, command: String) async -> AccountOutcome {
@@ -160,10 +139,7 @@ public struct Collector: Sendable {
         let text = "\(failure)"
         let runId: Int64? = try? await db.run { db in
             let accountId = try AccountStore.ensure(on: db, name: name)
-            return try db.query(
-                "INSERT INTO audit.collector_runs (command, account_id, finished_at, status, error, pid, hostname) VALUES ($4, $1, clock_timestamp(), 'failed', $2, $3, $5) RETURNING id",
-                [accountId, text, Int(getpid()), command, ProcessInfo.processInfo.hostName]
-            ).rows[0].decode(0, as: Int64.self)
+            return try RunLog.recordFailure(on: db, command: command, accountId: accountId, error: text)
         }
         return AccountOutcome(account: account.name, runId: runId, error: failure, endpoints: [:])
     }

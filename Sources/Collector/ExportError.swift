@@ -41,7 +41,7 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
         case .unexpectedArchive(let path, let entries):
             return "the export file \(path) should hold exactly one .csv file but holds [\(entries.joined(separator: ", "))]; nothing was imported"
         case .headerChanged(let report, let problem, let header):
-            return "the \(report) export's CSV header changed (\(problem); header: \(header.joined(separator: ","))); nothing was imported: update kraken-audit's importer for this layout (ExportImport.swift), or use backfill = \"paging\""
+            return "the \(report) export's CSV header changed (\(problem); header: \(header.joined(separator: ","))); nothing was imported: update kraken-audit's importer for this layout (ExportImporter.swift), or use backfill = \"paging\""
         case .badData(let report, let reason):
             return "the \(report) export holds a value kraken-audit cannot store exactly (\(reason)); nothing was imported"
         case .duplicateIds(let report, let count, let examples):

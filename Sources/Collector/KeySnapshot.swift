@@ -31,7 +31,7 @@ struct KeySnapshot {
         let (fingerprint, accountId, runId) = (paced.fingerprint, self.accountId, paced.runId)
         // What kraken-audit had done with the key before this call: key_used_elsewhere compares Kraken's answer
         // with it (read before the call, so this call's own nonce is not part of it).
-        let before: (nonce: Int64?, used: Date?) = try await storeRun { db in
+        let before: (nonce: Int64?, used: Date?) = try await store.collectRun { db in
             guard let r = try db.query("SELECT last_nonce, last_used_at FROM audit.api_keys WHERE key_fingerprint = $1", [fingerprint]).rows.first
             else { return (nil, nil) }
             return (try r.decodeOptional(0, as: Int64.self), try r.decodeOptional(1, as: Date.self))
@@ -63,7 +63,7 @@ struct KeySnapshot {
             logger.warning("GetApiKeyInfo answered in a shape kraken-audit cannot store; no posture snapshot this run", metadata: ["reason": "\(error.reason)"])
             return outcome
         }
-        try await storeRun { db in
+        try await store.collectRun { db in
             // This call's own row in the call log (written by the paced client before it returned).
             let call = try db.query(
                 """
@@ -102,16 +102,6 @@ struct KeySnapshot {
     /// Kraken errors about GetApiKeyInfo itself rather than the key or the connection.
     static let methodOnly: Set<KrakenErrorString.Kind> = [.permissionDenied, .unknownMethod, .invalidArguments, .other]
 
-    @discardableResult
-    func storeRun<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws(CollectError) -> T {
-        do {
-            return try await store.run(body)
-        } catch let e as PGError {
-            throw .database(e)
-        } catch {
-            throw .database(PGError(kind: .query, message: "\(error)"))
-        }
-    }
 
     /// Why an answer cannot be stored.
     struct ShapeError: Error {

@@ -89,10 +89,7 @@ public struct NightlyRun: Sendable {
 
         let pinger = Pinger(url: env.config.ops.pingURL, transport: transport, logger: logger)
         await pinger.start()
-        summary.runId = try lockDB.query(
-            "INSERT INTO audit.collector_runs (command, pid, hostname, version) VALUES ('run', $1, $2, $3) RETURNING id",
-            [Int(getpid()), ProcessInfo.processInfo.hostName, KrakenAuditVersion.current]
-        ).rows[0].decode(0, as: Int64.self)
+        summary.runId = try RunLog.start(on: lockDB, command: "run")
 
         // 1. Collect.
         var t = Date()
@@ -157,17 +154,15 @@ public struct NightlyRun: Sendable {
         summary.exitStatus = Self.exitStatus(summary, failOn: options.failOn, cancelled: cancelled || Task.isCancelled)
         summary.finished = Date()
         summary.headline = headline(summary, report: report)
-        let status: String
+        let status: RunLog.Status
         switch summary.exitStatus {
-        case .success, .findings: status = "success"
-        case .partial: status = "partial"
-        default: status = (cancelled || Task.isCancelled) ? "interrupted" : "failed"
+        case .success, .findings: status = .success
+        case .partial: status = .partial
+        default: status = (cancelled || Task.isCancelled) ? .interrupted : .failed
         }
-        let runId = summary.runId
-        let errorText = failureText(summary)
-        _ = try? lockDB.execute(
-            "UPDATE audit.collector_runs SET finished_at = clock_timestamp(), status = $2, error = $3, stats = $4::jsonb WHERE id = $1",
-            [runId, status, errorText, statsJSON(summary).jsonText])
+        if let runId = summary.runId {
+            _ = try? RunLog.finish(on: lockDB, id: runId, status: status, error: failureText(summary), stats: statsJSON(summary))
+        }
         if let path = options.metricsFile {
             AtomicFile.removeStaleTemporaries(in: (path as NSString).deletingLastPathComponent)
             do {

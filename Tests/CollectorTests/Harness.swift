@@ -9,75 +9,21 @@ import Logging
 import TestSupport
 import Testing
 
-/// A simulator + a migrated database + a collector configured for the simulator's accounts.
-struct Harness {
-    let sim: SimulatorServer
-    let database: TestDatabase
-    let db: PGConnection
-    let config: AuditConfiguration
-    let logger: Logger
+/// CollectorTests' harness: ``SimulatedCollection`` (simulator + throw-away database + configuration, torn down
+/// after the test's closure) with this suite's defaults and its truth comparison.
+typealias Harness = SimulatedCollection
 
-    /// 2026-11-01T00:00:00Z: histories are pinned so runs are reproducible.
-    static let end: Int64 = 1_793_491_200
-
-    static func start(
+extension SimulatedCollection {
+    /// Runs `body` with a simulator of `accounts` accounts (history of `days` days at `scale`, ending at the pinned
+    /// 2026-11-01, counter `max`/`decay` also configured as each account's rate limit), torn down afterwards.
+    static func with(
         accounts: Int = 1, scale: Int = 400, days: Int = 60, max: Double = 20, decay: Double = 200, seed: UInt64 = 7,
-        configure: (inout SimulatorOptions) -> Void = { _ in }
-    ) async throws -> Harness {
-        var o = SimulatorOptions()
-        o.endSeconds = end
-        o.days = days
-        o.scale = scale
-        o.accounts = accounts
-        o.seed = seed
-        o.injections = []
-        o.maxCounter = max
-        o.decayPerSecond = decay
-        configure(&o)
-        var logger = Logger(label: "collector-test")
-        logger.logLevel = .warning
-        let sim = try await SimulatorServer.start(o, logger: logger)
-        let database = try TestDatabase("collect")
-        let db = try database.migrated()
-        var toml = ConfigText.database(database.url)
-        for a in sim.accounts {
-            toml += ConfigText.account(
-                name: a.name, keyEnv: "UNUSED_KEY", secretEnv: "UNUSED_SECRET", apiURL: sim.baseURL.absoluteString,
-                rateLimit: (max, decay), timeoutSeconds: 5)
-        }
-        let config = try ConfigLoader.parse(toml, path: "test.toml")
-        return Harness(sim: sim, database: database, db: db, config: config, logger: logger)
-    }
-
-    func collector() -> Collector {
-        let accounts = sim.accounts
-        return Collector(
-            config: config,
-            credentials: { account in
-                guard let a = accounts.first(where: { $0.name == account.name }) else { throw CollectError.configuration("no such simulated account") }
-                return KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret))
-            },
-            transport: URLSessionTransport(), logger: logger)
-    }
-
-    static let fastRetry = RetryPolicy(maxAttempts: 6, baseDelay: 0.01, maxDelay: 0.05)
-
-    func collect(_ accounts: [String] = [], options: CollectOptions = CollectOptions(retry: Harness.fastRetry)) async -> [AccountOutcome] {
-        await collector().collect(accounts: accounts, options: options)
-    }
-
-    /// Moves the simulator's wall clock forward, as time passes between nightly runs.
-    func advanceClock(_ seconds: Double) async {
-        let current = await sim.state.clockOffsetSeconds
-        await sim.state.setClockOffset(current + seconds)
-    }
-
-    func accountId(_ name: String) throws -> Int {
-        try db.query("SELECT id FROM audit.accounts WHERE name = $1", [name]).rows[0].decode(0, as: Int.self)
-    }
-
-    func count(_ sql: String, _ binds: [(any PGEncodable)?] = []) throws -> Int {
-        try db.query(sql, binds).rows[0].decode(0, as: Int.self)
+        configure: (inout SimulatorOptions) -> Void = { _ in }, _ body: (SimulatedCollection) async throws -> Void
+    ) async throws {
+        let setup = Setup(
+            accounts: accounts, scale: scale, days: days, maxCounter: max, decayPerSecond: decay, seed: seed,
+            databasePrefix: "collect", logLabel: "collector-test", configure: configure)
+        try await withSimulatedCollection(setup, body)
     }
 
     /// Asserts the database holds exactly the simulator's history for `account`: every id, every field

@@ -68,20 +68,20 @@ import Testing
     /// A near miss: the counter runs up to its max again and again (max 10, decay 40/s), the config is right,
     /// Kraken never says "rate limit exceeded", and the key is never stepped down.
     @Test func correctlyConfiguredKeyAtItsLimitIsNeverSteppedDown() async throws {
-        let h = try await Harness.start(scale: 800, max: 10, decay: 40)
-        defer { Task { await h.sim.stop() } }
-        for _ in 0..<2 {
-            let outcome = await h.collect(options: CollectOptions(full: true, retry: Harness.fastRetry))
-            #expect(outcome.first?.succeeded == true, "\(String(describing: outcome.first?.error))")
+        try await Harness.with(scale: 800, max: 10, decay: 40) { h in
+            for _ in 0..<2 {
+                let outcome = await h.collect(options: CollectOptions(full: true, retry: Harness.fastRetry))
+                #expect(outcome.first?.succeeded == true, "\(String(describing: outcome.first?.error))")
+            }
+            let counter = try await h.sim.state.counter(account: "acct1")
+            #expect(counter.rateLimited == 0)
+            #expect(counter.maxCounterEver <= 10)
+            // The counter was binding: far more calls than it holds, so every run waited on it. (How close to the max
+            // it ran depends on the machine's load: the pacer keeps a jitter margin and forfeits each call's time in
+            // flight; the rate-limit floor benchmark measures that, not this test.)
+            #expect(try h.count("SELECT count(*) FROM audit.api_calls") > 20)
+            #expect(try h.count("SELECT count(*) FROM audit.api_keys WHERE learned_max IS NOT NULL") == 0)
+            try await h.expectStoredEqualsTruth("acct1")
         }
-        let counter = try await h.sim.state.counter(account: "acct1")
-        #expect(counter.rateLimited == 0)
-        #expect(counter.maxCounterEver <= 10)
-        // The counter was binding: far more calls than it holds, so every run waited on it. (How close to the max
-        // it ran depends on the machine's load: the pacer keeps a jitter margin and forfeits each call's time in
-        // flight; the rate-limit floor benchmark measures that, not this test.)
-        #expect(try h.count("SELECT count(*) FROM audit.api_calls") > 20)
-        #expect(try h.count("SELECT count(*) FROM audit.api_keys WHERE learned_max IS NOT NULL") == 0)
-        try await h.expectStoredEqualsTruth("acct1")
     }
 }

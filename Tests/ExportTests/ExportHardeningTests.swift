@@ -58,70 +58,70 @@ import ZIPFoundation
     /// An id like `../../x` from AddExport is refused with a clear error and never stored; the next run adopts
     /// the report by its description under Kraken's real id and completes.
     @Test func hostileIdFromKrakenIsNeverStoredOrUsed() async throws {
-        let h = try await ExportHarness.start()
-        defer { Task { await h.sim.stop() } }
-        let first = await h.collect(h.options(), transport: HostileIdTransport(id: "../../x"))
-        #expect(!first.succeeded)
-        let message = first.error.map { "\($0)" } ?? ""
-        #expect(message.contains("AddExport") && message.contains(#""../../x""#) && message.contains("not 1-64 letters, digits or '-'"), "\(message)")
-        #expect(try h.count("SELECT count(*) FROM audit.exports WHERE kraken_id IS NOT NULL") == 0, "the id was stored")
-        #expect(!FileManager.default.fileExists(atPath: h.exportDir.path), "nothing was written")
+        try await ExportHarness.with { h in
+            let first = await h.collect(h.options(), transport: HostileIdTransport(id: "../../x"))
+            #expect(!first.succeeded)
+            let message = first.error.map { "\($0)" } ?? ""
+            #expect(message.contains("AddExport") && message.contains(#""../../x""#) && message.contains("not 1-64 letters, digits or '-'"), "\(message)")
+            #expect(try h.count("SELECT count(*) FROM audit.exports WHERE kraken_id IS NOT NULL") == 0, "the id was stored")
+            #expect(!FileManager.default.fileExists(atPath: h.exportDir.path), "nothing was written")
 
-        let second = await h.collect(h.options(wait: true))
-        #expect(second.succeeded, "\(second.error.map { "\($0)" } ?? "")")
-        #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
-        try await h.expectStoredEqualsTruth()
+            let second = await h.collect(h.options(wait: true))
+            #expect(second.succeeded, "\(second.error.map { "\($0)" } ?? "")")
+            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
+            try await h.expectStoredEqualsTruth()
+        }
     }
 
     /// An id planted in the database (by an older version, by hand) is refused at download too.
     @Test func hostileStoredIdIsNotUsedAsAFileName() async throws {
-        let h = try await ExportHarness.start { o in o.exportQueuedSeconds = 30 }
-        defer { Task { await h.sim.stop() } }
-        _ = await h.collect(h.options())
-        try h.db.execute("UPDATE audit.exports SET kraken_id = '../../../x', status = 'processed' WHERE report = 'ledgers'")
-        var options = h.options()
-        options.export.maxAttempts = 1
-        _ = await h.collect(options)
-        let row = try h.db.query("SELECT status, error FROM audit.exports WHERE report = 'ledgers' ORDER BY id LIMIT 1").rows[0]
-        #expect(try row.decode(0, as: String.self) == "failed")
-        #expect(try row.decode(1, as: String.self).contains(#"Kraken named an export "../../../x""#))
-        let listed = (try? FileManager.default.contentsOfDirectory(atPath: h.exportDir.path)) ?? []
-        #expect(!listed.contains { $0.contains("ledgers") }, "\(listed)")
+        try await ExportHarness.with(configure: { o in o.exportQueuedSeconds = 30 }) { h in
+            _ = await h.collect(h.options())
+            try h.db.execute("UPDATE audit.exports SET kraken_id = '../../../x', status = 'processed' WHERE report = 'ledgers'")
+            var options = h.options()
+            options.export.maxAttempts = 1
+            _ = await h.collect(options)
+            let row = try h.db.query("SELECT status, error FROM audit.exports WHERE report = 'ledgers' ORDER BY id LIMIT 1").rows[0]
+            #expect(try row.decode(0, as: String.self) == "failed")
+            #expect(try row.decode(1, as: String.self).contains(#"Kraken named an export "../../../x""#))
+            let listed = (try? FileManager.default.contentsOfDirectory(atPath: h.exportDir.path)) ?? []
+            #expect(!listed.contains { $0.contains("ledgers") }, "\(listed)")
+        }
     }
 
     /// Under umask 022: the export directory kraken-audit creates is 0700, the files 0600. A symlink planted at
     /// the `.part` name is not followed (its target stays untouched), and each report is imported once.
     @Test func privateFilesAndNoSymlinkFollowedUnderUmask022() async throws {
         try await Self.withUmask022 {
-            let h = try await ExportHarness.start { o in o.exportQueuedSeconds = 30 }
-            defer { Task { await h.sim.stop() } }
-            var options = h.options(wait: true)
-            let dir = h.exportDir.appendingPathComponent("state/exports")
-            options.export.directory = dir
-            _ = await h.collect(h.options())  // requests both reports (Kraken keeps them queued for 30 s)
-            // Plant a symlink at each future .part name, pointing at a file outside the directory.
-            try FileManager.default.createDirectory(at: h.exportDir, withIntermediateDirectories: true)
-            let victim = h.exportDir.appendingPathComponent("victim.txt").path
-            try "precious".write(toFile: victim, atomically: true, encoding: .utf8)
-            try ExportFile.ensurePrivateDirectory(dir)
-            for r in try h.db.query("SELECT id, report, kraken_id FROM audit.exports").rows {
-                let name = "acct1-\(try r.decode(1, as: String.self))-\(try r.decode(2, as: String.self))-\(try r.decode(0, as: Int64.self)).zip.part"
-                #expect(symlink(victim, dir.appendingPathComponent(name).path) == 0)
-            }
-            await h.advanceClock(60)
-            let outcome = await h.collect(options)
-            #expect(outcome.succeeded, "\(outcome.error.map { "\($0)" } ?? "")")
-            #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious", "the symlink's target was written")
-            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
-            #expect(try h.count("SELECT count(*) FROM audit.exports WHERE status = 'imported'") == 2)
-            try await h.expectStoredEqualsTruth()
+            try await ExportHarness.with(configure: { o in o.exportQueuedSeconds = 30 }) { h in
+                var options = h.options(wait: true)
+                let dir = h.exportDir.appendingPathComponent("state/exports")
+                options.export.directory = dir
+                _ = await h.collect(h.options())  // requests both reports (Kraken keeps them queued for 30 s)
+                // Plant a symlink at each future .part name, pointing at a file outside the directory.
+                try FileManager.default.createDirectory(at: h.exportDir, withIntermediateDirectories: true)
+                let victim = h.exportDir.appendingPathComponent("victim.txt").path
+                try "precious".write(toFile: victim, atomically: true, encoding: .utf8)
+                try ExportFile.ensurePrivateDirectory(dir)
+                for r in try h.db.query("SELECT id, report, kraken_id FROM audit.exports").rows {
+                    let name = "acct1-\(try r.decode(1, as: String.self))-\(try r.decode(2, as: String.self))-\(try r.decode(0, as: Int64.self)).zip.part"
+                    #expect(symlink(victim, dir.appendingPathComponent(name).path) == 0)
+                }
+                await h.advanceClock(60)
+                let outcome = await h.collect(options)
+                #expect(outcome.succeeded, "\(outcome.error.map { "\($0)" } ?? "")")
+                #expect(try String(contentsOfFile: victim, encoding: .utf8) == "precious", "the symlink's target was written")
+                #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
+                #expect(try h.count("SELECT count(*) FROM audit.exports WHERE status = 'imported'") == 2)
+                try await h.expectStoredEqualsTruth()
 
-            #expect(Self.mode(dir.path) == 0o700, "directory mode \(String(Self.mode(dir.path), radix: 8))")
-            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
-            #expect(files.filter { $0.hasSuffix(".zip") }.count == 2, "\(files)")
-            #expect(!files.contains { $0.hasSuffix(".part") }, "\(files)")
-            for f in files {
-                #expect(Self.mode(dir.appendingPathComponent(f).path) == 0o600, "\(f): \(String(Self.mode(dir.appendingPathComponent(f).path), radix: 8))")
+                #expect(Self.mode(dir.path) == 0o700, "directory mode \(String(Self.mode(dir.path), radix: 8))")
+                let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+                #expect(files.filter { $0.hasSuffix(".zip") }.count == 2, "\(files)")
+                #expect(!files.contains { $0.hasSuffix(".part") }, "\(files)")
+                for f in files {
+                    #expect(Self.mode(dir.appendingPathComponent(f).path) == 0o600, "\(f): \(String(Self.mode(dir.appendingPathComponent(f).path), radix: 8))")
+                }
             }
         }
     }
@@ -130,21 +130,21 @@ import ZIPFoundation
     /// is not what gets imported. Also: a fresh export directory is created 0700 under umask 022.
     @Test func importReadsTheVerifiedFileNotThePath() async throws {
         try await Self.withUmask022 {
-            let h = try await ExportHarness.start()
-            defer { Task { await h.sim.stop() } }
-            let swapped = Counter()
-            let outcome = await ExportBackfill.$afterVerify.withValue({ path in
-                let tmp = path + ".swap"
-                _ = FileManager.default.createFile(atPath: tmp, contents: Data("not the verified file".utf8))
-                if rename(tmp, path) == 0 { swapped.increment() }
-            }) {
-                await h.collect(h.options(wait: true))
+            try await ExportHarness.with { h in
+                let swapped = Counter()
+                let outcome = await ExportBackfill.$afterVerify.withValue({ path in
+                    let tmp = path + ".swap"
+                    _ = FileManager.default.createFile(atPath: tmp, contents: Data("not the verified file".utf8))
+                    if rename(tmp, path) == 0 { swapped.increment() }
+                }) {
+                    await h.collect(h.options(wait: true))
+                }
+                #expect(swapped.value == 2)
+                #expect(outcome.succeeded, "\(outcome.error.map { "\($0)" } ?? "")")
+                #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
+                try await h.expectStoredEqualsTruth()
+                #expect(Self.mode(h.exportDir.path) == 0o700)
             }
-            #expect(swapped.value == 2)
-            #expect(outcome.succeeded, "\(outcome.error.map { "\($0)" } ?? "")")
-            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
-            try await h.expectStoredEqualsTruth()
-            #expect(Self.mode(h.exportDir.path) == 0o700)
         }
     }
 
@@ -157,17 +157,17 @@ import ZIPFoundation
 
     /// A download over its limit is stopped while it arrives and leaves no file behind.
     @Test func oversizedDownloadIsRefused() async throws {
-        let h = try await ExportHarness.start()
-        defer { Task { await h.sim.stop() } }
-        var options = h.options(wait: true)
-        options.export.maxDownloadBytes = 1024
-        options.export.waitTimeoutSeconds = 3
-        _ = await h.collect(options)
-        let error = try h.db.query("SELECT error FROM audit.exports WHERE report = 'ledgers'").rows[0].decodeOptional(0, as: String.self) ?? ""
-        #expect(error.contains("larger than 1024 bytes"), "\(error)")
-        #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: h.exportDir.path)) ?? []
-        #expect(files.isEmpty, "\(files)")
+        try await ExportHarness.with { h in
+            var options = h.options(wait: true)
+            options.export.maxDownloadBytes = 1024
+            options.export.waitTimeoutSeconds = 3
+            _ = await h.collect(options)
+            let error = try h.db.query("SELECT error FROM audit.exports WHERE report = 'ledgers'").rows[0].decodeOptional(0, as: String.self) ?? ""
+            #expect(error.contains("larger than 1024 bytes"), "\(error)")
+            #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: h.exportDir.path)) ?? []
+            #expect(files.isEmpty, "\(files)")
+        }
     }
 
     /// A highly compressible entry (a zip bomb's shape) is refused from its declared sizes, before unpacking.

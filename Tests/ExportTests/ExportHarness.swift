@@ -9,61 +9,34 @@ import Logging
 import TestSupport
 import Testing
 
-/// A simulator whose keys may export, a migrated database and a collector (after CollectorTests' Harness).
-struct ExportHarness {
-    let sim: SimulatorServer
-    let database: TestDatabase
-    let db: PGConnection
-    let config: AuditConfiguration
-    let logger: Logger
-    let exportDir: URL
-    /// History end: the start of the current UTC day, so the seam (now − settle) can fall inside the history.
-    let end: Int64
+/// ExportTests' harness: ``SimulatedCollection`` with keys that may export, a history ending at the start of the
+/// current UTC day (so the seam, now − settle, can fall inside it) and fast export processing.
+typealias ExportHarness = SimulatedCollection
 
-    static func start(
+extension SimulatedCollection {
+    /// Runs `body` with one simulated account (`permissions` default to everything including `export-data`;
+    /// `backfill`, when given, is the account's `backfill` setting), torn down afterwards.
+    static func with(
         scale: Int = 600, days: Int = 30, permissions: [String]? = nil, backfill: String? = nil,
-        configure: (inout SimulatorOptions) -> Void = { _ in }
-    ) async throws -> ExportHarness {
-        var o = SimulatorOptions()
-        let end = Int64(Date().timeIntervalSince1970) / 86_400 * 86_400
-        o.endSeconds = end
-        o.days = days
-        o.scale = scale
-        o.accounts = 1
-        o.seed = 11
-        o.injections = []
-        o.maxCounter = 20
-        o.decayPerSecond = 200
-        o.permissions = permissions ?? ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger", "export-data"]
-        o.exportQueuedSeconds = 0.2
-        o.exportProcessingSeconds = 0.3
-        configure(&o)
-        var logger = Logger(label: "export-test")
-        logger.logLevel = .warning
-        let sim = try await SimulatorServer.start(o, logger: logger)
-        let database = try TestDatabase("export")
-        let db = try database.migrated()
-        var toml = ConfigText.database(database.url)
-        for a in sim.accounts {
-            toml += ConfigText.account(
-                name: a.name, keyEnv: "UNUSED_KEY", secretEnv: "UNUSED_SECRET", apiURL: sim.baseURL.absoluteString,
-                rateLimit: (20, 200), timeoutSeconds: 5, extra: backfill.map { ["backfill = \"\($0)\""] } ?? [])
+        configure: (inout SimulatorOptions) -> Void = { _ in }, _ body: (SimulatedCollection) async throws -> Void
+    ) async throws {
+        let setup = Setup(
+            accounts: 1, scale: scale, days: days, maxCounter: 20, decayPerSecond: 200, seed: 11,
+            endSeconds: Int64(Date().timeIntervalSince1970) / 86_400 * 86_400,
+            accountLines: backfill.map { ["backfill = \"\($0)\""] } ?? [], databasePrefix: "export", logLabel: "export-test"
+        ) { o in
+            o.permissions = permissions ?? ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger", "export-data"]
+            o.exportQueuedSeconds = 0.2
+            o.exportProcessingSeconds = 0.3
+            configure(&o)
         }
-        let config = try ConfigLoader.parse(toml, path: "test.toml")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-export-\(UUID().uuidString)")
-        return ExportHarness(sim: sim, database: database, db: db, config: config, logger: logger, exportDir: dir, end: end)
+        try await withSimulatedCollection(setup, body)
     }
 
-    func collector(transport: any HTTPTransport = URLSessionTransport()) -> Collector {
-        let accounts = sim.accounts
-        return Collector(
-            config: config,
-            credentials: { account in
-                guard let a = accounts.first(where: { $0.name == account.name }) else { throw CollectError.configuration("no such simulated account") }
-                return KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret))
-            },
-            transport: transport, logger: logger)
-    }
+    /// Where this test's export files go (``SimulatedCollection/exportDirectory``).
+    var exportDir: URL { exportDirectory }
+    /// The history's end (the start of the current UTC day).
+    var end: Int64 { setup.historyEnd }
 
     /// Options whose seam falls `pagedDays` before the history's end (so both sides hold rows).
     func options(wait: Bool = false, pagedDays: Double = 2, mode: BackfillMode? = .export) -> CollectOptions {
@@ -75,16 +48,7 @@ struct ExportHarness {
     }
 
     func collect(_ options: CollectOptions, transport: any HTTPTransport = URLSessionTransport()) async -> AccountOutcome {
-        await collector(transport: transport).collect(options: options)[0]
-    }
-
-    func advanceClock(_ seconds: Double) async {
-        let current = await sim.state.clockOffsetSeconds
-        await sim.state.setClockOffset(current + seconds)
-    }
-
-    func count(_ sql: String, _ binds: [(any PGEncodable)?] = []) throws -> Int {
-        try db.query(sql, binds).rows[0].decode(0, as: Int.self)
+        await collect([], options: options, transport: transport)[0]
     }
 
     func exportStatuses() throws -> [String] {

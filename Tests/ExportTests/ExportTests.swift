@@ -13,182 +13,182 @@ import ZIPFoundation
     /// A nightly run never waits: run 1 requests (and pages the recent part), run 2 imports; then an increment.
     /// Stored = truth at every id, no gap at the seam, the overlap read by both sides with no disagreement.
     @Test func exportThenPagingStoresExactlyTheTruthWithoutBlocking() async throws {
-        let h = try await ExportHarness.start { o in o.exportQueuedSeconds = 30 }
-        defer { Task { await h.sim.stop() } }
-        let first = await h.collect(h.options())
-        #expect(first.succeeded, "\(String(describing: first.error))")
-        #expect(try h.exportStatuses() == ["ledgers=requested", "trades=requested"])
-        let paged = try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'api'")
-        #expect(paged > 0, "the recent part is paged while the export is pending")
-        #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
-        // The requests cover [2013-01-01, seam]; paging started before the seam.
-        let requests = await h.sim.state.exportRequests()
-        #expect(requests.count == 2 && requests.allSatisfy { $0.start == 1_356_998_400 })
-        let cursor = try h.db.query("SELECT min((state->>'done_until')::bigint) FROM audit.collect_cursors").rows[0].decode(0, as: Int64.self)
-        #expect(cursor > requests[0].end - 600 - 1)
+        try await ExportHarness.with(configure: { o in o.exportQueuedSeconds = 30 }) { h in
+            let first = await h.collect(h.options())
+            #expect(first.succeeded, "\(String(describing: first.error))")
+            #expect(try h.exportStatuses() == ["ledgers=requested", "trades=requested"])
+            let paged = try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'api'")
+            #expect(paged > 0, "the recent part is paged while the export is pending")
+            #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
+            // The requests cover [2013-01-01, seam]; paging started before the seam.
+            let requests = await h.sim.state.exportRequests()
+            #expect(requests.count == 2 && requests.allSatisfy { $0.start == 1_356_998_400 })
+            let cursor = try h.db.query("SELECT min((state->>'done_until')::bigint) FROM audit.collect_cursors").rows[0].decode(0, as: Int64.self)
+            #expect(cursor > requests[0].end - 600 - 1)
 
-        await h.advanceClock(60)
-        let second = await h.collect(h.options())
-        #expect(second.succeeded, "\(String(describing: second.error))")
-        #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
-        // The overlap: ids read from both sources, kept once (export row), no field disagrees.
-        let overlap = try h.count("SELECT rows_already FROM audit.exports WHERE report = 'ledgers' AND status = 'imported'")
-        #expect(overlap > 0, "paging and the export must overlap at the seam")
-        #expect(try h.count("SELECT count(*) FROM audit.source_mismatches") == 0)
-        #expect(try h.count("SELECT count(*) FROM audit.exports WHERE rows_unkeyed > 0 AND report = 'ledgers'") == 1)
-        try await h.expectStoredEqualsTruth()
+            await h.advanceClock(60)
+            let second = await h.collect(h.options())
+            #expect(second.succeeded, "\(String(describing: second.error))")
+            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
+            // The overlap: ids read from both sources, kept once (export row), no field disagrees.
+            let overlap = try h.count("SELECT rows_already FROM audit.exports WHERE report = 'ledgers' AND status = 'imported'")
+            #expect(overlap > 0, "paging and the export must overlap at the seam")
+            #expect(try h.count("SELECT count(*) FROM audit.source_mismatches") == 0)
+            #expect(try h.count("SELECT count(*) FROM audit.exports WHERE rows_unkeyed > 0 AND report = 'ledgers'") == 1)
+            try await h.expectStoredEqualsTruth()
 
-        _ = try await h.sim.state.addActivity(account: "acct1", trades: 30)
-        await h.advanceClock(60)
-        let third = await h.collect(h.options())
-        #expect(third.succeeded)
-        #expect(third.endpoints["Ledgers"]?.rows.inserted == 60)
-        try await h.expectStoredEqualsTruth()
-        // Provenance per row.
-        #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export' AND export_id IS NULL") == 0)
-        #expect(try h.count("SELECT count(*) FROM audit.trades WHERE source = 'export' AND ledgers IS NULL") == 0)
-        // Downloaded files kept, with their hash.
-        let path = try h.db.query("SELECT file_path, sha256 FROM audit.exports WHERE report = 'trades' AND status = 'imported'").rows[0]
-        let data = try #require(FileManager.default.contents(atPath: try path.decode(0, as: String.self)))
-        #expect(Crypto.sha256Hex(Array(data)) == (try path.decode(1, as: String.self)))
+            _ = try await h.sim.state.addActivity(account: "acct1", trades: 30)
+            await h.advanceClock(60)
+            let third = await h.collect(h.options())
+            #expect(third.succeeded)
+            #expect(third.endpoints["Ledgers"]?.rows.inserted == 60)
+            try await h.expectStoredEqualsTruth()
+            // Provenance per row.
+            #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export' AND export_id IS NULL") == 0)
+            #expect(try h.count("SELECT count(*) FROM audit.trades WHERE source = 'export' AND ledgers IS NULL") == 0)
+            // Downloaded files kept, with their hash.
+            let path = try h.db.query("SELECT file_path, sha256 FROM audit.exports WHERE report = 'trades' AND status = 'imported'").rows[0]
+            let data = try #require(FileManager.default.contents(atPath: try path.decode(0, as: String.self)))
+            #expect(Crypto.sha256Hex(Array(data)) == (try path.decode(1, as: String.self)))
+        }
     }
 
     /// `--wait`: one run does everything; the auto mode picks export only when the key has `export-data`.
     @Test func waitImportsInOneRunAndAutoModeFollowsThePermission() async throws {
-        let h = try await ExportHarness.start(backfill: nil)
-        defer { Task { await h.sim.stop() } }
-        let outcome = await h.collect(h.options(wait: true, mode: nil))
-        #expect(outcome.succeeded, "\(String(describing: outcome.error))")
-        #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
-        #expect(outcome.endpoints["Export:ledgers"]?.state == "imported")
-        try await h.expectStoredEqualsTruth()
-        // Imported reports are deleted at Kraken.
-        #expect(try h.count("SELECT count(*) FROM audit.exports WHERE kraken_status = 'Deleted'") == 2)
-
-        let p = try await ExportHarness.start(permissions: ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger"])
-        defer { Task { await p.sim.stop() } }
-        let paging = await p.collect(p.options(wait: true, mode: nil))
-        #expect(paging.succeeded)
-        #expect(try p.count("SELECT count(*) FROM audit.exports") == 0)
-        #expect(try p.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
+        try await ExportHarness.with(backfill: nil) { h in
+            let outcome = await h.collect(h.options(wait: true, mode: nil))
+            #expect(outcome.succeeded, "\(String(describing: outcome.error))")
+            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
+            #expect(outcome.endpoints["Export:ledgers"]?.state == "imported")
+            try await h.expectStoredEqualsTruth()
+            // Imported reports are deleted at Kraken.
+            #expect(try h.count("SELECT count(*) FROM audit.exports WHERE kraken_status = 'Deleted'") == 2)
+        }
+        try await ExportHarness.with(permissions: ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger"]) { p in
+            let paging = await p.collect(p.options(wait: true, mode: nil))
+            #expect(paging.succeeded)
+            let exports = try p.count("SELECT count(*) FROM audit.exports")
+            let exported = try p.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'")
+            #expect(exports == 0 && exported == 0)
+        }
     }
 
     /// A truncated download (bad zip) is refused with a clear error, nothing imported; the report is requested
     /// again with the same window and the retry imports it.
     @Test func corruptedZipIsRefusedAndRequestedAgain() async throws {
-        let h = try await ExportHarness.start { o in
+        try await ExportHarness.with(configure: { o in
             o.faults = [FaultRule(kind: .truncatedJSON, count: 1, methods: ["RetrieveExport"])]
-        }
-        defer { Task { await h.sim.stop() } }
-        var options = h.options(wait: true)
-        options.export.maxAttempts = 1
-        _ = await h.collect(options)
-        let rejected = try h.db.query("SELECT status, error FROM audit.exports WHERE report = 'ledgers'").rows[0]
-        #expect(try rejected.decode(0, as: String.self) == "rejected")
-        let error = try rejected.decode(1, as: String.self)
-        #expect(error.contains("not a readable zip archive") && error.contains("nothing was imported"), "\(error)")
-        #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
+        }) { h in
+            var options = h.options(wait: true)
+            options.export.maxAttempts = 1
+            _ = await h.collect(options)
+            let rejected = try h.db.query("SELECT status, error FROM audit.exports WHERE report = 'ledgers'").rows[0]
+            #expect(try rejected.decode(0, as: String.self) == "rejected")
+            let error = try rejected.decode(1, as: String.self)
+            #expect(error.contains("not a readable zip archive") && error.contains("nothing was imported"), "\(error)")
+            #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
 
-        options.export.maxAttempts = 3
-        let retry = await h.collect(options)
-        #expect(retry.succeeded)
-        #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
-        let windows = try h.count("SELECT count(DISTINCT (starttm, endtm)) FROM audit.exports")
-        #expect(windows == 1, "a retry keeps the seam")
-        try await h.expectStoredEqualsTruth()
+            options.export.maxAttempts = 3
+            let retry = await h.collect(options)
+            #expect(retry.succeeded)
+            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
+            let windows = try h.count("SELECT count(DISTINCT (starttm, endtm)) FROM audit.exports")
+            #expect(windows == 1, "a retry keeps the seam")
+            try await h.expectStoredEqualsTruth()
+        }
     }
 
     /// A renamed column is a changed layout: refused with a clear error, nothing imported, not retried.
     @Test func changedHeaderIsRefused() async throws {
-        let h = try await ExportHarness.start { o in o.exportHeaderRenames = ["amount": "amt"] }
-        defer { Task { await h.sim.stop() } }
-        _ = await h.collect(h.options(wait: true))
-        let row = try h.db.query("SELECT status, error, attempt FROM audit.exports WHERE report = 'ledgers' ORDER BY id DESC LIMIT 1").rows[0]
-        #expect(try row.decode(0, as: String.self) == "rejected")
-        let error = try row.decode(1, as: String.self)
-        #expect(error.contains("CSV header changed") && error.contains("missing column(s) amount"), "\(error)")
-        #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
-        _ = await h.collect(h.options(wait: true))
-        #expect(try h.count("SELECT count(*) FROM audit.exports WHERE report = 'ledgers'") == 1, "a layout change is not retried")
-        // The trades file was fine and is imported.
-        #expect(try h.exportStatuses() == ["ledgers=rejected", "trades=imported"])
+        try await ExportHarness.with(configure: { o in o.exportHeaderRenames = ["amount": "amt"] }) { h in
+            _ = await h.collect(h.options(wait: true))
+            let row = try h.db.query("SELECT status, error, attempt FROM audit.exports WHERE report = 'ledgers' ORDER BY id DESC LIMIT 1").rows[0]
+            #expect(try row.decode(0, as: String.self) == "rejected")
+            let error = try row.decode(1, as: String.self)
+            #expect(error.contains("CSV header changed") && error.contains("missing column(s) amount"), "\(error)")
+            #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
+            _ = await h.collect(h.options(wait: true))
+            #expect(try h.count("SELECT count(*) FROM audit.exports WHERE report = 'ledgers'") == 1, "a layout change is not retried")
+            // The trades file was fine and is imported.
+            #expect(try h.exportStatuses() == ["ledgers=rejected", "trades=imported"])
+        }
     }
 
     /// Export and API rows of the same id are compared field by field; a difference is recorded for the
     /// source_mismatch rule (here: the API row of an overlap id was stored with another amount first).
     @Test func disagreementBecomesASourceMismatch() async throws {
-        let h = try await ExportHarness.start { o in o.exportQueuedSeconds = 30 }
-        defer { Task { await h.sim.stop() } }
-        _ = await h.collect(h.options())
-        let id = try h.db.query("SELECT ledger_id FROM audit.ledger_entries WHERE source = 'api' ORDER BY time LIMIT 1").rows[0].decode(0, as: String.self)
-        try h.db.execute("UPDATE audit.ledger_entries SET amount = amount + 1 WHERE ledger_id = $1", [id])
-        await h.advanceClock(60)
-        _ = await h.collect(h.options(wait: true))
-        let m = try h.db.query("SELECT entity, field, export_value, api_value FROM audit.source_mismatches").rows
-        #expect(m.count == 1)
-        #expect(try m.first?.decode(1, as: String.self) == "amount")
-        #expect(try m.first?.decode(0, as: String.self) == "ledger")
-        // The rule turns it into one finding per entity.
-        let sql = try String(contentsOf: TestDatabase.sqlDirectory.appendingPathComponent("rules/source_mismatch.sql"), encoding: .utf8)
-        let bound = sql.replacingOccurrences(of: ":'account_id'", with: "'1'").replacingOccurrences(of: ":'changed_after'", with: "'-infinity'")
-            .replacingOccurrences(of: ":'occurred_after'", with: "'-infinity'")
-        let rows = try h.db.query(bound).rows
-        #expect(rows.count == 1)
-        #expect(try rows.first?.decode("dedupe_key", as: String.self) == "source_mismatch:1:ledger:\(id)")
+        try await ExportHarness.with(configure: { o in o.exportQueuedSeconds = 30 }) { h in
+            _ = await h.collect(h.options())
+            let id = try h.db.query("SELECT ledger_id FROM audit.ledger_entries WHERE source = 'api' ORDER BY time LIMIT 1").rows[0].decode(0, as: String.self)
+            try h.db.execute("UPDATE audit.ledger_entries SET amount = amount + 1 WHERE ledger_id = $1", [id])
+            await h.advanceClock(60)
+            _ = await h.collect(h.options(wait: true))
+            let m = try h.db.query("SELECT entity, field, export_value, api_value FROM audit.source_mismatches").rows
+            #expect(m.count == 1)
+            #expect(try m.first?.decode(1, as: String.self) == "amount")
+            #expect(try m.first?.decode(0, as: String.self) == "ledger")
+            // The rule turns it into one finding per entity.
+            let sql = try String(contentsOf: TestDatabase.sqlDirectory.appendingPathComponent("rules/source_mismatch.sql"), encoding: .utf8)
+            let bound = sql.replacingOccurrences(of: ":'account_id'", with: "'1'").replacingOccurrences(of: ":'changed_after'", with: "'-infinity'")
+                .replacingOccurrences(of: ":'occurred_after'", with: "'-infinity'")
+            let rows = try h.db.query(bound).rows
+            #expect(rows.count == 1)
+            #expect(try rows.first?.decode("dedupe_key", as: String.self) == "source_mismatch:1:ledger:\(id)")
+        }
     }
 }
 
 /// The simulator's export endpoints and file format.
 @Suite struct SimulatorExportTests {
     @Test func statusesPermissionsAndFileFormat() async throws {
-        let h = try await ExportHarness.start(scale: 300) { o in o.exportQueuedSeconds = 5 }
-        defer { Task { await h.sim.stop() } }
-        let a = h.sim.accounts[0]
-        let nonces = CountingNonces()
-        let client = try KrakenClient(
-            baseURL: h.sim.baseURL.absoluteString, credentials: KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret)),
-            nonces: nonces, logger: h.logger)
-        let added = try await client.privateCall("AddExport", parameters: [("report", "ledgers"), ("description", "t"), ("starttm", "0")])
-        let id = try #require(added.result["id"]?.stringValue)
-        #expect(id.count == 4 && id.allSatisfy(\.isUppercase))
-        var status = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")])
-        #expect(status.result.arrayValue?.first?["status"]?.stringValue == "Queued")
-        await #expect(throws: KrakenError.self) { _ = try await client.privateCall("RetrieveExport", parameters: [("id", id)]) }
-        await h.advanceClock(10)
-        // The file is built on a background queue: poll with a deadline until it is ready.
-        let deadline = Date().addingTimeInterval(20)
-        repeat {
-            status = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")])
-            if status.result.arrayValue?.first?["status"]?.stringValue == "Processed" { break }
-            try await Task.sleep(for: .milliseconds(50))
-        } while Date() < deadline
-        #expect(status.result.arrayValue?.first?["status"]?.stringValue == "Processed")
-        let nonce = try await nonces.nextNonce()
-        guard case .binary(let zip) = try await client.privateCall("RetrieveExport", parameters: [("id", id)], nonce: nonce, binaryAllowed: true) else {
-            Issue.record("RetrieveExport did not return a zip")
-            return
+        try await ExportHarness.with(scale: 300, configure: { o in o.exportQueuedSeconds = 5 }) { h in
+            let a = h.sim.accounts[0]
+            let nonces = CountingNonces()
+            let client = try KrakenClient(
+                baseURL: h.sim.baseURL.absoluteString, credentials: KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret)),
+                nonces: nonces, logger: h.logger)
+            let added = try await client.privateCall("AddExport", parameters: [("report", "ledgers"), ("description", "t"), ("starttm", "0")])
+            let id = try #require(added.result["id"]?.stringValue)
+            #expect(id.count == 4 && id.allSatisfy(\.isUppercase))
+            var status = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")])
+            #expect(status.result.arrayValue?.first?["status"]?.stringValue == "Queued")
+            await #expect(throws: KrakenError.self) { _ = try await client.privateCall("RetrieveExport", parameters: [("id", id)]) }
+            await h.advanceClock(10)
+            // The file is built on a background queue: poll with a deadline until it is ready.
+            let deadline = Date().addingTimeInterval(20)
+            repeat {
+                status = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")])
+                if status.result.arrayValue?.first?["status"]?.stringValue == "Processed" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            } while Date() < deadline
+            #expect(status.result.arrayValue?.first?["status"]?.stringValue == "Processed")
+            let nonce = try await nonces.nextNonce()
+            guard case .binary(let zip) = try await client.privateCall("RetrieveExport", parameters: [("id", id)], nonce: nonce, binaryAllowed: true) else {
+                Issue.record("RetrieveExport did not return a zip")
+                return
+            }
+            let archive = try Archive(data: Data(zip), accessMode: .read)
+            let entry = try #require(archive["ledgers.csv"])
+            var csv = Data()
+            _ = try archive.extract(entry) { csv.append($0) }
+            let text = try #require(String(data: csv, encoding: .utf8))
+            let lines = text.split(separator: "\n")
+            #expect(lines[0] == "\"txid\",\"refid\",\"time\",\"type\",\"subtype\",\"aclass\",\"asset\",\"wallet\",\"amount\",\"fee\",\"balance\"")
+            let reader = try CSVReader(string: text, hasHeaderRow: true)
+            var assets = Set<String>()
+            var emptyIds = 0
+            while let row = reader.next() {
+                #expect(row[2].count == 19, "ledger time has whole seconds: \(row[2])")
+                assets.insert(row[6])
+                if row[0].isEmpty { emptyIds += 1 }
+            }
+            #expect(assets.contains("BTC") && !assets.contains("XXBT"), "display asset names")
+            #expect(emptyIds > 0, "initiated deposits have no txid")
+            #expect(text.contains(",0,"), "zero written as a bare 0")
+            // Export calls need the permission.
+            try await h.sim.state.setPermissions(account: a.name, ["query-ledger"])
+            await #expect(throws: KrakenError.self) { _ = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")]) }
         }
-        let archive = try Archive(data: Data(zip), accessMode: .read)
-        let entry = try #require(archive["ledgers.csv"])
-        var csv = Data()
-        _ = try archive.extract(entry) { csv.append($0) }
-        let text = try #require(String(data: csv, encoding: .utf8))
-        let lines = text.split(separator: "\n")
-        #expect(lines[0] == "\"txid\",\"refid\",\"time\",\"type\",\"subtype\",\"aclass\",\"asset\",\"wallet\",\"amount\",\"fee\",\"balance\"")
-        let reader = try CSVReader(string: text, hasHeaderRow: true)
-        var assets = Set<String>()
-        var emptyIds = 0
-        while let row = reader.next() {
-            #expect(row[2].count == 19, "ledger time has whole seconds: \(row[2])")
-            assets.insert(row[6])
-            if row[0].isEmpty { emptyIds += 1 }
-        }
-        #expect(assets.contains("BTC") && !assets.contains("XXBT"), "display asset names")
-        #expect(emptyIds > 0, "initiated deposits have no txid")
-        #expect(text.contains(",0,"), "zero written as a bare 0")
-        // Export calls need the permission.
-        try await h.sim.state.setPermissions(account: a.name, ["query-ledger"])
-        await #expect(throws: KrakenError.self) { _ = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")]) }
     }
 }
 

@@ -5,36 +5,6 @@ import Foundation
 import KrakenAPI
 import Logging
 
-/// Kraken's counter cost per private method (../shared/kraken-api.md §5.1: budget 2 for the ledger and trade
-/// history calls and their Query* variants, 1 for the rest).
-public enum CallCost {
-    public static func of(_ method: String) -> Double {
-        switch method {
-        case "Ledgers", "TradesHistory", "QueryLedgers", "QueryTrades": return 2
-        default: return 1
-        }
-    }
-}
-
-/// How transient failures are retried: jittered exponential backoff, each attempt with a fresh nonce.
-public struct RetryPolicy: Sendable {
-    public var maxAttempts: Int
-    public var baseDelay: Double
-    public var maxDelay: Double
-
-    public init(maxAttempts: Int = 5, baseDelay: Double = 1, maxDelay: Double = 30) {
-        self.maxAttempts = maxAttempts
-        self.baseDelay = baseDelay
-        self.maxDelay = maxDelay
-    }
-
-    /// Delay before attempt `n` (n >= 1): full jitter over base * 2^(n-1), capped.
-    func delay(attempt n: Int) -> Double {
-        let ceiling = min(maxDelay, baseDelay * pow(2, Double(n - 1)))
-        return Double.random(in: (ceiling / 2)...ceiling)
-    }
-}
-
 /// Sends one account's private calls: paced so Kraken's counter never exceeds its max, serialised per key
 /// across processes, logged in `audit.api_calls`, retried per the error taxonomy (§6).
 ///
@@ -367,44 +337,6 @@ public final class PacedClient: Sendable {
                 [fingerprint, seconds])
         }
     }
-}
-
-/// The limit a ``PacedClient`` paces by: the configured one until loaded, lowered by what was learned (in an
-/// earlier run or this one). Calls of one client are sequential; the lock keeps it `Sendable`.
-final class PacingState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var limit: RateLimit
-    private var isLoaded = false
-    private var errors = 0
-
-    init(configured: RateLimit) { limit = configured }
-
-    /// The current limit once ``load(_:)`` ran, else nil.
-    var loaded: RateLimit? { lock.withLock { isLoaded ? limit : nil } }
-
-    /// Sets the limit found at the start of the run (first caller wins) and returns the one in force.
-    func load(_ found: RateLimit) -> RateLimit {
-        lock.withLock {
-            if !isLoaded {
-                limit = found
-                isLoaded = true
-            }
-            return limit
-        }
-    }
-
-    /// Lowers the limit (never raises it).
-    func lower(to new: RateLimit) {
-        lock.withLock {
-            limit = RateLimit(max: min(limit.max, new.max), decayPerSecond: min(limit.decayPerSecond, new.decayPerSecond))
-            isLoaded = true
-        }
-    }
-
-    /// Rate-limit errors of this run.
-    var rateLimitErrors: Int { lock.withLock { errors } }
-
-    func countRateLimitError() { lock.withLock { errors += 1 } }
 }
 
 /// Remembers the last call the client made (calls of one ``PacedClient`` are sequential).
