@@ -126,7 +126,8 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         switch e {
         case .kraken(let k, _): return e.isTemporary ? .tempFail : forKraken(k)
         case .lockedOut, .cancelled: return .tempFail
-        case .malformed: return .dataError
+        // A cursor row kraken-audit cannot read is bad data in the database, not something a retry fixes.
+        case .malformed, .unreadableCursor: return .dataError
         case .database(let pg): return forDatabase(pg)
         case .configuration: return .config
         }

@@ -117,6 +117,7 @@ import Testing
         ("CollectError.kraken invalid nonce", CollectError.kraken(.api(method: "Ledgers", errors: [KrakenErrorString("EAPI:Invalid nonce")]), attempts: 2), 75),
         ("CollectError.lockedOut", CollectError.lockedOut(fingerprint: "f", secondsLeft: 60), 75),
         ("CollectError.malformed", CollectError.malformed(endpoint: "Ledgers", reason: "r"), 65),
+        ("CollectError.unreadableCursor", CollectError.unreadableCursor(account: "a", endpoint: "Ledgers", reason: "r"), 65),
         ("CollectError.database temporary", CollectError.database(pgDown), 75),
         ("CollectError.database", CollectError.database(pgSyntax), 70),
         ("CollectError.configuration", CollectError.configuration("bad"), 78),
