@@ -91,7 +91,7 @@ struct HistoryBuilder: Sendable {
                 if businessIndex == 0 {
                     events.append((day.open + 300 * 10_000, .deposit))
                 }
-                let month = TimeFormat.civil(days: day.midnight / 864_000_000).1
+                let month = CivilDate.civil(days: day.midnight / 864_000_000).1
                 if month != lastMonth, businessIndex > 0 {
                     lastMonth = month
                     events.append((timeInHours(), .stakingTransfer))

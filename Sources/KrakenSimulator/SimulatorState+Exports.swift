@@ -27,8 +27,8 @@ extension SimulatorState {
         let now = nowTicks()
         let nowSeconds = now / 10_000
         // Missing starttm: the 1st of the current month, 00:00 UTC (§1) — the pitfall the collector avoids.
-        let (y, m, _) = TimeFormat.civil(days: nowSeconds / 86_400)
-        var start = TimeFormat.days(year: y, month: m, day: 1) * 86_400
+        let (y, m, _) = CivilDate.civil(days: nowSeconds / 86_400)
+        var start = CivilDate.days(year: y, month: m, day: 1) * 86_400
         var end = nowSeconds
         if let s = params["starttm"], !s.isEmpty { guard let v = Int64(s), v >= 0 else { throw .invalid("starttm") }; start = v }
         if let e = params["endtm"], !e.isEmpty { guard let v = Int64(e), v >= 0 else { throw .invalid("endtm") }; end = min(v, nowSeconds) }

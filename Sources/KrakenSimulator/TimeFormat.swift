@@ -1,14 +1,8 @@
 import AuditKernel
 import Foundation
 
-/// UTC calendar arithmetic without formatters (fast, locale-free).
+/// Time formatting without formatters (fast, locale-free); the calendar arithmetic is AuditKernel's `CivilDate`.
 enum TimeFormat {
-    /// (year, month, day) of a count of days since 1970-01-01.
-    static func civil(days: Int64) -> (Int64, Int64, Int64) { CivilDate.civil(days: days) }
-
-    /// Days since 1970-01-01 of a civil date.
-    static func days(year: Int64, month: Int64, day: Int64) -> Int64 { CivilDate.days(year: year, month: month, day: day) }
-
     private static func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
 
     /// `2026-03-30T18:30:00Z`, with `.1234` when the ticks (1e-4 s) have a fraction.
@@ -17,7 +11,7 @@ enum TimeFormat {
         let frac = ticks - seconds * 10_000
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let sod = seconds - days * 86_400
-        let (y, m, d) = civil(days: days)
+        let (y, m, d) = CivilDate.civil(days: days)
         var s = "\(y)-\(two(m))-\(two(d))T\(two(sod / 3600)):\(two(sod / 60 % 60)):\(two(sod % 60))"
         if frac != 0 {
             let f = String(frac)
@@ -30,7 +24,7 @@ enum TimeFormat {
     static func rfc1123(seconds: Int64) -> String {
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let sod = seconds - days * 86_400
-        let (y, m, d) = civil(days: days)
+        let (y, m, d) = CivilDate.civil(days: days)
         let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let wd = weekdays[Int(((days % 7) + 7) % 7)]
@@ -49,7 +43,7 @@ enum TimeFormat {
         let local = ticks / 10_000 + offset
         let days = local >= 0 ? local / 86_400 : (local - 86_399) / 86_400
         let sod = local - days * 86_400
-        let (y, m, d) = civil(days: days)
+        let (y, m, d) = CivilDate.civil(days: days)
         return "\(y)-\(two(m))-\(two(d)) \(two(sod / 3600)):\(two(sod / 60 % 60)):\(two(sod % 60))"
     }
 
@@ -65,7 +59,7 @@ enum TimeFormat {
         guard parts.count == 3, let y = Int64(parts[0]), let m = Int64(parts[1]), let d = Int64(parts[2]),
             (1...12).contains(m), (1...31).contains(d)
         else { return nil }
-        return days(year: y, month: m, day: d) * 86_400
+        return CivilDate.days(year: y, month: m, day: d) * 86_400
     }
 }
 

@@ -21,7 +21,7 @@ struct CatalogueTests {
             #expect(!rule.statement.hasSuffix(";"))
         }
         let offHours = try #require(catalogue.rule("off_hours_trading"))
-        #expect(offHours.parameters.map(\.name) == ["timezone", "business_hours", "business_days", "holidays"])
+        #expect(offHours.parameters.map(\.name) == ["timezone", "business_hours", "business_days", "holidays", "withdrawal_severity"])
         #expect(offHours.parameter("business_hours")?.defaultValue == .string("08:00-18:00"))
     }
 
