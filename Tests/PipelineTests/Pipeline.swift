@@ -14,38 +14,40 @@ import Testing
 /// in a migrated throw-away database, and the analyser runs every enabled rule over it with a configuration
 /// derived from the simulator's ground truth, the way an operator would write it from what they know is normal.
 struct Pipeline {
-    let sim: SimulatorServer
-    let database: TestDatabase
-    let db: PGConnection
-    let config: AuditConfiguration
+    /// The harness (simulator, throw-away database, connection), its configuration replaced by ``configText``.
+    let h: SimulatedCollection
     let configText: String
-    let logger: Logger
+
+    var sim: SimulatorServer { h.sim }
+    var database: TestDatabase { h.database }
+    var db: PGConnection { h.db }
+    var config: AuditConfiguration { h.config }
+    var logger: Logger { h.logger }
 
     /// 2026-11-01T00:00:00Z: with 365 days the history crosses the spring (2026-03-29) and autumn (2026-10-25)
     /// changes of Europe/Berlin.
     static let end: Int64 = 1_793_491_200
 
-    static func start(
-        seed: UInt64, clean: Bool, scale: Int = 3000, days: Int = 365, accounts: Int = 2, endSeconds: Int64 = Pipeline.end
-    ) async throws -> Pipeline {
-        var o = SimulatorOptions()
-        o.seed = seed
-        o.clean = clean
-        o.endSeconds = endSeconds
-        o.days = days
-        o.scale = scale
-        o.accounts = accounts
+    /// Runs `body` with the simulator (its default run-time injections unless `clean`), a migrated database and the
+    /// operator's configuration (``operatorConfig(truth:sim:databaseURL:)``), inside ``withSimulatedCollection(_:_:)``:
+    /// everything is torn down after `body`, awaited, also when it throws.
+    static func with(
+        seed: UInt64, clean: Bool, scale: Int = 3000, days: Int = 365, accounts: Int = 2, endSeconds: Int64 = Pipeline.end,
+        _ body: (Pipeline) async throws -> Void
+    ) async throws {
         // A generous counter: the pacing is tested elsewhere, here only the data matters.
-        o.maxCounter = 10_000
-        o.decayPerSecond = 1_000
-        var logger = Logger(label: "pipeline-test")
-        logger.logLevel = .warning
-        let sim = try await SimulatorServer.start(o, logger: logger)
-        let database = try TestDatabase("pipeline")
-        let db = try database.migrated()
-        let text = operatorConfig(truth: await sim.truthDocument, sim: sim, databaseURL: database.url)
-        let config = try ConfigLoader.parse(text, path: "pipeline.toml")
-        return Pipeline(sim: sim, database: database, db: db, config: config, configText: text, logger: logger)
+        let setup = SimulatedCollection.Setup(
+            accounts: accounts, scale: scale, days: days, maxCounter: 10_000, decayPerSecond: 1_000, seed: seed,
+            endSeconds: endSeconds, databasePrefix: "pipeline", logLabel: "pipeline-test"
+        ) { o in
+            o.clean = clean
+            o.injections = nil  // the simulator's own: planted run-time anomalies unless clean
+        }
+        try await withSimulatedCollection(setup) { h in
+            let text = operatorConfig(truth: await h.sim.truthDocument, sim: h.sim, databaseURL: h.database.url)
+            let config = try ConfigLoader.parse(text, path: "pipeline.toml")
+            try await body(Pipeline(h: h.reconfigured(config), configText: text))
+        }
     }
 
     /// The configuration an operator writes for these accounts from the ground truth: time zone and business
@@ -108,22 +110,14 @@ struct Pipeline {
     func reconfigured(_ edit: (String) -> String) throws -> Pipeline {
         let text = edit(configText)
         let config = try ConfigLoader.parse(text, path: "pipeline.toml")
-        return Pipeline(sim: sim, database: database, db: db, config: config, configText: text, logger: logger)
+        return Pipeline(h: h.reconfigured(config), configText: text)
     }
 
-    func collector() -> Collector {
-        let accounts = sim.accounts
-        return Collector(
-            config: config,
-            credentials: { account in
-                guard let a = accounts.first(where: { $0.name == account.name }) else { throw CollectError.configuration("no such simulated account") }
-                return KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret))
-            },
-            transport: URLSessionTransport(), logger: logger)
-    }
+    /// The harness's collector, with the operator's configuration.
+    func collector() -> Collector { h.collector() }
 
     func collect() async -> [AccountOutcome] {
-        await collector().collect(options: CollectOptions(retry: RetryPolicy(maxAttempts: 6, baseDelay: 0.01, maxDelay: 0.05)))
+        await h.collect(options: CollectOptions(retry: SimulatedCollection.fastRetry))
     }
 
     static let catalogue: RuleCatalogue = {

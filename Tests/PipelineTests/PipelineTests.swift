@@ -18,8 +18,7 @@ import Testing
     } ?? [11, 2026]
 
     @Test(arguments: seeds) func everyPlantedAnomalyIsFoundByTheRightRule(seed: UInt64) async throws {
-        let p = try await Pipeline.start(seed: seed, clean: false)
-        defer { Task { await p.sim.stop() } }
+        try await Pipeline.with(seed: seed, clean: false) { p in
 
         // Nightly runs: collect, then analyse. The injected errors make accounts fail: acct1's key gets
         // EAPI:Invalid nonce (another client on the key), acct2's key EGeneral:Permission denied, a permanent
@@ -107,11 +106,11 @@ import Testing
         // Re-analysing changes nothing: no duplicates.
         let again = try p.analyse()
         #expect(again.newFindings == 0)
+        }
     }
 
     @Test(arguments: seeds) func cleanAccountsOfTheSameSizeMakeNoNoise(seed: UInt64) async throws {
-        let p = try await Pipeline.start(seed: seed, clean: true)
-        defer { Task { await p.sim.stop() } }
+        try await Pipeline.with(seed: seed, clean: true) { p in
         let truth = await p.sim.truthDocument
         #expect(truth["anomalies"]?.arrayValue?.isEmpty == true)
         #expect(truth["history_start"]?.stringValue?.hasPrefix("2025-11-01") == true)
@@ -134,5 +133,6 @@ import Testing
             \(findings.map { "  " + $0.line }.joined(separator: "\n"))
             """)
         #expect(loud.isEmpty, "seed \(seed): \(loud.count) findings at medium or above on a clean account:\n\(loud.map(\.line).joined(separator: "\n"))")
+        }
     }
 }

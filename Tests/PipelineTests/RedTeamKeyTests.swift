@@ -21,8 +21,8 @@ import Testing
     static let keyRules: Set<String> = ["key_posture", "key_changed", "key_used_elsewhere"]
 
     /// A small clean account: the key is what matters here.
-    func start(seed: UInt64) async throws -> Pipeline {
-        try await Pipeline.start(seed: seed, clean: true, scale: 200, days: 30, accounts: 1)
+    func withPipeline(seed: UInt64, _ body: (Pipeline) async throws -> Void) async throws {
+        try await Pipeline.with(seed: seed, clean: true, scale: 200, days: 30, accounts: 1, body)
     }
 
     /// One nightly run: collect (must succeed), then analyse.
@@ -49,8 +49,7 @@ import Testing
     }
 
     @Test(arguments: PipelineTests.seeds) func keyWidenedToWithdrawRights(seed: UInt64) async throws {
-        let p = try await start(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await withPipeline(seed: seed) { p in
         try await night(p)
         let afterFirst = try keyFindings(p)
         #expect(afterFirst.isEmpty, "\(afterFirst.map(\.line))")
@@ -67,11 +66,11 @@ import Testing
         #expect(posture.severity == .high)
         #expect(posture.evidence("beyond_read_only") as? [String] == ["add-withdraw-address", "withdraw-funds"])
         #expect(!found.contains { $0.ruleId == "key_used_elsewhere" })
+        }
     }
 
     @Test(arguments: PipelineTests.seeds) func ipAllowlistRemoved(seed: UInt64) async throws {
-        let p = try await start(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await withPipeline(seed: seed) { p in
         try await night(p)
         try await p.sim.state.updateKey(account: "acct1", KeySettingsChange(ipAllowlist: []))
         try await night(p)
@@ -90,6 +89,7 @@ import Testing
         let resolved = try #require(after.first { $0.id == posture.id })
         #expect(resolved.status == .resolved, "\(after.map(\.line))")
         #expect(!after.contains { $0.ruleId == "key_posture" && $0.status == .open }, "\(after.map(\.line))")
+        }
     }
 
     /// Kraken does not say whether GetApiKeyInfo's nonce/lastUsed include the asking request: the foreign client is
@@ -97,8 +97,7 @@ import Testing
     /// own nonce hides one below it, so the foreign client must be ahead, which a nonce window lets kraken-audit
     /// survive (set before the first night: the window itself is only a low key_posture finding).
     @Test(arguments: PipelineTests.seeds, [false, true]) func foreignClientUsesTheAuditKey(seed: UInt64, infoIncludesRequest: Bool) async throws {
-        let p = try await start(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await withPipeline(seed: seed) { p in
         if infoIncludesRequest {
             try await p.sim.state.updateKey(account: "acct1", KeySettingsChange(nonceWindow: 3_600_000))
         } else {
@@ -118,12 +117,12 @@ import Testing
         #expect(used.evidence("nonce_above_own") as? Bool == true)
         #expect(used.evidence("kraken_nonce") as? String == answer["nonce"]?.stringValue)
         #expect(!found.contains { $0.ruleId == "key_changed" })
+        }
     }
 
     /// Near miss: the same key across three nights, under both readings: no key finding at all.
     @Test(arguments: PipelineTests.seeds, [false, true]) func unchangedKeyStaysSilent(seed: UInt64, infoIncludesRequest: Bool) async throws {
-        let p = try await start(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await withPipeline(seed: seed) { p in
         try await p.sim.state.updateKey(account: "acct1", KeySettingsChange(keyInfoExcludesCurrent: !infoIncludesRequest))
         for _ in 1...3 { try await night(p) }
         let snapshots = try p.db.query("SELECT count(*) FROM audit.api_key_snapshots").rows[0].decode(0, as: Int.self)
@@ -138,6 +137,7 @@ import Testing
         #expect(leaked == 0)
         let found = try keyFindings(p)
         #expect(found.isEmpty, "\(found.map(\.line))")
+        }
     }
 }
 

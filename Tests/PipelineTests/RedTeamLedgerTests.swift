@@ -18,8 +18,8 @@ import Testing
 @Suite struct RedTeamLedgerTests {
     typealias W = RedTeamWithdrawalTests
 
-    func start(seed: UInt64) async throws -> Pipeline {
-        try await Pipeline.start(seed: seed, clean: true, scale: 200, days: 30, accounts: 1)
+    func withPipeline(seed: UInt64, _ body: (Pipeline) async throws -> Void) async throws {
+        try await Pipeline.with(seed: seed, clean: true, scale: 200, days: 30, accounts: 1, body)
     }
 
     func gaps(_ p: Pipeline) throws -> [Finding] { try p.findings().filter { $0.ruleId == "ledger_gap" } }
@@ -39,8 +39,7 @@ import Testing
 
     /// A payout, collected; then Kraken shows it smaller (the balance as before) and the next run re-reads it.
     @Test(arguments: PipelineTests.seeds) func amountAlteredUpstream(seed: UInt64) async throws {
-        let p = try await start(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await withPipeline(seed: seed) { p in
         let payout = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
         let refid = try #require(payout["refid"] as? String)
         await RedTeamPayoutTests.advance(p, seconds: 5)
@@ -63,12 +62,12 @@ import Testing
         let gap = try #require(found.first { $0.entityId == id }, "\(found.map(\.line))")
         #expect(gap.severity == .high)
         #expect(found.count == 1, "\(found.map(\.line))")
+        }
     }
 
     /// A payout's balance changed upstream (the amount as before): the entry and the next one of the asset break.
     @Test(arguments: PipelineTests.seeds) func balanceAlteredUpstream(seed: UInt64) async throws {
-        let p = try await start(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await withPipeline(seed: seed) { p in
         let first = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
         await RedTeamPayoutTests.advance(p, seconds: 5)
         let second = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
@@ -85,14 +84,14 @@ import Testing
         let found = try gaps(p)
         #expect(Set(found.compactMap(\.entityId)) == [firstID, secondID], "\(found.map(\.line))")
         #expect(found.allSatisfy { $0.severity == .high })
+        }
     }
 
     /// A payout that vanishes from Kraken's ledger before kraken-audit read it (its WithdrawStatus record and the
     /// later balances still show it): the next entry of the asset does not chain. The same entry vanishing after
     /// it was stored changes nothing in the audit copy.
     @Test(arguments: PipelineTests.seeds) func entryVanishesUpstream(seed: UInt64) async throws {
-        let p = try await start(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await withPipeline(seed: seed) { p in
         let kept = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
         await RedTeamPayoutTests.advance(p, seconds: 5)
         try await W.night(p)
@@ -116,5 +115,6 @@ import Testing
         #expect(gap.severity == .high)
         #expect(found.count == 1, "\(found.map(\.line))")
         #expect(try stored(p, ledgerID: keptID) != nil, "the audit copy keeps the entry Kraken no longer shows")
+        }
     }
 }

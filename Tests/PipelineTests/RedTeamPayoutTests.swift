@@ -48,8 +48,7 @@ import Testing
     /// Five payouts each just under `max_amount` to the allowlisted cold wallet within ten minutes: the 24 h total
     /// passes the velocity limit from the third (high), the count limit (3) from the fourth (medium).
     @Test(arguments: PipelineTests.seeds) func payoutSplitBelowMaxAmount(seed: UInt64) async throws {
-        let base = try await W.pipeline(seed: seed)
-        defer { Task { await base.sim.stop() } }
+        try await W.withPipeline(seed: seed) { base in
         _ = try await W.coldStorage(base)
         try await W.night(base)
         let (p, payout, velocity) = try Self.operatorLimits(base)
@@ -75,12 +74,12 @@ import Testing
             #expect(Self.reasons(f).contains("24 h total \(total) XXBT above the \(velocity) XXBT limit"), "\(Self.reasons(f))")
             #expect(Self.reasons(f).contains { $0 == "\(k + 1) withdrawals of XXBT within 24 h (limit 3)" } == (k >= 3), "\(Self.reasons(f))")
         }
+        }
     }
 
     /// Near miss: the same payouts a day and an hour apart stay under both limits: no finding at medium or above.
     @Test(arguments: PipelineTests.seeds) func nearMissPayoutsADayApartStaySilent(seed: UInt64) async throws {
-        let base = try await W.pipeline(seed: seed)
-        defer { Task { await base.sim.stop() } }
+        try await W.withPipeline(seed: seed) { base in
         try await W.night(base)
         let (p, payout, _) = try Self.operatorLimits(base)
         for _ in 1...4 {
@@ -90,6 +89,7 @@ import Testing
         try await W.night(p)
         let loud = try p.findings().filter { W.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }
         #expect(loud.isEmpty, "\(loud.map(\.line))")
+        }
     }
 
     /// The first withdrawal of an asset the account never withdrew (USDT), to the address the operator allowlisted
@@ -97,8 +97,7 @@ import Testing
     /// per asset, so it is reported (high), naming it as the first withdrawal of USDT. Near miss: the owner's
     /// usual ether payout to that address.
     @Test(arguments: PipelineTests.seeds) func firstWithdrawalOfANewAsset(seed: UInt64) async throws {
-        let p = try await W.pipeline(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await W.withPipeline(seed: seed) { p in
         let truth = await p.sim.truthDocument
         let ethEntries = truth["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?["XETH"]?.arrayValue ?? []
         let eth = try #require(ethEntries.first?["address"]?.stringValue)
@@ -122,6 +121,7 @@ import Testing
         #expect(Self.reasons(f).contains("first withdrawal of USDT"), "\(Self.reasons(f))")
         let usualLoud = findings.filter { $0.entityId == usualRefid && $0.severity >= .medium }
         #expect(usualLoud.isEmpty, "\(usualLoud.map(\.line))")
+        }
     }
 
     /// Sundays of 2026 on which Europe/Berlin changes its clocks (the simulator's default zone).
@@ -140,8 +140,7 @@ import Testing
         utc.timeZone = try #require(TimeZone(identifier: "UTC"))
         let midnightUTC = try #require(utc.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])))
         // The history ends at that Sunday's 00:00 UTC; the red team acts that morning.
-        let base = try await Pipeline.start(seed: seed, clean: true, scale: 200, days: 30, accounts: 1, endSeconds: Int64(midnightUTC.timeIntervalSince1970))
-        defer { Task { await base.sim.stop() } }
+        try await Pipeline.with(seed: seed, clean: true, scale: 200, days: 30, accounts: 1, endSeconds: Int64(midnightUTC.timeIntervalSince1970)) { base in
         let p = try base.reconfigured { text in
             text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
                 line.hasPrefix("business_days = ") ? "business_days = \"Mon-Sun\"" : String(line)
@@ -194,5 +193,6 @@ import Testing
         #expect(!offHours.contains { $0.entityId == ownerRefid }, "\(offHours.map(\.line))")
         let ownerLoud = findings.filter { $0.entityId == ownerRefid && $0.severity >= .medium }
         #expect(ownerLoud.isEmpty, "\(ownerLoud.map(\.line))")
+        }
     }
 }

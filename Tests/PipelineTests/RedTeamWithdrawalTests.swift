@@ -19,8 +19,8 @@ import FoundationNetworking
 
     /// A clean account (no planted anomalies) with a shorter history than PipelineTests: only the withdrawal
     /// rules' findings after the account taker's move are judged.
-    static func pipeline(seed: UInt64) async throws -> Pipeline {
-        try await Pipeline.start(seed: seed, clean: true, scale: 600, days: 90, accounts: 1)
+    static func withPipeline(seed: UInt64, _ body: (Pipeline) async throws -> Void) async throws {
+        try await Pipeline.with(seed: seed, clean: true, scale: 600, days: 90, accounts: 1, body)
     }
 
     /// POSTs `body` to the simulator's control endpoint `path`; the answer's JSON.
@@ -56,8 +56,7 @@ import FoundationNetworking
 
     @Test(arguments: PipelineTests.seeds)
     func attackerAddressSavedUnderAnAllowlistedNameIsReportedByBothRules(seed: UInt64) async throws {
-        let p = try await Self.pipeline(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await Self.withPipeline(seed: seed) { p in
         let cold = try await Self.coldStorage(p)
         // A payout to the cold wallet as usual, collected and analysed: silent.
         let usual = try await Self.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
@@ -84,12 +83,12 @@ import FoundationNetworking
         #expect(changed.first?.entityId == refid)
         #expect(changed.first?.title.contains("\"btc-cold-storage\" (XXBT) re-pointed: withdrawal to \(Self.attacker)") == true)
         #expect(changed.first?.title.contains(cold) == true)
+        }
     }
 
     @Test(arguments: PipelineTests.seeds)
     func aNamesOnlyAllowlistIsRefused(seed: UInt64) async throws {
-        let p = try await Self.pipeline(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await Self.withPipeline(seed: seed) { p in
         // The operator's allowlist written with the address-book names of the ground truth, as the old example did.
         let truth = await p.sim.truthDocument
         let names = (truth["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?["XXBT"]?.arrayValue ?? [])
@@ -105,6 +104,7 @@ import FoundationNetworking
             reason: Self.refusal(names[0]))) {
             try validateRuleConfiguration(config, sqlDirectory: TestDatabase.sqlDirectory.path)
         }
+        }
     }
 
     /// The refusal's text for `name` (checked in full once: it must say why names cannot be trusted).
@@ -118,8 +118,7 @@ import FoundationNetworking
 
     @Test(arguments: PipelineTests.seeds)
     func nearMissARenameToTheSameAddressGivesNoHighFinding(seed: UInt64) async throws {
-        let p = try await Self.pipeline(seed: seed)
-        defer { Task { await p.sim.stop() } }
+        try await Self.withPipeline(seed: seed) { p in
         let cold = try await Self.coldStorage(p)
         try await Self.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
         try await Self.night(p)
@@ -137,5 +136,6 @@ import FoundationNetworking
         let changed = findings.filter { $0.ruleId == "withdrawal_address_changed" }
         #expect(changed.map(\.severity) == [.info], "\(findings.map(\.line))")
         #expect(changed.first?.entityId == refid)
+        }
     }
 }

@@ -114,6 +114,14 @@ public struct SimulatedCollection: Sendable {
         try? FileManager.default.removeItem(at: exportDirectory)
     }
 
+    /// The same simulator, database and connection with `config` instead of ``config`` (e.g. a configuration an
+    /// operator wrote for the simulated accounts): ``collector(transport:)`` and ``collect(_:options:transport:)``
+    /// then use it. The teardown stays with the ``withSimulatedCollection(_:_:)`` that started this one.
+    public func reconfigured(_ config: AuditConfiguration) -> SimulatedCollection {
+        SimulatedCollection(
+            sim: sim, database: database, db: db, config: config, logger: logger, setup: setup, exportDirectory: exportDirectory)
+    }
+
     /// A collector for the configured accounts, with the simulator's credentials.
     public func collector(transport: any HTTPTransport = URLSessionTransport()) -> Collector {
         let accounts = sim.accounts
