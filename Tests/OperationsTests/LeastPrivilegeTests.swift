@@ -24,10 +24,9 @@ import Testing
     /// Export backfill, two nightly runs (collect, analyse, report, alerts) as a `kraken_audit_writer` login:
     /// every step succeeds and the stored ledger equals the simulator's.
     @Test func nightlyJobAndExportBackfillRunAsTheWriterRole() async throws {
-        let s = try await NightlyRunTests.setup {
+        try await NightlyRunTests.withSetup(simulator: {
             $0.permissions = ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger", "export-data"]
-        }
-        defer { Task { await s.sim.stop() } }
+        }) { s in
         #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         let admin = try s.database.connect()
         defer { admin.close() }
@@ -58,6 +57,7 @@ import Testing
         }
         #expect(try admin.query("SELECT count(*) FROM audit.exports WHERE status = 'imported'").rows[0].decode(0, as: Int.self) > 0)
         #expect(try admin.query("SELECT count(*) FROM audit.collector_runs WHERE status <> 'success'").rows[0].decode(0, as: Int.self) == 0)
+        }
     }
 
     /// The writer may append to the call log, the finding and status histories and the mismatch log, never

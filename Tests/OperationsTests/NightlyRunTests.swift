@@ -25,7 +25,12 @@ import Testing
         let env: [String: String]
     }
 
-    static func setup(decay: Double = 5000, simulator: (inout SimulatorOptions) -> Void = { _ in }) async throws -> Setup {
+    /// Runs `body` with a simulator of two accounts (counter 20, `decay` per second; `simulator` changes its options),
+    /// a throw-away database, a directory with an alert hook and the configuration file of the two accounts plus
+    /// `broken` (a key Kraken does not know). The simulator is stopped after `body`, awaited, also when it throws.
+    static func withSetup(
+        decay: Double = 5000, simulator: (inout SimulatorOptions) -> Void = { _ in }, _ body: (Setup) async throws -> Void
+    ) async throws {
         var o = SimulatorOptions()
         o.endSeconds = 1_793_491_200
         o.days = 90
@@ -38,7 +43,13 @@ import Testing
         simulator(&o)
         var logger = Logger(label: "run-test")
         logger.logLevel = .warning
-        let sim = try await SimulatorServer.start(o, logger: logger)
+        try await withSimulator(o, logger: logger) { sim in
+            try await body(try makeSetup(sim, decay: decay))
+        }
+    }
+
+    /// The database, directory, hook and configuration of ``withSetup(decay:simulator:_:)`` for `sim`.
+    private static func makeSetup(_ sim: SimulatorServer, decay: Double) throws -> Setup {
         let database = try TestDatabase("nightly")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -124,8 +135,7 @@ import Testing
     }
 
     @Test func twoRunsFailingAccountConcurrentRunAndAlerts() async throws {
-        let s = try await Self.setup()
-        defer { Task { await s.sim.stop() } }
+        try await Self.withSetup { s in
         let reports = s.dir.appendingPathComponent("reports").path
         let metrics = s.dir.appendingPathComponent("kraken_audit.prom").path
         let args = ["run", "--report-dir", reports, "--metrics-file", metrics]
@@ -202,12 +212,12 @@ import Testing
         // --fail-on: only the account that works, and new findings at medium+ after new activity → exit 0 or 4.
         let (code3, _) = try await Self.run(s, ["run", "--account", "acct1", "--fail-on", "critical"])
         #expect(code3 == 0 || code3 == 4)
+        }
     }
 
     @Test func secondConcurrentRunExitsAtOnce() async throws {
         // A slow counter so the first run takes a while.
-        let s = try await Self.setup(decay: 40)
-        defer { Task { await s.sim.stop() } }
+        try await Self.withSetup(decay: 40) { s in
         #expect(try await Self.run(s, ["migrate"]).0 == 0)
         let first = try Self.launch(s, ["run", "--account", "acct1"])
         let db = try s.database.connect()
@@ -234,6 +244,7 @@ import Testing
         }
         #expect(released)
         #expect(try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL").rows[0].decode(0, as: String.self) == "interrupted")
+        }
     }
 }
 
@@ -242,8 +253,7 @@ import Testing
     /// cancelled and the run stops at once with 143, instead of waiting for the answer (or hanging: see
     /// TransportCancellationTests).
     @Test func sigtermDuringAnUnansweredRequestStopsAtOnce() async throws {
-        let s = try await NightlyRunTests.setup { $0.slowSeconds = 120 }
-        defer { Task { await s.sim.stop() } }
+        try await NightlyRunTests.withSetup(simulator: { $0.slowSeconds = 120 }) { s in
         #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         await s.sim.state.addFault(FaultRule(kind: .slow, rate: 1))
         let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
@@ -256,12 +266,12 @@ import Testing
         #expect(code == 143, "\(out)")
         #expect(Date().timeIntervalSince(sent) < 15)
         await s.sim.state.clearFaults()
+        }
     }
 
 
     @Test func krakenOutageForTheWholeRunIsTemporaryAndRecordsNothingAsDone() async throws {
-        let s = try await NightlyRunTests.setup()
-        defer { Task { await s.sim.stop() } }
+        try await NightlyRunTests.withSetup { s in
         #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         await s.sim.state.addFault(FaultRule(kind: .http502, rate: 1))
         let (code, out) = try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"])
@@ -274,11 +284,11 @@ import Testing
         // Kraken back: the next run completes.
         await s.sim.state.clearFaults()
         #expect(try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"]).0 == 0)
+        }
     }
 
     @Test func unwritableReportDirectoryIsReportedAndTheRestIsDone() async throws {
-        let s = try await NightlyRunTests.setup()
-        defer { Task { await s.sim.stop() } }
+        try await NightlyRunTests.withSetup { s in
         #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         let notADir = s.dir.appendingPathComponent("reports-file").path
         try "x".write(toFile: notADir, atomically: true, encoding: .utf8)
@@ -290,6 +300,7 @@ import Testing
         #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("kraken_audit_last_run_exit_code 3"))
         let db = try s.database.connect()
         #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0)
+        }
     }
 }
 
@@ -298,8 +309,8 @@ import Testing
 /// the simulator's data.
 @Suite(.serialized) struct DatabaseConnectionLossTests {
     /// Migrates, starts `run --account acct1` and waits until it has stored ledger rows.
-    static func runUnderWay() async throws -> (NightlyRunTests.Setup, ChildProcess) {
-        let s = try await NightlyRunTests.setup(decay: 60)
+    static func withRunUnderWay(_ body: (NightlyRunTests.Setup, ChildProcess) async throws -> Void) async throws {
+        try await NightlyRunTests.withSetup(decay: 60) { s in
         #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
         let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
         let watcher = try s.database.connect()
@@ -312,7 +323,8 @@ import Testing
         }
         #expect(started)
         #expect(p.isRunning, "the run ended before the database went away: \(p.stdoutText)")
-        return (s, p)
+        try await body(s, p)
+        }
     }
 
     /// The interrupted run ended cleanly (exit 3 or 75: no crash, no hang); the next run completes with exactly
@@ -338,8 +350,7 @@ import Testing
     @Test func connectionsLostMidRun() async throws {
         let admin = try PGConnection(url: "dbname=postgres", logger: TestDatabase.logger)
         defer { admin.close() }
-        let (s, p) = try await Self.runUnderWay()
-        defer { Task { await s.sim.stop() } }
+        try await Self.withRunUnderWay { s, p in
         // Terminate every connection to the database for a moment (what a server restart does to its clients).
         let until = Date().addingTimeInterval(1)
         var terminated = 0
@@ -352,6 +363,7 @@ import Testing
         }
         #expect(terminated > 0)
         try await Self.expectCleanEndThenExactRerun(s, p)
+        }
     }
 
     /// `pg_ctl` of the cluster `scripts/test` started (pg_virtualenv sets `PGVERSION`).
@@ -380,8 +392,7 @@ import Testing
     /// The PostgreSQL server itself restarts in the middle of a run (`pg_ctl restart -m fast`).
     @Test(.enabled(if: pgCtl != nil)) func serverRestartMidRun() async throws {
         let pgCtl = try #require(Self.pgCtl)
-        let (s, p) = try await Self.runUnderWay()
-        defer { Task { await s.sim.stop() } }
+        try await Self.withRunUnderWay { s, p in
         let admin = try s.database.connect()
         let bootedBefore = try admin.query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
         let dataDirectory = try admin.query("SELECT current_setting('data_directory')").rows[0].decode(0, as: String.self)
@@ -396,5 +407,6 @@ import Testing
         let bootedAfter = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
         #expect(bootedAfter != bootedBefore)  // it really was a new server process
         try await Self.expectCleanEndThenExactRerun(s, p)
+        }
     }
 }

@@ -21,8 +21,7 @@ import Testing
     }
 
     @Test func reportsAndCSVsArePrivateUnderUmask022TextfileStaysReadable() async throws {
-        let s = try await NightlyRunTests.setup()
-        defer { Task { await s.sim.stop() } }
+        try await NightlyRunTests.withSetup { s in
         let (migrated, migrateOut) = try await NightlyRunTests.run(s, ["migrate"])
         try #require(migrated == 0, "\(migrateOut)")
 
@@ -50,5 +49,6 @@ import Testing
         #expect(Set(written.compactMap { $0.split(separator: ".").last.map(String.init) }) == ["md", "html", "json"], "\(written)")
         for f in written { #expect(Self.mode("\(reports)/\(f)") == 0o600, "\(f)") }
         #expect(Self.mode(metrics) == 0o644)
+        }
     }
 }

@@ -13,8 +13,7 @@ import Testing
 /// no stuck lock. `KRAKEN_AUDIT_FULL_SWEEP=1` runs 200 kills instead of 50.
 @Suite struct RunKillTests {
     @Test func killAnywhereThenRerun() async throws {
-        let s = try await NightlyRunTests.setup(decay: 100)
-        defer { Task { await s.sim.stop() } }
+        try await NightlyRunTests.withSetup(decay: 100) { s in
         let full = ProcessInfo.processInfo.environment["KRAKEN_AUDIT_FULL_SWEEP"] == "1"
         let kills = full ? 200 : 50
         let seed = UInt64(ProcessInfo.processInfo.environment["KRAKEN_AUDIT_KILL_SEED"] ?? "") ?? 20261126
@@ -91,5 +90,6 @@ import Testing
         }
         // No stuck lock and no run left 'running' after the last run.
         #expect(try db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").rows[0].decode(0, as: Int.self) == 0)
+        }
     }
 }

@@ -11,8 +11,7 @@ import Testing
 /// the database (dumped), reports, metrics, the alert hook's stdin and environment, error messages.
 @Suite struct SecretLeakTests {
     @Test func plantedSecretAppearsNowhere() async throws {
-        let s = try await NightlyRunTests.setup()
-        defer { Task { await s.sim.stop() } }
+        try await NightlyRunTests.withSetup { s in
         let secret = s.sim.accounts[0].secret
         let apiKey = s.sim.accounts[0].apiKey
         let reports = s.dir.appendingPathComponent("reports").path
@@ -54,5 +53,6 @@ import Testing
             #expect(!h.contains(apiKey))  // the public key is not stored or logged either: only its fingerprint
         }
         #expect(outputs.joined().contains("trace") || outputs.joined().contains("\"level\":\"trace\""))
+        }
     }
 }

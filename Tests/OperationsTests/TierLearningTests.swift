@@ -25,24 +25,23 @@ import Testing
         let account: String
     }
 
-    /// A simulator with Kraken's real Starter limits (15, 0.33/s) and a database; data big enough that a run
-    /// needs well over 15 counter points.
-    static func setup() async throws -> Setup {
-        var o = SimulatorOptions()
-        o.endSeconds = end
-        o.days = 30
-        o.scale = 300
-        o.accounts = 1
-        o.seed = 23
-        o.injections = []
-        o.tier = .starter
-        var logger = Logger(label: "tier-sim")
-        logger.logLevel = .warning
-        let sim = try await SimulatorServer.start(o, logger: logger)
-        let database = try TestDatabase("tier")
-        let db = try database.migrated()
-        let a = sim.accounts[0]
-        return Setup(sim: sim, database: database, db: db, env: ["TIER_KEY": a.apiKey, "TIER_SECRET": a.secret], account: a.name)
+    /// Runs `body` with a simulator with Kraken's real Starter limits (15, 0.33/s) and a database
+    /// (``withSimulatedCollection(_:_:)``, torn down after `body`, awaited); data big enough that a run needs well
+    /// over 15 counter points. The tests write their own configurations (``config(_:tierLine:)``).
+    static func withSetup(_ body: (Setup) async throws -> Void) async throws {
+        let setup = SimulatedCollection.Setup(
+            accounts: 1, scale: 300, days: 30, seed: 23, endSeconds: end, databasePrefix: "tier", logLabel: "tier-sim"
+        ) { o in
+            o.tier = .starter
+            // The tier's own counter, not the harness's fast default.
+            o.maxCounter = nil
+            o.decayPerSecond = nil
+        }
+        try await withSimulatedCollection(setup) { h in
+            let a = h.sim.accounts[0]
+            try await body(
+                Setup(sim: h.sim, database: h.database, db: h.db, env: ["TIER_KEY": a.apiKey, "TIER_SECRET": a.secret], account: a.name))
+        }
     }
 
     static func config(_ s: Setup, tierLine: String) throws -> AuditConfiguration {
@@ -110,8 +109,7 @@ import Testing
     }
 
     @Test func proConfiguredStarterKeyStepsDownCompletesAndRemembers() async throws {
-        let s = try await Self.setup()
-        defer { Task { await s.sim.stop() } }
+        try await Self.withSetup { s in
         let pro = try Self.config(s, tierLine: "tier = \"pro\"")
         let logs = CapturedLogs()
 
@@ -195,5 +193,6 @@ import Testing
         #expect(!logs.records.contains { $0.level == .warning && $0.message.contains("lower tier") })
         let clean = try #require(await Self.doctor(s, starter).first { $0.detail.hasPrefix("pacing:") })
         #expect(clean.status == .ok && clean.detail.contains("as configured (starter)"))
+        }
     }
 }
