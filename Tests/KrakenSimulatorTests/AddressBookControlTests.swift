@@ -14,8 +14,7 @@ import Testing
     }
 
     @Test func repointAndRenameChangeLaterWithdrawalsOnly() async throws {
-        let sim = try await TestSim.start()
-        defer { Task { await sim.stop() } }
+        try await TestSim.with { sim in
         let c = try TestSim.client(sim)
         let before = try await sim.state.addressBook(account: "acct1")
         let cold = try #require(before.first { $0.asset == "XXBT" && $0.key == "btc-cold-storage" })
@@ -46,11 +45,11 @@ import Testing
         #expect(normal.contains { $0["address"]?.stringValue == cold.address && $0["key"]?.stringValue == "btc-cold-storage" })
         let book = try await sim.state.addressBook(account: "acct1")
         #expect(book.contains { $0.key == "hw-2027" } && !book.contains { $0.key == "btc-hardware-wallet" })
+        }
     }
 
     @Test func badRequestsAreRefusedWithTheReason() async throws {
-        let sim = try await TestSim.start()
-        defer { Task { await sim.stop() } }
+        try await TestSim.with { sim in
         let (missing, e1) = try await Self.post(sim, "/_sim/address-book", #"{"account":"acct1","asset":"XXBT","name":"x"}"#)
         #expect(missing == 400)
         #expect(e1?["error"]?.stringValue?.contains("'address' is required") == true)
@@ -61,5 +60,6 @@ import Testing
         #expect(e2?["error"]?.stringValue?.contains("no XXBT address-book entry named 'no-such'") == true)
         let (badAmount, _) = try await Self.post(sim, "/_sim/address-book/withdraw", #"{"account":"acct1","asset":"XXBT","name":"btc-cold-storage","amount":"-1"}"#)
         #expect(badAmount == 400)
+        }
     }
 }

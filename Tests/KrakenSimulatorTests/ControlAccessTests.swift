@@ -70,8 +70,7 @@ import Testing
 
     @Test(.enabled(if: canMakeTestHost, "needs root, iproute2 and curl to make a test host in a network namespace"))
     func controlRequestFromANonLoopbackPeerIsRefused() async throws {
-        let sim = try await TestSim.start { $0.host = "0.0.0.0" }
-        defer { Task { await sim.stop() } }
+        try await TestSim.with({ $0.host = "0.0.0.0" }) { sim in
         try await Self.withTestHost { address, curl in
             /// The body and the HTTP status (curl's last line).
             func get(_ path: String) async throws -> (Int, String) {
@@ -94,6 +93,7 @@ import Testing
         let (localStatus, localBody) = try await RawHTTP.send(URL(string: "http://127.0.0.1:\(sim.port)/_sim/accounts")!, method: "GET")
         #expect(localStatus == 200)
         #expect(String(decoding: localBody, as: UTF8.self).contains(sim.accounts[0].secret))
+        }
     }
 
     @Test(.enabled(if: ExternalClientTests.executable != nil)) func nonLoopbackHostPrintsAWarning() async throws {

@@ -47,6 +47,21 @@ enum TestSim {
         try await SimulatorServer.start(options(configure), logger: logger)
     }
 
+    /// Runs `body` with a simulator started from ``options(_:)`` and stops it afterwards, awaited, whether `body`
+    /// returns or throws (this target's form of TestSupport's `withSimulator`).
+    static func with(_ configure: (inout SimulatorOptions) -> Void = { _ in }, _ body: (SimulatorServer) async throws -> Void)
+        async throws
+    {
+        let sim = try await start(configure)
+        do {
+            try await body(sim)
+        } catch {
+            await sim.stop()
+            throw error
+        }
+        await sim.stop()
+    }
+
     static func client(_ sim: SimulatorServer, account: Int = 0, secret: String? = nil, apiKey: String? = nil,
                        otp: String? = nil, nonces: CounterNonces = CounterNonces(), timeout: TimeInterval = 10) throws -> KrakenClient
     {
