@@ -7,8 +7,8 @@
 import AuditConfig
 import AuditKernel
 import AuditStore
-import Collector
 import ChildProcesses
+import Collector
 import Foundation
 import KrakenAPI
 import Logging
@@ -52,7 +52,10 @@ func peakRSSMiB() -> Double {
 
 /// Starts `kraken-simulator` and returns its URL, account key and secret.
 func startSimulator(counterOff: Bool) throws -> (ChildProcess, String, String, String) {
-    var args = ["--seed", "3", "--accounts", "1", "--scale", String(scale), "--days", String(max(30, scale / 150)), "--clean", "--no-injections", "--port", "0", "--end", "2026-11-01"]
+    var args = [
+        "--seed", "3", "--accounts", "1", "--scale", String(scale), "--days", String(max(30, scale / 150)), "--clean", "--no-injections",
+        "--port", "0", "--end", "2026-11-01",
+    ]
     args += counterOff ? ["--max", "1000000000", "--decay", "1000000000"] : ["--max", String(maxCounter), "--decay", String(decay)]
     let p = try ChildProcess.start(
         binDir.appendingPathComponent("kraken-simulator").path, arguments: args, environment: ProcessInfo.processInfo.environment,
@@ -147,7 +150,9 @@ func run() async throws {
         for (e, calls, rows) in t.perEndpoint { print("  \(e): \(calls) calls, \(rows) rows") }
         print("calls: \(t.calls), counter points: \(Int(t.cost))")
         print(String(format: "floor: %.2f s   time: %.2f s   ratio: %.3f", floor, elapsed, elapsed / max(floor, 0.001)))
-        print("rate-limit errors: \(counter["rate_limited"]?.numberText ?? "?"), max counter seen by Kraken: \(counter["max_counter_ever"]?.numberText ?? "?") (max \(maxCounter))")
+        print(
+            "rate-limit errors: \(counter["rate_limited"]?.numberText ?? "?"), max counter seen by Kraken: \(counter["max_counter_ever"]?.numberText ?? "?") (max \(maxCounter))"
+        )
     case "increment":
         _ = try await control(url, "/_sim/activity", post: "{\"account\":\"acct1\",\"trades\":\(newTrades)}")
         try await Task.sleep(for: .seconds(3))  // past the collector's settle margin
@@ -155,7 +160,10 @@ func run() async throws {
         let t2 = try totals(again)
         print("incremental benchmark: \(newTrades) new trades (\(2 * newTrades) ledger entries) after a full collection of \(scale)")
         for (e, calls, rows) in t2.perEndpoint {
-            let bound = e == "Ledgers" ? Int((Double(2 * newTrades) / 50).rounded(.up)) : (e == "TradesHistory" || e == "ClosedOrders" ? Int((Double(newTrades) / 50).rounded(.up)) : 0)
+            let bound =
+                e == "Ledgers"
+                ? Int((Double(2 * newTrades) / 50).rounded(.up))
+                : (e == "TradesHistory" || e == "ClosedOrders" ? Int((Double(newTrades) / 50).rounded(.up)) : 0)
             print("  \(e): \(calls) calls, \(rows) new rows\(bound > 0 ? " (ceil(N/50) = \(bound))" : "")")
         }
         print("total calls: \(t2.calls)")
@@ -164,7 +172,9 @@ func run() async throws {
         // A plain COPY of the same ledger rows into the same table (as another account), in this run.
         let db = try PGConnection(url: dbURL, logger: logger)
         defer { db.close() }
-        let rows = try db.query("SELECT ledger_id, refid, time, type, subtype, aclass, asset, amount, fee, balance, raw::text FROM audit.ledger_entries").rows
+        let rows = try db.query(
+            "SELECT ledger_id, refid, time, type, subtype, aclass, asset, amount, fee, balance, raw::text FROM audit.ledger_entries"
+        ).rows
         let other = try AccountStore.ensure(on: db, name: "copy-target")
         let copyStart = Date()
         try db.copyIn(
@@ -174,8 +184,14 @@ func run() async throws {
         let ledgerRows = rows.count
         let ledgerStats = first.first?.endpoints["Ledgers"]
         print("ingest benchmark (counter off): \(scale) ledger entries requested")
-        print(String(format: "collector: %d rows (all endpoints) in %.2f s = %.0f rows/s; Ledgers alone %d rows", t.rows, elapsed, rate, ledgerStats?.rows.inserted ?? 0))
-        print(String(format: "plain COPY of the %d ledger rows: %.2f s = %.0f rows/s; collector/COPY ratio %.3f", ledgerRows, copyElapsed, Double(ledgerRows) / copyElapsed, rate / (Double(ledgerRows) / copyElapsed)))
+        print(
+            String(
+                format: "collector: %d rows (all endpoints) in %.2f s = %.0f rows/s; Ledgers alone %d rows", t.rows, elapsed, rate,
+                ledgerStats?.rows.inserted ?? 0))
+        print(
+            String(
+                format: "plain COPY of the %d ledger rows: %.2f s = %.0f rows/s; collector/COPY ratio %.3f", ledgerRows, copyElapsed,
+                Double(ledgerRows) / copyElapsed, rate / (Double(ledgerRows) / copyElapsed)))
         print(String(format: "peak RSS of the collector during collection: %.1f MiB", collectorRSS))
     default:
         throw BenchError(description: "usage: collector-bench floor|increment|ingest [--scale N] [--decay D] [--max M] [--new-trades N]")

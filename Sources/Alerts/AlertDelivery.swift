@@ -21,7 +21,9 @@ public struct AlertDelivery: Sendable {
 
     /// `environment` is kraken-audit's own; only `ALERT_*` variables (the hook's own settings) and a minimal
     /// PATH/LANG pass to the hook. Secrets never do.
-    public init(config: AlertsConfig, timezone: TimeZone, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger) {
+    public init(
+        config: AlertsConfig, timezone: TimeZone, environment: [String: String] = ProcessInfo.processInfo.environment, logger: Logger
+    ) {
         self.config = config
         self.timezone = timezone
         self.environment = environment
@@ -92,10 +94,12 @@ public struct AlertDelivery: Sendable {
                                next_attempt_at = clock_timestamp() + least(interval '6 hours', interval '1 minute' * power(2, attempts))
                          WHERE delivery_id = $1 AND delivered_at IS NULL
                         """, [deliveryId, error])
-                    logger.warning("alert delivery failed; will retry", metadata: ["delivery_id": "\(deliveryId)", "error": "\(result.summary)"])
+                    logger.warning(
+                        "alert delivery failed; will retry", metadata: ["delivery_id": "\(deliveryId)", "error": "\(result.summary)"])
                 }
             }
-            summary.pending = try db.query("SELECT count(*) FROM audit.alert_outbox WHERE delivered_at IS NULL").rows[0].decode(0, as: Int.self)
+            summary.pending = try db.query("SELECT count(*) FROM audit.alert_outbox WHERE delivered_at IS NULL").rows[0].decode(
+                0, as: Int.self)
         } catch let e as PGError {
             throw .database(e)
         } catch {
@@ -162,19 +166,22 @@ public struct AlertDelivery: Sendable {
             events.insert(event)
             attempts = max(attempts, try r.decode(14, as: Int.self))
             func str(_ i: Int) throws(PGError) -> JSONValue { (try r.decodeOptional(i, as: String.self)).map { .string($0) } ?? .null }
-            func time(_ i: Int) throws(PGError) -> JSONValue { (try r.decodeOptional(i, as: Date.self)).map { .string(iso.string(from: $0)) } ?? .null }
-            findings.append(.object([
-                ("id", .number(String(id))), ("event", .string(event)), ("rule_id", try str(4)), ("severity", .string(severity)),
-                ("status", try str(6)), ("title", try str(7)), ("entity_type", try str(8)), ("entity_id", try str(9)),
-                ("occurred_at", try time(10)), ("first_seen", try time(11)), ("last_seen", try time(12)),
-                // How often the problem occurred (one finding per problem, not per run), and who changed the
-                // status last and why: "analyser" / "resolved automatically: ..." for an automatic resolution.
-                ("occurrences", .number(String(try r.decode(17, as: Int.self)))),
-                ("status_note", try str(15)), ("status_changed_by", try str(16)),
-                ("evidence", (try? JSONValue.parse(try r.decode(13, as: String.self))) ?? .null),
-                ("inspect", .string("kraken-audit findings show \(id)")),
-                ("acknowledge", .string("kraken-audit findings ack \(id) --note \"...\"")),
-            ]))
+            func time(_ i: Int) throws(PGError) -> JSONValue {
+                (try r.decodeOptional(i, as: Date.self)).map { .string(iso.string(from: $0)) } ?? .null
+            }
+            findings.append(
+                .object([
+                    ("id", .number(String(id))), ("event", .string(event)), ("rule_id", try str(4)), ("severity", .string(severity)),
+                    ("status", try str(6)), ("title", try str(7)), ("entity_type", try str(8)), ("entity_id", try str(9)),
+                    ("occurred_at", try time(10)), ("first_seen", try time(11)), ("last_seen", try time(12)),
+                    // How often the problem occurred (one finding per problem, not per run), and who changed the
+                    // status last and why: "analyser" / "resolved automatically: ..." for an automatic resolution.
+                    ("occurrences", .number(String(try r.decode(17, as: Int.self)))),
+                    ("status_note", try str(15)), ("status_changed_by", try str(16)),
+                    ("evidence", (try? JSONValue.parse(try r.decode(13, as: String.self))) ?? .null),
+                    ("inspect", .string("kraken-audit findings show \(id)")),
+                    ("acknowledge", .string("kraken-audit findings ack \(id) --note \"...\"")),
+                ]))
         }
         let top = severities.max { (Severity(rawValue: $0) ?? .info) < (Severity(rawValue: $1) ?? .info) } ?? "info"
         let event = events.count == 1 ? events.first! : "mixed"
@@ -211,21 +218,29 @@ public struct AlertDelivery: Sendable {
             ("account", .string("example")), ("event", .string("new")), ("max_severity", .string("high")),
             ("attempt", .number("1")), ("generated_at", .string(iso.string(from: Date()))), ("test", .bool(true)),
             ("subject", .string("[kraken-audit] TEST: 1 high finding on account example")),
-            ("findings", .array([.object([
-                ("id", .number("0")), ("event", .string("new")), ("rule_id", .string("unexpected_withdrawal")),
-                ("severity", .string("high")), ("status", .string("open")),
-                ("title", .string("TEST: Withdrawal of 1.5 XXBT to an address not in the allowlist")),
-                ("entity_type", .string("withdrawal")), ("entity_id", .string("TEST-REFID")),
-                ("occurred_at", .string(iso.string(from: Date()))), ("first_seen", .string(iso.string(from: Date()))),
-                ("last_seen", .string(iso.string(from: Date()))),
-                ("evidence", .object([("note", .string("this is a test alert sent by kraken-audit alerts --test"))])),
-                ("inspect", .string("kraken-audit findings show 0")), ("acknowledge", .string("kraken-audit findings ack 0 --note \"...\"")),
-            ])])),
+            (
+                "findings",
+                .array([
+                    .object([
+                        ("id", .number("0")), ("event", .string("new")), ("rule_id", .string("unexpected_withdrawal")),
+                        ("severity", .string("high")), ("status", .string("open")),
+                        ("title", .string("TEST: Withdrawal of 1.5 XXBT to an address not in the allowlist")),
+                        ("entity_type", .string("withdrawal")), ("entity_id", .string("TEST-REFID")),
+                        ("occurred_at", .string(iso.string(from: Date()))), ("first_seen", .string(iso.string(from: Date()))),
+                        ("last_seen", .string(iso.string(from: Date()))),
+                        ("evidence", .object([("note", .string("this is a test alert sent by kraken-audit alerts --test"))])),
+                        ("inspect", .string("kraken-audit findings show 0")),
+                        ("acknowledge", .string("kraken-audit findings ack 0 --note \"...\"")),
+                    ])
+                ])
+            ),
         ])
         let env = [
             "KRAKEN_AUDIT_DELIVERY_ID": deliveryId, "KRAKEN_AUDIT_ACCOUNT": "example", "KRAKEN_AUDIT_RUN_ID": "",
             "KRAKEN_AUDIT_FINDINGS": "1", "KRAKEN_AUDIT_MAX_SEVERITY": "high", "KRAKEN_AUDIT_EVENT": "new", "KRAKEN_AUDIT_TEST": "1",
         ]
-        return HookRunner.run(executable: config.hook, stdin: Data(doc.jsonText.utf8), environment: hookEnvironment(extra: env), timeout: config.timeoutSeconds)
+        return HookRunner.run(
+            executable: config.hook, stdin: Data(doc.jsonText.utf8), environment: hookEnvironment(extra: env),
+            timeout: config.timeoutSeconds)
     }
 }

@@ -15,7 +15,9 @@ public enum HookRunner {
 
     /// Runs `executable` with `payload` on stdin and exactly `environment`; after `timeout` seconds SIGTERM goes to
     /// its process group and SIGKILL `grace` seconds later. Never throws: every way it ends is a ``HookResult``.
-    public static func run(executable: String, stdin payload: Data, environment: [String: String], timeout: Double, grace: Double = 2) -> HookResult {
+    public static func run(executable: String, stdin payload: Data, environment: [String: String], timeout: Double, grace: Double = 2)
+        -> HookResult
+    {
         let started = Date()
         let child: ChildProcess
         do {

@@ -42,7 +42,8 @@ public struct Analyser: Sendable {
     /// Validates the `[rules.*]` tables of `config` against `catalogue` (unknown rule or parameter, wrong type and
     /// bad values are ``AnalyserError/config(_:)`` naming the key path).
     /// - Parameter options: defaults to an overlap of 10 minutes and the alert policy of `config.alerts`.
-    public init(config: AuditConfiguration, catalogue: RuleCatalogue, logger: Logger, options: AnalyserOptions? = nil) throws(AnalyserError) {
+    public init(config: AuditConfiguration, catalogue: RuleCatalogue, logger: Logger, options: AnalyserOptions? = nil) throws(AnalyserError)
+    {
         do {
             self.settings = try ruleSettings(catalogue: catalogue, config: config.rules)
         } catch {
@@ -80,7 +81,8 @@ public struct Analyser: Sendable {
                 on: db, command: "analyse",
                 stats: .object([
                     ("accounts", .string(targets.map(\.name).joined(separator: ","))),
-                    ("rules", .string(selected.map(\.rule.id).joined(separator: ","))), ("since", since.map { .string($0.pgText) } ?? .null),
+                    ("rules", .string(selected.map(\.rule.id).joined(separator: ","))),
+                    ("since", since.map { .string($0.pgText) } ?? .null),
                 ]))
         }
         var summary = AnalysisSummary(runId: runId, results: [], seconds: 0)
@@ -141,12 +143,14 @@ public struct Analyser: Sendable {
     /// and missing destinations that are not there. An account never collected (rows from elsewhere) is analysed.
     func incompleteCollection(accountId: Int, on db: PGConnection) throws(AnalyserError) -> String? {
         try analyserErrors {
-            guard let row = try db.query(
-                """
-                SELECT id, status, coalesce(error, '') FROM audit.collector_runs
-                 WHERE account_id = $1 AND command IN ('collect', 'run')
-                 ORDER BY started_at DESC, id DESC LIMIT 1
-                """, [accountId]).rows.first
+            guard
+                let row = try db.query(
+                    """
+                    SELECT id, status, coalesce(error, '') FROM audit.collector_runs
+                     WHERE account_id = $1 AND command IN ('collect', 'run')
+                     ORDER BY started_at DESC, id DESC LIMIT 1
+                    """, [accountId]
+                ).rows.first
             else { return nil }
             let status = try row.decode(1, as: String.self)
             guard status != "success" else { return nil }
@@ -238,7 +242,9 @@ public struct Analyser: Sendable {
         binds.append(rule.id)  // $n+1
         binds.append(setting.severityOverride?.rawValue)  // $n+2
         binds.append(runId)  // $n+3
-        let ruleParam = "$\(n + 1)", severityParam = "$\(n + 2)", runParam = "$\(n + 3)"
+        let ruleParam = "$\(n + 1)"
+        let severityParam = "$\(n + 2)"
+        let runParam = "$\(n + 3)"
         // A resolved finding reopens on newer evidence; one the analyser resolved itself (its condition had
         // cleared, `resolves: when_absent`) whenever it is reported again: the rule reports only what holds now.
         let reopens = "f.status = 'resolved' AND (EXCLUDED.occurred_at > f.status_changed_at OR f.status_changed_by = 'analyser')"

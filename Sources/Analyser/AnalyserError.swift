@@ -33,7 +33,8 @@ public enum AnalyserError: Error, CustomStringConvertible, Sendable {
         case .rulesUnreadable(let path, let reason):
             return "cannot read the rules in \(path): \(reason) (set KRAKEN_AUDIT_SQL_DIR or --sql-dir to the directory holding rules/)"
         case .badRuleFile(let path, let line, let problem):
-            return "rule file \(path)\(line > 0 ? ":\(line)" : ""): \(problem); fix the file (see sql/rules/README.md for the header format)"
+            return
+                "rule file \(path)\(line > 0 ? ":\(line)" : ""): \(problem); fix the file (see sql/rules/README.md for the header format)"
         case .duplicateRule(let id, let paths):
             return "rule id '\(id)' is declared by more than one file (\(paths.joined(separator: ", "))): rename one"
         case .config(let error):
@@ -49,7 +50,8 @@ public enum AnalyserError: Error, CustomStringConvertible, Sendable {
         case .ruleDisabled(let id):
             return "rule '\(id)' is disabled in the config ([rules.\(id)] enabled = false): enable it to run it"
         case .alreadyRunning:
-            return "another `kraken-audit analyse` is running on this database: wait for it to finish (it holds the analyser's advisory lock)"
+            return
+                "another `kraken-audit analyse` is running on this database: wait for it to finish (it holds the analyser's advisory lock)"
         case .database(let error):
             return error.description
         case .findingNotFound(let id):

@@ -8,8 +8,10 @@ public struct FindingFilter: Sendable {
     public var ruleIds: [String]
     public var limit: Int
 
-    public init(account: String? = nil, statuses: [FindingStatus] = [.open, .acknowledged], minSeverity: Severity = .info,
-                ruleIds: [String] = [], limit: Int = 100) {
+    public init(
+        account: String? = nil, statuses: [FindingStatus] = [.open, .acknowledged], minSeverity: Severity = .info,
+        ruleIds: [String] = [], limit: Int = 100
+    ) {
         self.account = account
         self.statuses = statuses
         self.minSeverity = minSeverity

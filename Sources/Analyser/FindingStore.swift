@@ -24,8 +24,10 @@ public enum FindingStore {
                  ORDER BY audit.severity_rank(f.severity) DESC, f.last_seen DESC, f.id DESC
                  LIMIT $5
                 """,
-                [filter.account, "{" + filter.statuses.map(\.rawValue).joined(separator: ",") + "}",
-                 filter.minSeverity.rawValue, "{" + filter.ruleIds.joined(separator: ",") + "}", filter.limit]
+                [
+                    filter.account, "{" + filter.statuses.map(\.rawValue).joined(separator: ",") + "}",
+                    filter.minSeverity.rawValue, "{" + filter.ruleIds.joined(separator: ",") + "}", filter.limit,
+                ]
             ).rows
             return try rows.map(decode)
         }
@@ -80,14 +82,18 @@ public enum FindingStore {
     }
 
     /// Status changes of a finding, oldest first: (time, old, new, note, by).
-    public static func history(on db: PGConnection, id: Int64) throws(AnalyserError) -> [(at: Date, old: String?, new: String, note: String?, by: String)] {
+    public static func history(on db: PGConnection, id: Int64) throws(AnalyserError) -> [(
+        at: Date, old: String?, new: String, note: String?, by: String
+    )] {
         try analyserErrors {
             try db.query(
                 "SELECT at, old_status, new_status, note, changed_by FROM audit.finding_events WHERE finding_id = $1 ORDER BY at, id",
                 [id]
             ).rows.map { r throws(PGError) in
-                (try r.decode(0, as: Date.self), try r.decodeOptional(1, as: String.self), try r.decode(2, as: String.self),
-                 try r.decodeOptional(3, as: String.self), try r.decode(4, as: String.self))
+                (
+                    try r.decode(0, as: Date.self), try r.decodeOptional(1, as: String.self), try r.decode(2, as: String.self),
+                    try r.decodeOptional(3, as: String.self), try r.decode(4, as: String.self)
+                )
             }
         }
     }

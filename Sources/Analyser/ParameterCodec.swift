@@ -78,7 +78,8 @@ enum ParameterCodec {
                 throw .invalidValue(path: path, reason: "'\(s)' is not a time range like \"08:00-18:00\"")
             }
             guard start < end else {
-                throw .invalidValue(path: path, reason: "'\(s)': the start must be before the end (ranges across midnight are not supported)")
+                throw .invalidValue(
+                    path: path, reason: "'\(s)': the start must be before the end (ranges across midnight are not supported)")
             }
             return "\(parts[0])-\(parts[1])"
         case .weekdays:
@@ -98,7 +99,8 @@ enum ParameterCodec {
             for spec in specs {
                 let ends = spec.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
                 guard (1...2).contains(ends.count), let a = day(ends[0]), let b = day(ends.last!) else {
-                    throw .invalidValue(path: path, reason: "'\(spec)' is not a day or day range like Mon-Fri (days: Mon Tue Wed Thu Fri Sat Sun)")
+                    throw .invalidValue(
+                        path: path, reason: "'\(spec)' is not a day or day range like Mon-Fri (days: Mon Tue Wed Thu Fri Sat Sun)")
                 }
                 var d = a
                 while true {
@@ -214,7 +216,11 @@ enum ParameterCodec {
                 throw .unknownKey(path: "\(path).\(key)")
             }
             guard let a = t["address"] else {
-                throw .invalidValue(path: path, reason: "needs address = \"...\": a destination is matched by its address; name alone cannot be trusted (the account taker chooses address-book names)")
+                throw .invalidValue(
+                    path: path,
+                    reason:
+                        "needs address = \"...\": a destination is matched by its address; name alone cannot be trusted (the account taker chooses address-book names)"
+                )
             }
             guard case .string(let address) = a else {
                 throw .wrongType(path: "\(path).address", expected: "a string", found: typeName(a))
@@ -310,7 +316,8 @@ enum ParameterCodec {
 
     /// A PostgreSQL array literal with every element double-quoted.
     static func arrayLiteral(_ items: [String]) -> String {
-        "{" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+        "{"
+            + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
             .joined(separator: ",") + "}"
     }
 

@@ -62,7 +62,8 @@ public enum ParameterType: String, Sendable, CaseIterable {
         case .number: return "a number from 0 to \(Int(Self.maximumNumber))"
         case .positiveNumber: return "a number from \(Self.minimumPositiveNumber) to \(Int(Self.maximumNumber))"
         case .decimal:
-            return "a decimal number such as \"2.5\" (ASCII digits and one '.', at most \(Self.decimalIntegerDigits) digits before the point and \(Self.decimalFractionDigits) after it)"
+            return
+                "a decimal number such as \"2.5\" (ASCII digits and one '.', at most \(Self.decimalIntegerDigits) digits before the point and \(Self.decimalFractionDigits) after it)"
         case .bool: return "true or false"
         case .string: return "a string"
         case .severity: return "one of \(RuleSeverity.allCases.map(\.rawValue).joined(separator: ", "))"
@@ -74,7 +75,8 @@ public enum ParameterType: String, Sendable, CaseIterable {
         case .assetStrings: return "a table of asset = [\"...\"] such as {XXBT = [\"bc1q...\"]}"
         case .assetDecimals: return "a table of asset = \"decimal\" such as {XXBT = \"2.5\"}"
         case .destinations:
-            return "a table of asset = [destination addresses] such as {XXBT = [\"bc1q...\"]}, an entry may be { address = \"...\", name = \"...\" } when the address-book name must match too"
+            return
+                "a table of asset = [destination addresses] such as {XXBT = [\"bc1q...\"]}, an entry may be { address = \"...\", name = \"...\" } when the address-book name must match too"
         }
     }
 }

@@ -43,23 +43,32 @@ enum RuleParser {
         }
         let id = try required("id")
         guard id == expectedId else {
-            throw .badRuleFile(path: path, line: fields["id"]?.line ?? 0, problem: "id '\(id)' must match the file name '\(expectedId).sql'")
+            throw .badRuleFile(
+                path: path, line: fields["id"]?.line ?? 0, problem: "id '\(id)' must match the file name '\(expectedId).sql'")
         }
         let severityText = try required("severity")
         guard let severity = Severity(rawValue: severityText) else {
-            throw .badRuleFile(path: path, line: fields["severity"]?.line ?? 0, problem: "severity '\(severityText)' is not one of info, low, medium, high, critical")
+            throw .badRuleFile(
+                path: path, line: fields["severity"]?.line ?? 0,
+                problem: "severity '\(severityText)' is not one of info, low, medium, high, critical")
         }
         let inputText = fields["input"]?.value ?? RuleInput.collected.rawValue
         guard let input = RuleInput(rawValue: inputText) else {
-            throw .badRuleFile(path: path, line: fields["input"]?.line ?? 0, problem: "input '\(inputText)' is not one of \(RuleInput.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw .badRuleFile(
+                path: path, line: fields["input"]?.line ?? 0,
+                problem: "input '\(inputText)' is not one of \(RuleInput.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let resolvesText = fields["resolves"]?.value ?? RuleResolution.manually.rawValue
         guard let resolves = RuleResolution(rawValue: resolvesText) else {
-            throw .badRuleFile(path: path, line: fields["resolves"]?.line ?? 0, problem: "resolves '\(resolvesText)' is not one of \(RuleResolution.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw .badRuleFile(
+                path: path, line: fields["resolves"]?.line ?? 0,
+                problem: "resolves '\(resolvesText)' is not one of \(RuleResolution.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         var seen = Set<String>()
         for p in parameters {
-            guard seen.insert(p.name).inserted else { throw .badRuleFile(path: path, line: 0, problem: "parameter '\(p.name)' is declared twice") }
+            guard seen.insert(p.name).inserted else {
+                throw .badRuleFile(path: path, line: 0, problem: "parameter '\(p.name)' is declared twice")
+            }
             guard !Rule.universalParameters.contains(p.name), p.name == "timezone" || !Rule.standardPlaceholders.contains(p.name) else {
                 throw .badRuleFile(path: path, line: 0, problem: "parameter name '\(p.name)' is reserved")
             }
@@ -70,7 +79,11 @@ enum RuleParser {
         let (statement, placeholders) = try rewritePlaceholders(text, path: path)
         let declared = Set(parameters.map(\.name))
         for name in placeholders where !declared.contains(name) && !Rule.standardPlaceholders.contains(name) {
-            throw .badRuleFile(path: path, line: 0, problem: "placeholder :'\(name)' is neither a declared parameter nor one of \(Rule.standardPlaceholders.sorted().joined(separator: ", "))")
+            throw .badRuleFile(
+                path: path, line: 0,
+                problem:
+                    "placeholder :'\(name)' is neither a declared parameter nor one of \(Rule.standardPlaceholders.sorted().joined(separator: ", "))"
+            )
         }
         for p in parameters where !placeholders.contains(p.name) {
             throw .badRuleFile(path: path, line: 0, problem: "parameter '\(p.name)' is declared but the SQL never uses :'\(p.name)'")
@@ -97,7 +110,9 @@ enum RuleParser {
             throw .badRuleFile(path: path, line: line, problem: "'\(name)' is not a valid parameter name")
         }
         guard let type = ParameterType(rawValue: String(tokens[1])) else {
-            throw .badRuleFile(path: path, line: line, problem: "unknown parameter type '\(tokens[1])' (one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw .badRuleFile(
+                path: path, line: line,
+                problem: "unknown parameter type '\(tokens[1])' (one of \(ParameterType.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         let literal = String(tokens[2])
         guard let value = ConfigValue(tomlLiteral: literal) else {

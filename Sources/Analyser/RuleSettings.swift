@@ -37,7 +37,8 @@ public struct RuleSettings: Sendable {
                 throw .wrongType(path: "\(path).severity", expected: "a severity string", found: ParameterCodec.typeName(v))
             }
             guard let parsed = Severity(rawValue: s) else {
-                throw .invalidValue(path: "\(path).severity", reason: "'\(s)' is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw .invalidValue(
+                    path: "\(path).severity", reason: "'\(s)' is not one of \(Severity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             severity = parsed
         }

@@ -98,7 +98,10 @@ public struct AlertsConfig: Sendable {
     public var renotifyAfterHours: Double
     public var notifyResolved: Bool
 
-    public init(hook: String, minSeverity: String = "medium", timeoutSeconds: Double = 30, renotifyAfterHours: Double = 24, notifyResolved: Bool = false) {
+    public init(
+        hook: String, minSeverity: String = "medium", timeoutSeconds: Double = 30, renotifyAfterHours: Double = 24,
+        notifyResolved: Bool = false
+    ) {
         self.hook = hook
         self.minSeverity = minSeverity
         self.timeoutSeconds = timeoutSeconds

@@ -55,7 +55,8 @@ public enum SecretError: Error, CustomStringConvertible, Equatable {
         case .filePermissions(let path, let mode):
             return "secret file \(path) is accessible by group or others (mode \(mode)): run `chmod 600 \(path)`"
         case .fileOwner(let path, let owner, let expected):
-            return "secret file \(path) is owned by uid \(owner), not by the user running kraken-audit (uid \(expected)): run `chown \(expected) \(path)`"
+            return
+                "secret file \(path) is owned by uid \(owner), not by the user running kraken-audit (uid \(expected)): run `chown \(expected) \(path)`"
         case .commandFailed(let command, let reason):
             return "secret command '\(command)' failed: \(reason)"
         case .empty(let source):

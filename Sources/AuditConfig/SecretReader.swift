@@ -92,7 +92,8 @@ public struct SecretReader: Sendable {
         }
         child.waitForOutput(timeout: 5)
         guard termination == .exited(0) else {
-            let msg = String(decoding: child.stderr.prefix(200), as: UTF8.self)
+            let msg =
+                String(decoding: child.stderr.prefix(200), as: UTF8.self)
                 .split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
             let how = if case .exited(let code) = termination { "exit status \(code)" } else { "\(termination)" }
             throw .commandFailed(command: name, reason: "\(how)\(msg.isEmpty ? "" : ": \(msg)")")
@@ -102,4 +103,3 @@ public struct SecretReader: Sendable {
         return try trimmed(data, source: "output of \(name)")
     }
 }
-

@@ -79,8 +79,10 @@ public struct LearnedPacing: Sendable, Equatable {
                         AND learned_max <= $2 AND learned_decay <= $3
                         AND learned_at > clock_timestamp() - make_interval(secs => $9))
             """,
-            [fingerprint, learned.max, learned.decayPerSecond, learned.label, learned.reason, learned.configMax,
-             learned.configDecay, learned.configLabel, maxAge])
+            [
+                fingerprint, learned.max, learned.decayPerSecond, learned.label, learned.reason, learned.configMax,
+                learned.configDecay, learned.configLabel, maxAge,
+            ])
     }
 
     /// Forgets the key's learned limit (the config changed, or it is older than ``maxAge``).

@@ -26,7 +26,8 @@ public enum MigrationError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .directoryNotFound(let searched):
-            return "cannot find the SQL directory (sql/migrations); looked in: \(searched.joined(separator: ", ")). Set KRAKEN_AUDIT_SQL_DIR or pass --sql-dir"
+            return
+                "cannot find the SQL directory (sql/migrations); looked in: \(searched.joined(separator: ", ")). Set KRAKEN_AUDIT_SQL_DIR or pass --sql-dir"
         case .unreadable(let path, let reason):
             return "cannot read migration \(path): \(reason)"
         case .badFileName(let name):
@@ -34,9 +35,11 @@ public enum MigrationError: Error, CustomStringConvertible {
         case .duplicateVersion(let v, let files):
             return "two migration files share version \(v): \(files.joined(separator: ", ")); renumber one"
         case .checksumMismatch(let v, let name, let applied, let onDisk):
-            return "migration \(v) (\(name)) was changed after it was applied (applied checksum \(applied.prefix(12))..., file now \(onDisk.prefix(12))...): never edit an applied migration; restore the file and add a new migration instead"
+            return
+                "migration \(v) (\(name)) was changed after it was applied (applied checksum \(applied.prefix(12))..., file now \(onDisk.prefix(12))...): never edit an applied migration; restore the file and add a new migration instead"
         case .databaseNewer(let versions):
-            return "the database has migrations this kraken-audit does not know (\(versions.map(String.init).joined(separator: ", "))): upgrade kraken-audit to the version that applied them"
+            return
+                "the database has migrations this kraken-audit does not know (\(versions.map(String.init).joined(separator: ", "))): upgrade kraken-audit to the version that applied them"
         case .failed(let v, let name, let error):
             return "migration \(v) (\(name)) failed and was rolled back: \(error)"
         case .database(let error):
@@ -122,7 +125,8 @@ public struct Migrator: Sendable {
     /// Compares the database with the files, without changing anything.
     public func status(on db: PGConnection) throws(MigrationError) -> MigrationStatus {
         do {
-            let exists = try db.query("SELECT to_regclass('audit.schema_migrations') IS NOT NULL").rows.first?
+            let exists =
+                try db.query("SELECT to_regclass('audit.schema_migrations') IS NOT NULL").rows.first?
                 .decode(0, as: Bool.self) ?? false
             let applied: [(Int, String)] =
                 exists

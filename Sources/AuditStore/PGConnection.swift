@@ -29,7 +29,9 @@ public final class PGConnection: @unchecked Sendable {
         // `search_path` (it overrides the role's, the database's and PGOPTIONS'): objects another database user
         // creates in `public` or a schema named after a role can never shadow a function or table the tool and
         // its rules use (CVE-2018-1058). pg_temp last, so a temporary table cannot shadow one either.
-        let values = [url ?? "", applicationName, "-c TimeZone=UTC -c DateStyle=ISO,YMD -c client_encoding=UTF8 \(Self.pinnedSearchPathOption)"]
+        let values = [
+            url ?? "", applicationName, "-c TimeZone=UTC -c DateStyle=ISO,YMD -c client_encoding=UTF8 \(Self.pinnedSearchPathOption)",
+        ]
         let conn: OpaquePointer? = withCStringArray(keys) { k in
             withCStringArray(values) { v in PQconnectdbParams(k, v, 1) }
         }
@@ -92,7 +94,8 @@ public final class PGConnection: @unchecked Sendable {
 
     /// Executes one parameterised statement and returns the number of rows it affected.
     @discardableResult
-    public func execute(_ sql: String, _ binds: [(any PGEncodable)?] = [], file: String = #fileID, line: Int = #line) throws(PGError) -> Int {
+    public func execute(_ sql: String, _ binds: [(any PGEncodable)?] = [], file: String = #fileID, line: Int = #line) throws(PGError) -> Int
+    {
         try query(sql, binds, file: file, line: line).affectedRows
     }
 
@@ -211,7 +214,9 @@ public final class PGConnection: @unchecked Sendable {
         }
     }
 
-    private func copyInRawLocked(_ command: String, produce: (_ send: (UnsafeRawBufferPointer) throws(PGError) -> Void) throws -> Void) throws -> Int {
+    private func copyInRawLocked(_ command: String, produce: (_ send: (UnsafeRawBufferPointer) throws(PGError) -> Void) throws -> Void)
+        throws -> Int
+    {
         let conn = try liveHandle()
         let start = PQexec(conn, command)
         guard PQresultStatus(start) == PGRES_COPY_IN else {

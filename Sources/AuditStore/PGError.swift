@@ -86,7 +86,8 @@ public struct PGError: Error, CustomStringConvertible, CustomDebugStringConverti
         var s: String
         switch kind {
         case .connection:
-            s = "cannot connect to PostgreSQL: \(message) (check [database] url in the config, or the PG* environment variables / ~/.pgpass)"
+            s =
+                "cannot connect to PostgreSQL: \(message) (check [database] url in the config, or the PG* environment variables / ~/.pgpass)"
         case .connectionLost:
             s = "the PostgreSQL connection was lost: \(message)"
         case .query, .copy:

@@ -20,13 +20,16 @@ public enum RunLog {
 
     /// Starts a run (`running`) of `command`, for `accountId` when it concerns one account; `stats` is the initial
     /// `stats` document (e.g. the analyser's selection). Returns the run id.
-    public static func start(on db: PGConnection, command: String, accountId: Int? = nil, stats: JSONValue? = nil) throws(PGError) -> Int64 {
-        guard let row = try db.query(
-            """
-            INSERT INTO audit.collector_runs (command, account_id, status, pid, hostname, version, stats)
-            VALUES ($1, $2, 'running', $3, $4, $5, coalesce($6::jsonb, '{}'::jsonb)) RETURNING id
-            """, [command, accountId, Int(getpid()), hostname, KrakenAuditVersion.current, stats?.jsonText]
-        ).rows.first else { throw PGError(kind: .query, message: "starting a run in audit.collector_runs returned no id") }
+    public static func start(on db: PGConnection, command: String, accountId: Int? = nil, stats: JSONValue? = nil) throws(PGError) -> Int64
+    {
+        guard
+            let row = try db.query(
+                """
+                INSERT INTO audit.collector_runs (command, account_id, status, pid, hostname, version, stats)
+                VALUES ($1, $2, 'running', $3, $4, $5, coalesce($6::jsonb, '{}'::jsonb)) RETURNING id
+                """, [command, accountId, Int(getpid()), hostname, KrakenAuditVersion.current, stats?.jsonText]
+            ).rows.first
+        else { throw PGError(kind: .query, message: "starting a run in audit.collector_runs returned no id") }
         return try row.decode(0, as: Int64.self)
     }
 
@@ -44,12 +47,14 @@ public enum RunLog {
     /// Records a run of `command` that failed before it could start (no credentials, a key registered elsewhere):
     /// one finished `failed` row with the reason. Returns the run id.
     public static func recordFailure(on db: PGConnection, command: String, accountId: Int?, error: String) throws(PGError) -> Int64 {
-        guard let row = try db.query(
-            """
-            INSERT INTO audit.collector_runs (command, account_id, finished_at, status, error, pid, hostname, version)
-            VALUES ($1, $2, clock_timestamp(), 'failed', $3, $4, $5, $6) RETURNING id
-            """, [command, accountId, error, Int(getpid()), hostname, KrakenAuditVersion.current]
-        ).rows.first else { throw PGError(kind: .query, message: "recording a failed run in audit.collector_runs returned no id") }
+        guard
+            let row = try db.query(
+                """
+                INSERT INTO audit.collector_runs (command, account_id, finished_at, status, error, pid, hostname, version)
+                VALUES ($1, $2, clock_timestamp(), 'failed', $3, $4, $5, $6) RETURNING id
+                """, [command, accountId, error, Int(getpid()), hostname, KrakenAuditVersion.current]
+            ).rows.first
+        else { throw PGError(kind: .query, message: "recording a failed run in audit.collector_runs returned no id") }
         return try row.decode(0, as: Int64.self)
     }
 

@@ -24,7 +24,10 @@ final class AccountCollector: Sendable {
     let logger: Logger
     let progress: ProgressLine?
 
-    init(account: AccountConfig, accountId: Int, paced: PacedClient, store: PGConnection, options: CollectOptions, logger: Logger, progress: ProgressLine?) {
+    init(
+        account: AccountConfig, accountId: Int, paced: PacedClient, store: PGConnection, options: CollectOptions, logger: Logger,
+        progress: ProgressLine?
+    ) {
         self.account = account
         self.accountId = accountId
         self.paced = paced
@@ -42,7 +45,9 @@ final class AccountCollector: Sendable {
         // second endpoint would otherwise leave the first one collected under a state nobody can interpret.
         let (accountId, name) = (self.accountId, account.name)
         try await store.collectRun { db in
-            for endpoint in PagedEndpoint.all { _ = try CollectStore.cursor(db, accountId: accountId, account: name, endpoint: endpoint.method) }
+            for endpoint in PagedEndpoint.all {
+                _ = try CollectStore.cursor(db, accountId: accountId, account: name, endpoint: endpoint.method)
+            }
         }
         let serverTime = try await paced.serverTime()
         try await store.collectRun { try CollectStore.prepare($0) }
@@ -61,8 +66,10 @@ final class AccountCollector: Sendable {
         }
         stats["OpenOrders"] = try await collectOpenOrders()
         stats["QueryOrders"] = try await collectMissingOrders()
-        stats["WithdrawStatus"] = try await collectFunding(method: "WithdrawStatus", upsert: CollectStore.Tables.withdrawalsUpsert, key: "withdrawals")
-        stats["DepositStatus"] = try await collectFunding(method: "DepositStatus", upsert: CollectStore.Tables.depositsUpsert, key: "deposits")
+        stats["WithdrawStatus"] = try await collectFunding(
+            method: "WithdrawStatus", upsert: CollectStore.Tables.withdrawalsUpsert, key: "withdrawals")
+        stats["DepositStatus"] = try await collectFunding(
+            method: "DepositStatus", upsert: CollectStore.Tables.depositsUpsert, key: "deposits")
         stats["BalanceEx"] = try await collectBalances()
         if mode == .export {
             for (k, v) in try await backfill.advance(wait: options.export.wait) { stats[k] = (stats[k] ?? EndpointStats()).merged(v) }
@@ -83,14 +90,19 @@ final class AccountCollector: Sendable {
         }
         logger.info(
             "collected",
-            metadata: ["endpoint": "\(ep.method)", "calls": "\(stats.calls)", "inserted": "\(stats.rows.inserted)", "updated": "\(stats.rows.updated)"])
+            metadata: [
+                "endpoint": "\(ep.method)", "calls": "\(stats.calls)", "inserted": "\(stats.rows.inserted)",
+                "updated": "\(stats.rows.updated)",
+            ])
         return stats
     }
 
     /// Pages through one window; returns whether it was a resumed one (so a fresh window should follow).
     func collectWindow(_ ep: PagedEndpoint, serverTime: Int64, stats: inout EndpointStats) async throws(CollectError) -> Bool {
         let (accountId, name) = (self.accountId, account.name)
-        let cursor = try await store.collectRun { db in try CollectStore.cursor(db, accountId: accountId, account: name, endpoint: ep.method) }
+        let cursor = try await store.collectRun { db in
+            try CollectStore.cursor(db, accountId: accountId, account: name, endpoint: ep.method)
+        }
         let doneUntil = cursor?.doneUntil
         var window: PageCursor.Window
         let resumed: Bool
@@ -224,9 +236,11 @@ final class AccountCollector: Sendable {
             stats.calls += 1
             let items = try dedupe(try entities(response.result, key: nil, endpoint: "QueryOrders"), endpoint: "QueryOrders")
             let rows = try CollectStore.orderRows(items, endpoint: "QueryOrders")
-            stats.rows = stats.rows + (try await store.collectRun { db in
-                try db.transaction { try CollectStore.upsertOrders(db, accountId: accountId, rows: rows) }
-            })
+            stats.rows =
+                stats.rows
+                + (try await store.collectRun { db in
+                    try db.transaction { try CollectStore.upsertOrders(db, accountId: accountId, rows: rows) }
+                })
         }
         return stats
     }
@@ -264,9 +278,11 @@ final class AccountCollector: Sendable {
                 throw .malformed(endpoint: method, reason: "result is neither an array nor an object")
             }
             let rows = try CollectStore.fundingRows(records, endpoint: method)
-            stats.rows = stats.rows + (try await store.collectRun { db in
-                try db.transaction { try CollectStore.upsertFunding(db, accountId: accountId, upsert: upsert, rows: rows) }
-            })
+            stats.rows =
+                stats.rows
+                + (try await store.collectRun { db in
+                    try db.transaction { try CollectStore.upsertFunding(db, accountId: accountId, upsert: upsert, rows: rows) }
+                })
             if let c = cursor, !seenCursors.insert(c).inserted {
                 throw .malformed(endpoint: method, reason: "next_cursor repeats; stopping to avoid a loop")
             }
@@ -291,7 +307,10 @@ final class AccountCollector: Sendable {
         for (asset, value) in response.result.objectMembers ?? [] {
             if extended, case .object = value {
                 let r = try RowReader(endpoint: "BalanceEx", id: asset, object: value)
-                rows.append([asset, try r.decimal("balance"), try r.optionalDecimal("hold_trade"), try r.optionalDecimal("credit"), try r.optionalDecimal("credit_used"), value.jsonText])
+                rows.append([
+                    asset, try r.decimal("balance"), try r.optionalDecimal("hold_trade"), try r.optionalDecimal("credit"),
+                    try r.optionalDecimal("credit_used"), value.jsonText,
+                ])
             } else {
                 let r = try RowReader(endpoint: "Balance", id: asset, object: .object([("balance", value)]))
                 rows.append([asset, try r.decimal("balance"), nil, nil, nil, value.jsonText])

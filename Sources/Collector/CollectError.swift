@@ -35,14 +35,16 @@ public enum CollectError: Error, CustomStringConvertible {
         case .kraken(let e, let attempts):
             return attempts > 1 ? "\(e) (after \(attempts) attempts)" : e.description
         case .lockedOut(let fp, let left):
-            return "Kraken locked out key \(fp) for another \(Int(left.rounded(.up))) s after repeated failures: fix the cause (see the call log), then run again later"
+            return
+                "Kraken locked out key \(fp) for another \(Int(left.rounded(.up))) s after repeated failures: fix the cause (see the call log), then run again later"
         case .malformed(let endpoint, let reason):
             return "Kraken \(endpoint) returned data kraken-audit cannot store exactly: \(reason); nothing of that response was stored"
         case .database(let e): return e.description
         case .configuration(let text): return text
         case .cancelled: return "interrupted; what was stored so far is consistent and the next run resumes"
         case .unreadableCursor(let account, let endpoint, let reason):
-            return "the stored paging state of account \(account), endpoint \(endpoint) (audit.collect_cursors) cannot be read: \(reason); nothing was collected for the account: fix that row's state, or delete the row to collect the endpoint again from --since, then run again"
+            return
+                "the stored paging state of account \(account), endpoint \(endpoint) (audit.collect_cursors) cannot be read: \(reason); nothing was collected for the account: fix that row's state, or delete the row to collect the endpoint again from --since, then run again"
         }
     }
 }

@@ -117,7 +117,9 @@ enum CollectStore {
     }
 
     /// `upsert` is ``Tables/withdrawalsUpsert`` or ``Tables/depositsUpsert`` (both read the funding stage).
-    static func upsertFunding(_ db: PGConnection, accountId: Int, upsert: String, rows: [[(any PGEncodable)?]]) throws(PGError) -> UpsertCount {
+    static func upsertFunding(_ db: PGConnection, accountId: Int, upsert: String, rows: [[(any PGEncodable)?]]) throws(PGError)
+        -> UpsertCount
+    {
         guard !rows.isEmpty else { return UpsertCount() }
         try db.copyIn(Tables.funding.stage, rows: rows)
         return try counts(db.query(upsert, [accountId]))
@@ -131,9 +133,11 @@ enum CollectStore {
     static func cursor(_ db: PGConnection, accountId: Int, account: String, endpoint: String) throws(CollectError) -> PageCursor? {
         let text: String
         do {
-            guard let row = try db.query(
-                "SELECT state::text FROM audit.collect_cursors WHERE account_id = $1 AND endpoint = $2", [accountId, endpoint]
-            ).rows.first else { return nil }
+            guard
+                let row = try db.query(
+                    "SELECT state::text FROM audit.collect_cursors WHERE account_id = $1 AND endpoint = $2", [accountId, endpoint]
+                ).rows.first
+            else { return nil }
             text = try row.decode(0, as: String.self)
         } catch {
             throw .database(error)

@@ -26,7 +26,9 @@ public struct Collector: Sendable {
     }
 
     /// Collects `accounts` (names; empty = all). `parentRunId` links per-account runs to a nightly `run`.
-    public func collect(accounts names: [String] = [], options: CollectOptions = CollectOptions(), command: String = "collect", parentRunId: Int64? = nil) async -> [AccountOutcome] {
+    public func collect(
+        accounts names: [String] = [], options: CollectOptions = CollectOptions(), command: String = "collect", parentRunId: Int64? = nil
+    ) async -> [AccountOutcome] {
         markAbandonedRuns()
         let selected = names.isEmpty ? config.accounts : config.accounts.filter { names.contains($0.name) }
         let progress = showProgress ? ProgressLine(secondsPerPage: 2 / (selected.first?.rateLimit.decayPerSecond ?? 0.33)) : nil
@@ -85,7 +87,8 @@ public struct Collector: Sendable {
         do {
             let paced = try PacedClient(
                 account: account.name, accountId: runInfo.accountId, credentials: creds, apiURL: account.apiURL,
-                limit: account.rateLimit, configLabel: TierLadder.configLabel(account), db: gateDB, runId: runInfo.runId, transport: transport,
+                limit: account.rateLimit, configLabel: TierLadder.configLabel(account), db: gateDB, runId: runInfo.runId,
+                transport: transport,
                 timeout: account.timeoutSeconds, retry: options.retry, maxResponseBytes: account.maxResponseBytes, logger: logger)
             let collector = AccountCollector(
                 account: account, accountId: runInfo.accountId, paced: paced, store: storeDB, options: options,
@@ -99,15 +102,19 @@ public struct Collector: Sendable {
         }
         let stats = (try? result.get()) ?? [:]
         let failure = result.failure
-        let statsJSON = JSONValue.object(stats.sorted { $0.key < $1.key }.map { name, s in
-            (name, .object([
-                ("calls", .number(String(s.calls))), ("inserted", .number(String(s.rows.inserted))),
-                ("updated", .number(String(s.rows.updated))),
-                ("kraken_count", s.krakenCount.map { .number(String($0)) } ?? .null),
-                ("stored_count", s.storedCount.map { .number(String($0)) } ?? .null),
-                ("state", s.state.map(JSONValue.string) ?? .null),
-            ]))
-        })
+        let statsJSON = JSONValue.object(
+            stats.sorted { $0.key < $1.key }.map { name, s in
+                (
+                    name,
+                    .object([
+                        ("calls", .number(String(s.calls))), ("inserted", .number(String(s.rows.inserted))),
+                        ("updated", .number(String(s.rows.updated))),
+                        ("kraken_count", s.krakenCount.map { .number(String($0)) } ?? .null),
+                        ("stored_count", s.storedCount.map { .number(String($0)) } ?? .null),
+                        ("state", s.state.map(JSONValue.string) ?? .null),
+                    ])
+                )
+            })
         let status: RunLog.Status
         switch failure {
         case nil: status = .success
@@ -121,7 +128,12 @@ public struct Collector: Sendable {
         if let failure {
             logger.error("collection failed", metadata: ["error": "\(failure)", "temporary": "\(failure.isTemporary)"])
         } else {
-            logger.info("collection complete", metadata: ["calls": "\(stats.values.reduce(0) { $0 + $1.calls })", "inserted": "\(stats.values.reduce(0) { $0 + $1.rows.inserted })"])
+            logger.info(
+                "collection complete",
+                metadata: [
+                    "calls": "\(stats.values.reduce(0) { $0 + $1.calls })",
+                    "inserted": "\(stats.values.reduce(0) { $0 + $1.rows.inserted })",
+                ])
         }
         return AccountOutcome(account: account.name, runId: runId, error: failure, endpoints: stats)
     }
@@ -133,7 +145,9 @@ public struct Collector: Sendable {
         _ = try? RunLog.markAbandoned(on: db)  // best effort: the collection itself says what is wrong with the database
     }
 
-    private func record(failure: CollectError, account: AccountConfig, db: PGConnection, logger: Logger, command: String) async -> AccountOutcome {
+    private func record(failure: CollectError, account: AccountConfig, db: PGConnection, logger: Logger, command: String) async
+        -> AccountOutcome
+    {
         logger.error("collection failed", metadata: ["error": "\(failure)"])
         let name = account.name
         let text = "\(failure)"

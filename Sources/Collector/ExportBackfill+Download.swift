@@ -17,7 +17,8 @@ extension ExportBackfill {
         guard let kid = r.krakenId else { return false }
         guard ExportFile.isValidKrakenId(kid) else {
             // Only an id stored before ids were checked can get here; it never becomes a path.
-            try await update(r.id, "status = $3, error = $2", [ExportError.badKrakenId(shown: ExportError.shown(kid)).description, ExportState.failed])
+            try await update(
+                r.id, "status = $3, error = $2", [ExportError.badKrakenId(shown: ExportError.shown(kid)).description, ExportState.failed])
             return true
         }
         let dir = options.export.directory
@@ -69,7 +70,9 @@ extension ExportBackfill {
         } catch {
             throw .configuration(error.description + " (set --export-dir or KRAKEN_AUDIT_EXPORT_DIR to a writable directory)")
         }
-        try await update(r.id, "status = $5, downloaded_at = now(), file_path = $2, file_size = $3, sha256 = $4, error = NULL", [file.path, bytes, sha, ExportState.downloaded])
+        try await update(
+            r.id, "status = $5, downloaded_at = now(), file_path = $2, file_size = $3, sha256 = $4, error = NULL",
+            [file.path, bytes, sha, ExportState.downloaded])
         logger.info("export downloaded", metadata: ["report": "\(r.report)", "bytes": "\(bytes)", "sha256": "\(sha)"])
         return true
     }
@@ -77,9 +80,10 @@ extension ExportBackfill {
     /// The account name as part of a file name: ASCII letters, digits, `-`, `_`, `.` kept, anything else `_`
     /// (config names are checked at load; this keeps a path component a path component regardless).
     static func fileSafe(_ name: String) -> String {
-        let mapped = String(name.unicodeScalars.map { s -> Character in
-            s.isASCII && (CharacterSet.alphanumerics.contains(s) || s == "-" || s == "_" || s == ".") ? Character(s) : "_"
-        })
+        let mapped = String(
+            name.unicodeScalars.map { s -> Character in
+                s.isASCII && (CharacterSet.alphanumerics.contains(s) || s == "-" || s == "_" || s == ".") ? Character(s) : "_"
+            })
         return mapped.hasPrefix(".") ? "_" + mapped.dropFirst() : mapped
     }
 }

@@ -62,32 +62,34 @@ extension ExportBackfill {
         let importer = ExportImporter(
             accountId: accountId, krakenId: kid, report: r.report, starttm: r.starttm, endtm: r.endtm, assetAliases: assets,
             pairAliases: pairs,
-            limits: ExportLimits(maxUncompressedBytes: options.export.maxUncompressedBytes, maxCompressionRatio: options.export.maxCompressionRatio))
+            limits: ExportLimits(
+                maxUncompressedBytes: options.export.maxUncompressedBytes, maxCompressionRatio: options.export.maxCompressionRatio))
         let started = Date()
         let rowId = r.id
         let outcome: Result<ImportResult, ExportError>
         do {
-            outcome = .success(try await store.run { db in
-                try db.transaction { () throws -> ImportResult in
-                    let t0 = Date()
-                    var result = try importer.run(db, file: opened)
-                    result.verification.append(("import_seconds", .number(String(format: "%.3f", Date().timeIntervalSince(t0)))))
-                    let verification = JSONValue.object(result.verification).jsonText
-                    try db.execute(
-                        """
-                        UPDATE audit.exports SET status = $13, imported_at = now(), header = $2::text[], rows_in_file = $3,
-                            rows_unkeyed = $4, rows_inserted = $5, rows_already = $6, mismatches = $7, first_id = $8, last_id = $9,
-                            first_time = $10, last_time = $11, verification = $12::jsonb, error = NULL, updated_at = now()
-                         WHERE id = $1
-                        """,
-                        [
-                            rowId, PGArray.text(result.header), result.rowsInFile, result.unkeyed, result.inserted, result.already,
-                            result.mismatches, result.firstId, result.lastId, result.firstTime, result.lastTime, verification,
-                            ExportState.imported,
-                        ])
-                    return result
-                }
-            })
+            outcome = .success(
+                try await store.run { db in
+                    try db.transaction { () throws -> ImportResult in
+                        let t0 = Date()
+                        var result = try importer.run(db, file: opened)
+                        result.verification.append(("import_seconds", .number(String(format: "%.3f", Date().timeIntervalSince(t0)))))
+                        let verification = JSONValue.object(result.verification).jsonText
+                        try db.execute(
+                            """
+                            UPDATE audit.exports SET status = $13, imported_at = now(), header = $2::text[], rows_in_file = $3,
+                                rows_unkeyed = $4, rows_inserted = $5, rows_already = $6, mismatches = $7, first_id = $8, last_id = $9,
+                                first_time = $10, last_time = $11, verification = $12::jsonb, error = NULL, updated_at = now()
+                             WHERE id = $1
+                            """,
+                            [
+                                rowId, PGArray.text(result.header), result.rowsInFile, result.unkeyed, result.inserted, result.already,
+                                result.mismatches, result.firstId, result.lastId, result.firstTime, result.lastTime, verification,
+                                ExportState.imported,
+                            ])
+                        return result
+                    }
+                })
         } catch let e as ExportError {
             outcome = .failure(e)
         } catch let e as PGError {

@@ -16,10 +16,12 @@ extension ExportBackfill {
             try await update(r.id, "kraken_id = $2, status = $3", [kid, ExportState.requested])
             return true
         }
-        let added = try await paced.call("AddExport", [
-            ("report", r.report), ("description", r.descr), ("format", "CSV"), ("fields", "all"),
-            ("starttm", String(r.starttm)), ("endtm", String(r.endtm)),
-        ])
+        let added = try await paced.call(
+            "AddExport",
+            [
+                ("report", r.report), ("description", r.descr), ("format", "CSV"), ("fields", "all"),
+                ("starttm", String(r.starttm)), ("endtm", String(r.endtm)),
+            ])
         stats.calls += 1
         guard let kid = added.result["id"]?.stringValue, !kid.isEmpty else {
             throw .malformed(endpoint: "AddExport", reason: "no report id in the result")
@@ -35,12 +37,16 @@ extension ExportBackfill {
         let listed = try await paced.call("ExportStatus", [("report", r.report)])
         stats.calls += 1
         guard let kid = r.krakenId, let item = listed.result.arrayValue?.first(where: { $0["id"]?.stringValue == kid }) else {
-            try await update(r.id, "status = $3, error = $2", ["Kraken no longer lists report \(r.krakenId ?? "?") (deleted or expired)", ExportState.expired])
+            try await update(
+                r.id, "status = $3, error = $2",
+                ["Kraken no longer lists report \(r.krakenId ?? "?") (deleted or expired)", ExportState.expired])
             return true
         }
         let status = item["status"]?.stringValue ?? "?"
         if let error = item["error"]?.stringValue, !error.isEmpty {
-            try await update(r.id, "status = $4, kraken_status = $2, error = $3", [status, ExportError.krakenFailed(krakenId: kid, error: error).description, ExportState.failed])
+            try await update(
+                r.id, "status = $4, kraken_status = $2, error = $3",
+                [status, ExportError.krakenFailed(krakenId: kid, error: error).description, ExportState.failed])
             logger.error("Kraken failed the export", metadata: ["id": "\(kid)", "error": "\(error)"])
             return true
         }

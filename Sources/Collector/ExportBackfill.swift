@@ -31,7 +31,6 @@ struct ExportBackfill {
     static let reports = ["ledgers", "trades"]
     static let pagedEndpoints = PagedEndpoint.all.map(\.method)
 
-
     // MARK: first run
 
     /// On an account's first run, decides between export and paging; for export, records the two requests and
@@ -42,7 +41,10 @@ struct ExportBackfill {
         let (hasExports, hasCursors) = try await store.collectRun { db in
             (
                 try db.query("SELECT count(*) FROM audit.exports WHERE account_id = $1", [accountId]).rows[0].decode(0, as: Int.self) > 0,
-                try db.query("SELECT count(*) FROM audit.collect_cursors WHERE account_id = $1 AND endpoint = ANY($2::text[])", [accountId, PGArray.text(Self.pagedEndpoints)]).rows[0].decode(0, as: Int.self) > 0
+                try db.query(
+                    "SELECT count(*) FROM audit.collect_cursors WHERE account_id = $1 AND endpoint = ANY($2::text[])",
+                    [accountId, PGArray.text(Self.pagedEndpoints)]
+                ).rows[0].decode(0, as: Int.self) > 0
             )
         }
         if hasExports { return .export }
@@ -84,7 +86,9 @@ struct ExportBackfill {
                 }
             }
         }
-        logger.info("backfilling through Kraken's data export", metadata: ["start": "\(start)", "end": "\(end)", "paging_from": "\(seed - options.overlapSeconds)"])
+        logger.info(
+            "backfilling through Kraken's data export",
+            metadata: ["start": "\(start)", "end": "\(end)", "paging_from": "\(seed - options.overlapSeconds)"])
         return .export
     }
 
@@ -93,12 +97,14 @@ struct ExportBackfill {
     func latest(_ report: String) async throws(CollectError) -> ExportRecord? {
         let accountId = self.accountId
         return try await store.collectRun { db in
-            guard let r = try db.query(
-                """
-                SELECT id, report, kraken_id, descr, attempt, status, starttm, endtm, file_path, sha256, kraken_status
-                  FROM audit.exports WHERE account_id = $1 AND report = $2 ORDER BY id DESC LIMIT 1
-                """, [accountId, report]
-            ).rows.first else { return nil }
+            guard
+                let r = try db.query(
+                    """
+                    SELECT id, report, kraken_id, descr, attempt, status, starttm, endtm, file_path, sha256, kraken_status
+                      FROM audit.exports WHERE account_id = $1 AND report = $2 ORDER BY id DESC LIMIT 1
+                    """, [accountId, report]
+                ).rows.first
+            else { return nil }
             return ExportRecord(
                 id: try r.decode(0), report: try r.decode(1), krakenId: try r.decodeOptional(2), descr: try r.decode(3),
                 attempt: try r.decode(4), status: try Self.state(r.decode(5)), starttm: try r.decode(6), endtm: try r.decode(7),
@@ -160,7 +166,9 @@ struct ExportBackfill {
                     _ = try await paced.call("RemoveExport", [("id", kid), ("type", "delete")])
                     stats.calls += 1
                 } catch {
-                    logger.info("could not delete the imported report at Kraken (it expires by itself)", metadata: ["id": "\(kid)", "error": "\(error)"])
+                    logger.info(
+                        "could not delete the imported report at Kraken (it expires by itself)",
+                        metadata: ["id": "\(kid)", "error": "\(error)"])
                 }
                 try await update(r.id, "kraken_status = 'Deleted'", [])
             }
@@ -173,7 +181,11 @@ struct ExportBackfill {
                     """
                     INSERT INTO audit.exports (account_id, report, descr, attempt, status, starttm, endtm)
                     VALUES ($1, $2, $3, $4, $7, $5, $6)
-                    """, [accountId, report, "kraken-audit \(name) \(report) \(r.starttm)-\(r.endtm) #\(attempt)", attempt, r.starttm, r.endtm, ExportState.requesting])
+                    """,
+                    [
+                        accountId, report, "kraken-audit \(name) \(report) \(r.starttm)-\(r.endtm) #\(attempt)", attempt, r.starttm,
+                        r.endtm, ExportState.requesting,
+                    ])
             }
             logger.notice("requesting the export again", metadata: ["report": "\(report)", "attempt": "\(attempt)"])
             return true

@@ -37,11 +37,14 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
         case .notZip(let id, let detail):
             return "RetrieveExport \(id) did not return a zip archive (\(detail)); the next run downloads it again"
         case .corruptZip(let path, let reason):
-            return "the export file \(path) is not a readable zip archive (\(reason)); nothing was imported; the report is requested again on the next run"
+            return
+                "the export file \(path) is not a readable zip archive (\(reason)); nothing was imported; the report is requested again on the next run"
         case .unexpectedArchive(let path, let entries):
-            return "the export file \(path) should hold exactly one .csv file but holds [\(entries.joined(separator: ", "))]; nothing was imported"
+            return
+                "the export file \(path) should hold exactly one .csv file but holds [\(entries.joined(separator: ", "))]; nothing was imported"
         case .headerChanged(let report, let problem, let header):
-            return "the \(report) export's CSV header changed (\(problem); header: \(header.joined(separator: ","))); nothing was imported: update kraken-audit's importer for this layout (ExportImporter.swift), or use backfill = \"paging\""
+            return
+                "the \(report) export's CSV header changed (\(problem); header: \(header.joined(separator: ","))); nothing was imported: update kraken-audit's importer for this layout (ExportImporter.swift), or use backfill = \"paging\""
         case .badData(let report, let reason):
             return "the \(report) export holds a value kraken-audit cannot store exactly (\(reason)); nothing was imported"
         case .duplicateIds(let report, let count, let examples):
@@ -55,9 +58,11 @@ public enum ExportError: Error, CustomStringConvertible, Equatable {
         case .fileMissing(let path, let reason):
             return "the downloaded export \(path) \(reason); it is downloaded again"
         case .badKrakenId(let shown):
-            return "Kraken named an export \(shown), which is not 1-64 letters, digits or '-'; it is not used in a file name and nothing was downloaded (check api_url: Kraken's ids look like 'TCJA')"
+            return
+                "Kraken named an export \(shown), which is not 1-64 letters, digits or '-'; it is not used in a file name and nothing was downloaded (check api_url: Kraken's ids look like 'TCJA')"
         case .entryTooLarge(let path, let entry, let problem):
-            return "the export file \(path) was refused before unpacking: its entry \(entry) \(problem); nothing was imported (a damaged or hostile archive; if genuine, raise the export limits)"
+            return
+                "the export file \(path) was refused before unpacking: its entry \(entry) \(problem); nothing was imported (a damaged or hostile archive; if genuine, raise the export limits)"
         case .unsafeFile(let path, let reason):
             return "the export file \(path) \(reason); nothing was read from it"
         }

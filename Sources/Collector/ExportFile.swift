@@ -37,10 +37,14 @@ enum ExportFile {
         do {
             try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
         } catch {
-            throw .unsafeFile(path: parent.path, reason: "cannot be created (\(error)): set --export-dir or KRAKEN_AUDIT_EXPORT_DIR to a writable directory")
+            throw .unsafeFile(
+                path: parent.path,
+                reason: "cannot be created (\(error)): set --export-dir or KRAKEN_AUDIT_EXPORT_DIR to a writable directory")
         }
         if mkdir(path, 0o700) != 0, errno != EEXIST {
-            throw .unsafeFile(path: path, reason: "cannot be created (\(errnoText())): set --export-dir or KRAKEN_AUDIT_EXPORT_DIR to a writable directory")
+            throw .unsafeFile(
+                path: path,
+                reason: "cannot be created (\(errnoText())): set --export-dir or KRAKEN_AUDIT_EXPORT_DIR to a writable directory")
         }
         // mkdir's mode is masked by the umask; chmod is not.
         guard chmod(path, 0o700) == 0 else { throw .unsafeFile(path: path, reason: "cannot be made private (\(errnoText()))") }
@@ -76,4 +80,3 @@ enum ExportFile {
         }
     }
 }
-

@@ -60,10 +60,11 @@ struct ExportImporter {
     static let ledgerRequired = ["txid", "refid", "time", "type", "aclass", "asset", "amount", "fee", "balance"]
     static let ledgerKnown = Set(ledgerRequired + ["subtype", "subclass", "wallet", "amountusd"])
     static let tradeRequired = ["txid", "ordertxid", "pair", "time", "type", "ordertype", "price", "cost", "fee", "vol"]
-    static let tradeKnown = Set(tradeRequired + [
-        "margin", "misc", "ledgers", "postxid", "posttxid", "posstatus", "posstatuscode", "cprice", "ccost", "cfee", "cvol",
-        "cmargin", "net", "trades", "aclass", "subclass", "costusd", "leverage",
-    ])
+    static let tradeKnown = Set(
+        tradeRequired + [
+            "margin", "misc", "ledgers", "postxid", "posttxid", "posstatus", "posstatuscode", "cprice", "ccost", "cfee", "cvol",
+            "cmargin", "net", "trades", "aclass", "subclass", "costusd", "leverage",
+        ])
 
     private struct HeaderFound: Error { let bytes: [UInt8] }
 
@@ -87,12 +88,16 @@ struct ExportImporter {
         let unpacked = Int64(clamping: entry.uncompressedSize)
         let packed = Int64(clamping: entry.compressedSize)
         if unpacked > limits.maxUncompressedBytes {
-            throw .entryTooLarge(path: file.path, entry: entry.path, problem: "would unpack to \(unpacked) bytes, over the limit of \(limits.maxUncompressedBytes)")
+            throw .entryTooLarge(
+                path: file.path, entry: entry.path,
+                problem: "would unpack to \(unpacked) bytes, over the limit of \(limits.maxUncompressedBytes)")
         }
         if unpacked >= ExportLimits.ratioFloor, Double(unpacked) > Double(max(packed, 1)) * limits.maxCompressionRatio {
             throw .entryTooLarge(
                 path: file.path, entry: entry.path,
-                problem: "is compressed \(unpacked / max(packed, 1)) : 1 (\(packed) bytes unpacking to \(unpacked)), over the limit of \(Int(limits.maxCompressionRatio)) : 1")
+                problem:
+                    "is compressed \(unpacked / max(packed, 1)) : 1 (\(packed) bytes unpacking to \(unpacked)), over the limit of \(Int(limits.maxCompressionRatio)) : 1"
+            )
         }
         return (archive, entry)
     }
@@ -178,7 +183,9 @@ struct ExportImporter {
                     _ = try archive.extract(entry, bufferSize: 1 << 20) { data in
                         unpacked += Int64(data.count)
                         if unpacked > unpackLimit {
-                            throw ExportError.entryTooLarge(path: file.path, entry: entry.path, problem: "unpacks to more than the \(unpackLimit) bytes it declared or the limit allows")
+                            throw ExportError.entryTooLarge(
+                                path: file.path, entry: entry.path,
+                                problem: "unpacks to more than the \(unpackLimit) bytes it declared or the limit allows")
                         }
                         try data.withUnsafeBytes { raw in
                             if skip >= raw.count {
@@ -317,7 +324,8 @@ struct ExportImporter {
     func verify(_ db: PGConnection, stage: String, idColumn: String, keyed: Int, result: inout ImportResult) throws {
         let dups = try db.query("SELECT \(idColumn) FROM \(stage) GROUP BY 1 HAVING count(*) > 1 ORDER BY 1").rows
         if !dups.isEmpty {
-            throw ExportError.duplicateIds(report: report, count: dups.count, examples: try dups.prefix(5).map { try $0.decode(0, as: String.self) })
+            throw ExportError.duplicateIds(
+                report: report, count: dups.count, examples: try dups.prefix(5).map { try $0.decode(0, as: String.self) })
         }
         let outside = try db.query(
             """
@@ -327,7 +335,8 @@ struct ExportImporter {
         ).rows[0]
         let outsideCount = try outside.decode(0, as: Int.self)
         if outsideCount > 0 {
-            throw ExportError.outsideWindow(report: report, count: outsideCount, example: try outside.decodeOptional(1, as: String.self) ?? "")
+            throw ExportError.outsideWindow(
+                report: report, count: outsideCount, example: try outside.decodeOptional(1, as: String.self) ?? "")
         }
         if let first = try db.query("SELECT \(idColumn), time::text FROM \(stage) ORDER BY time, \(idColumn) LIMIT 1").rows.first,
             let last = try db.query("SELECT \(idColumn), time::text FROM \(stage) ORDER BY time DESC, \(idColumn) DESC LIMIT 1").rows.first
@@ -345,7 +354,9 @@ struct ExportImporter {
             result.verification.append(("fees_sign_normalised", .bool(true)))
         }
         if report == "ledgers" {
-            let unknownAssets = try db.query("SELECT DISTINCT file_asset FROM export_ledger WHERE file_asset = asset AND NOT EXISTS (SELECT 1 FROM export_asset_alias a WHERE a.name = asset) ORDER BY 1").rows
+            let unknownAssets = try db.query(
+                "SELECT DISTINCT file_asset FROM export_ledger WHERE file_asset = asset AND NOT EXISTS (SELECT 1 FROM export_asset_alias a WHERE a.name = asset) ORDER BY 1"
+            ).rows
             if !unknownAssets.isEmpty {
                 result.verification.append(("unknown_assets", .array(try unknownAssets.map { .string(try $0.decode(0, as: String.self)) })))
             }
@@ -367,11 +378,14 @@ struct ExportImporter {
                 """
             ).rows[0]
             result.verification.append(("balance_chain_breaks", .number(String(try chain.decode(0, as: Int.self)))))
-            result.verification.append(("balance_chain_break_ids", (try? JSONValue.parse(Array(try chain.decode(1, as: String.self).utf8))) ?? .array([])))
+            result.verification.append(
+                ("balance_chain_break_ids", (try? JSONValue.parse(Array(try chain.decode(1, as: String.self).utf8))) ?? .array([])))
             let assets = try db.query("SELECT count(DISTINCT asset) FROM export_ledger").rows[0].decode(0, as: Int.self)
             result.verification.append(("assets", .number(String(assets))))
         } else {
-            let unknownPairs = try db.query("SELECT DISTINCT file_pair FROM export_trades WHERE file_pair = pair AND NOT EXISTS (SELECT 1 FROM export_pair_alias a WHERE a.name = pair) ORDER BY 1").rows
+            let unknownPairs = try db.query(
+                "SELECT DISTINCT file_pair FROM export_trades WHERE file_pair = pair AND NOT EXISTS (SELECT 1 FROM export_pair_alias a WHERE a.name = pair) ORDER BY 1"
+            ).rows
             if !unknownPairs.isEmpty {
                 result.verification.append(("unknown_pairs", .array(try unknownPairs.map { .string(try $0.decode(0, as: String.self)) })))
             }
@@ -386,4 +400,3 @@ struct ExportImporter {
         }
     }
 }
-

@@ -32,7 +32,9 @@ struct KeySnapshot {
         // What kraken-audit had done with the key before this call: key_used_elsewhere compares Kraken's answer
         // with it (read before the call, so this call's own nonce is not part of it).
         let before: (nonce: Int64?, used: Date?) = try await store.collectRun { db in
-            guard let r = try db.query("SELECT last_nonce, last_used_at FROM audit.api_keys WHERE key_fingerprint = $1", [fingerprint]).rows.first
+            guard
+                let r = try db.query("SELECT last_nonce, last_used_at FROM audit.api_keys WHERE key_fingerprint = $1", [fingerprint]).rows
+                    .first
             else { return (nil, nil) }
             return (try r.decodeOptional(0, as: Int64.self), try r.decodeOptional(1, as: Date.self))
         }
@@ -51,7 +53,8 @@ struct KeySnapshot {
             }
             guard methodOnly else { throw error }
             outcome.stats.calls = 1
-            logger.warning("could not read the key's settings (GetApiKeyInfo); no posture snapshot this run", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not read the key's settings (GetApiKeyInfo); no posture snapshot this run", metadata: ["error": "\(error)"])
             return outcome
         }
         outcome.stats.calls = 1
@@ -60,7 +63,9 @@ struct KeySnapshot {
         do {
             row = try Row(response.result)
         } catch {
-            logger.warning("GetApiKeyInfo answered in a shape kraken-audit cannot store; no posture snapshot this run", metadata: ["reason": "\(error.reason)"])
+            logger.warning(
+                "GetApiKeyInfo answered in a shape kraken-audit cannot store; no posture snapshot this run",
+                metadata: ["reason": "\(error.reason)"])
             return outcome
         }
         try await store.collectRun { db in
@@ -101,7 +106,6 @@ struct KeySnapshot {
 
     /// Kraken errors about GetApiKeyInfo itself rather than the key or the connection.
     static let methodOnly: Set<KrakenErrorString.Kind> = [.permissionDenied, .unknownMethod, .invalidArguments, .other]
-
 
     /// Why an answer cannot be stored.
     struct ShapeError: Error {

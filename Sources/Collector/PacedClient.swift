@@ -38,7 +38,8 @@ public final class PacedClient: Sendable {
         retry: RetryPolicy, jitterMargin: Double = 0.25, maxResponseBytes: Int = KrakenClient.defaultMaxResponseBytes,
         logger: Logger
     ) throws {
-        self.configLabel = configLabel ?? "rate_limit max \(TierLadder.number(limit.max)), decay \(TierLadder.number(limit.decayPerSecond))/s"
+        self.configLabel =
+            configLabel ?? "rate_limit max \(TierLadder.number(limit.max)), decay \(TierLadder.number(limit.decayPerSecond))/s"
         self.pacing = PacingState(configured: limit)
         self.account = account
         self.accountId = accountId
@@ -230,8 +231,9 @@ public final class PacedClient: Sendable {
                 ])
             return pacing.load(configured)
         }
-        let limit = pacing.load(RateLimit(
-            max: min(learned.max, configured.max), decayPerSecond: min(learned.decayPerSecond, configured.decayPerSecond)))
+        let limit = pacing.load(
+            RateLimit(
+                max: min(learned.max, configured.max), decayPerSecond: min(learned.decayPerSecond, configured.decayPerSecond)))
         logger.info(
             "pacing this key slower than configured, as learned by an earlier run",
             metadata: [
@@ -293,7 +295,8 @@ public final class PacedClient: Sendable {
         if learned != nil {
             logger.notice("rate limit exceeded despite pacing: assumed counter lowered", metadata: metadata)
         } else {
-            logger.warning("rate limit exceeded at the slowest tier's pacing: is another program using this key? backing off", metadata: metadata)
+            logger.warning(
+                "rate limit exceeded at the slowest tier's pacing: is another program using this key? backing off", metadata: metadata)
         }
     }
 

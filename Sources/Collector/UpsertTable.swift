@@ -33,11 +33,16 @@ struct UpsertTable: Sendable {
     /// The condition under which a conflicting row is updated (`t` is the existing row).
     let updateWhen: String
 
-    init(table: String, stage: String, columns: [(String, String)], keys: Set<String>, keepWhenMissing: Set<String> = [], notInTable: Set<String> = [], updateWhen: String) {
+    init(
+        table: String, stage: String, columns: [(String, String)], keys: Set<String>, keepWhenMissing: Set<String> = [],
+        notInTable: Set<String> = [], updateWhen: String
+    ) {
         self.table = table
         self.stage = stage
         self.columns = columns.map { name, type in
-            Column(name: name, type: type, onConflict: keys.contains(name) ? .key : keepWhenMissing.contains(name) ? .keepWhenMissing : .replace)
+            Column(
+                name: name, type: type,
+                onConflict: keys.contains(name) ? .key : keepWhenMissing.contains(name) ? .keepWhenMissing : .replace)
         }
         self.notInTable = notInTable
         self.updateWhen = updateWhen
@@ -82,4 +87,3 @@ struct UpsertTable: Sendable {
             """
     }
 }
-

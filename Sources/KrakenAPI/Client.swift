@@ -107,7 +107,9 @@ public enum KrakenPayload: Sendable {
     case binary([UInt8])
 
     /// Whether `body` starts like a zip archive (local file header signature).
-    public static func isZip(_ body: [UInt8]) -> Bool { body.count >= 4 && body[0] == 0x50 && body[1] == 0x4B && body[2] == 0x03 && body[3] == 0x04 }
+    public static func isZip(_ body: [UInt8]) -> Bool {
+        body.count >= 4 && body[0] == 0x50 && body[1] == 0x4B && body[2] == 0x03 && body[3] == 0x04
+    }
 }
 
 /// What one attempt of a call looked like, for the call log (`audit.api_calls`). Never holds secrets.
@@ -283,7 +285,8 @@ public struct KrakenClient: Sendable {
         let bytes = file.map { Int($0.byteCount) } ?? response.body.count
         if (300..<400).contains(status) {
             let host = Self.redirectHost(response.location, from: request.url)
-            logger.warning("kraken call redirected; not followed", metadata: ["method": "\(method)", "status": "\(status)", "host": "\(host)"])
+            logger.warning(
+                "kraken call redirected; not followed", metadata: ["method": "\(method)", "status": "\(status)", "host": "\(host)"])
             return (.failure(.redirected(method: method, status: status, host: host)), status, bytes)
         }
         guard status == 200 else {

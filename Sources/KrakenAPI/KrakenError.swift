@@ -157,11 +157,14 @@ public enum KrakenError: Error, CustomStringConvertible, Equatable {
         case .nonceUnavailable(let reason):
             return "no nonce could be taken for the key: \(reason)"
         case .redirected(let method, let status, let host):
-            return "Kraken \(method) answered HTTP \(status), a redirect to \(host); kraken-audit never follows redirects (they would send the API key and signature to another server): set api_url to Kraken's API itself (https://api.kraken.com) and check any proxy in between"
+            return
+                "Kraken \(method) answered HTTP \(status), a redirect to \(host); kraken-audit never follows redirects (they would send the API key and signature to another server): set api_url to Kraken's API itself (https://api.kraken.com) and check any proxy in between"
         case .responseTooLarge(let method, let limit):
-            return "Kraken \(method) sent a response larger than \(Self.size(limit)); it was stopped and discarded (nothing of it was stored): check api_url, or raise the limit (max_response_mib) if the answer is genuine"
+            return
+                "Kraken \(method) sent a response larger than \(Self.size(limit)); it was stopped and discarded (nothing of it was stored): check api_url, or raise the limit (max_response_mib) if the answer is genuine"
         case .responseFileFailed(let method, let reason):
-            return "Kraken \(method): writing the downloaded file failed (\(reason)): free disk space or set --export-dir / KRAKEN_AUDIT_EXPORT_DIR to a writable directory"
+            return
+                "Kraken \(method): writing the downloaded file failed (\(reason)): free disk space or set --export-dir / KRAKEN_AUDIT_EXPORT_DIR to a writable directory"
         }
     }
 

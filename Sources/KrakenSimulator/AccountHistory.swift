@@ -173,7 +173,8 @@ struct AccountHistory: Sendable {
 
     /// Index of the row with `serial` in an array whose serials increase with the index.
     static func index<T>(of serial: Int64, in rows: [T], serialOf: (T) -> Int64) -> Int? {
-        var lo = 0, hi = rows.count
+        var lo = 0
+        var hi = rows.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if serialOf(rows[mid]) < serial { lo = mid + 1 } else { hi = mid }

@@ -44,18 +44,42 @@ enum Catalogue {
     static let xbt = 0, eth = 1, usd = 2, eur = 3, dot = 4, sol = 5, ada = 6, usdt = 7, dotStaked = 8
 
     static let pairs: [PairInfo] = [
-        PairInfo(key: "XXBTZUSD", altname: "XBTUSD", wsname: "XBT/USD", base: xbt, quote: usd, pairDecimals: 1, lotDecimals: 8, costDecimals: 5, ordermin: "0.00005", costmin: "0.5", tickSize: "0.1"),
-        PairInfo(key: "XETHZUSD", altname: "ETHUSD", wsname: "ETH/USD", base: eth, quote: usd, pairDecimals: 2, lotDecimals: 8, costDecimals: 5, ordermin: "0.002", costmin: "0.5", tickSize: "0.01"),
-        PairInfo(key: "XXBTZEUR", altname: "XBTEUR", wsname: "XBT/EUR", base: xbt, quote: eur, pairDecimals: 1, lotDecimals: 8, costDecimals: 5, ordermin: "0.00005", costmin: "0.45", tickSize: "0.1"),
-        PairInfo(key: "XETHZEUR", altname: "ETHEUR", wsname: "ETH/EUR", base: eth, quote: eur, pairDecimals: 2, lotDecimals: 8, costDecimals: 5, ordermin: "0.002", costmin: "0.45", tickSize: "0.01"),
-        PairInfo(key: "DOTUSD", altname: "DOTUSD", wsname: "DOT/USD", base: dot, quote: usd, pairDecimals: 4, lotDecimals: 8, costDecimals: 5, ordermin: "0.6", costmin: "0.5", tickSize: "0.0001"),
-        PairInfo(key: "SOLUSD", altname: "SOLUSD", wsname: "SOL/USD", base: sol, quote: usd, pairDecimals: 2, lotDecimals: 8, costDecimals: 5, ordermin: "0.02", costmin: "0.5", tickSize: "0.01"),
-        PairInfo(key: "DOTEUR", altname: "DOTEUR", wsname: "DOT/EUR", base: dot, quote: eur, pairDecimals: 4, lotDecimals: 8, costDecimals: 5, ordermin: "0.6", costmin: "0.45", tickSize: "0.0001"),
-        PairInfo(key: "SOLEUR", altname: "SOLEUR", wsname: "SOL/EUR", base: sol, quote: eur, pairDecimals: 2, lotDecimals: 8, costDecimals: 5, ordermin: "0.02", costmin: "0.45", tickSize: "0.01"),
-        PairInfo(key: "ADAUSD", altname: "ADAUSD", wsname: "ADA/USD", base: ada, quote: usd, pairDecimals: 6, lotDecimals: 8, costDecimals: 5, ordermin: "10", costmin: "0.5", tickSize: "0.000001"),
-        PairInfo(key: "ADAEUR", altname: "ADAEUR", wsname: "ADA/EUR", base: ada, quote: eur, pairDecimals: 6, lotDecimals: 8, costDecimals: 5, ordermin: "10", costmin: "0.45", tickSize: "0.000001"),
-        PairInfo(key: "USDTZUSD", altname: "USDTUSD", wsname: "USDT/USD", base: usdt, quote: usd, pairDecimals: 4, lotDecimals: 8, costDecimals: 5, ordermin: "5", costmin: "0.5", tickSize: "0.0001"),
-        PairInfo(key: "XETHXXBT", altname: "ETHXBT", wsname: "ETH/XBT", base: eth, quote: xbt, pairDecimals: 5, lotDecimals: 8, costDecimals: 10, ordermin: "0.002", costmin: "0.00002", tickSize: "0.00001"),
+        PairInfo(
+            key: "XXBTZUSD", altname: "XBTUSD", wsname: "XBT/USD", base: xbt, quote: usd, pairDecimals: 1, lotDecimals: 8, costDecimals: 5,
+            ordermin: "0.00005", costmin: "0.5", tickSize: "0.1"),
+        PairInfo(
+            key: "XETHZUSD", altname: "ETHUSD", wsname: "ETH/USD", base: eth, quote: usd, pairDecimals: 2, lotDecimals: 8, costDecimals: 5,
+            ordermin: "0.002", costmin: "0.5", tickSize: "0.01"),
+        PairInfo(
+            key: "XXBTZEUR", altname: "XBTEUR", wsname: "XBT/EUR", base: xbt, quote: eur, pairDecimals: 1, lotDecimals: 8, costDecimals: 5,
+            ordermin: "0.00005", costmin: "0.45", tickSize: "0.1"),
+        PairInfo(
+            key: "XETHZEUR", altname: "ETHEUR", wsname: "ETH/EUR", base: eth, quote: eur, pairDecimals: 2, lotDecimals: 8, costDecimals: 5,
+            ordermin: "0.002", costmin: "0.45", tickSize: "0.01"),
+        PairInfo(
+            key: "DOTUSD", altname: "DOTUSD", wsname: "DOT/USD", base: dot, quote: usd, pairDecimals: 4, lotDecimals: 8, costDecimals: 5,
+            ordermin: "0.6", costmin: "0.5", tickSize: "0.0001"),
+        PairInfo(
+            key: "SOLUSD", altname: "SOLUSD", wsname: "SOL/USD", base: sol, quote: usd, pairDecimals: 2, lotDecimals: 8, costDecimals: 5,
+            ordermin: "0.02", costmin: "0.5", tickSize: "0.01"),
+        PairInfo(
+            key: "DOTEUR", altname: "DOTEUR", wsname: "DOT/EUR", base: dot, quote: eur, pairDecimals: 4, lotDecimals: 8, costDecimals: 5,
+            ordermin: "0.6", costmin: "0.45", tickSize: "0.0001"),
+        PairInfo(
+            key: "SOLEUR", altname: "SOLEUR", wsname: "SOL/EUR", base: sol, quote: eur, pairDecimals: 2, lotDecimals: 8, costDecimals: 5,
+            ordermin: "0.02", costmin: "0.45", tickSize: "0.01"),
+        PairInfo(
+            key: "ADAUSD", altname: "ADAUSD", wsname: "ADA/USD", base: ada, quote: usd, pairDecimals: 6, lotDecimals: 8, costDecimals: 5,
+            ordermin: "10", costmin: "0.5", tickSize: "0.000001"),
+        PairInfo(
+            key: "ADAEUR", altname: "ADAEUR", wsname: "ADA/EUR", base: ada, quote: eur, pairDecimals: 6, lotDecimals: 8, costDecimals: 5,
+            ordermin: "10", costmin: "0.45", tickSize: "0.000001"),
+        PairInfo(
+            key: "USDTZUSD", altname: "USDTUSD", wsname: "USDT/USD", base: usdt, quote: usd, pairDecimals: 4, lotDecimals: 8,
+            costDecimals: 5, ordermin: "5", costmin: "0.5", tickSize: "0.0001"),
+        PairInfo(
+            key: "XETHXXBT", altname: "ETHXBT", wsname: "ETH/XBT", base: eth, quote: xbt, pairDecimals: 5, lotDecimals: 8, costDecimals: 10,
+            ordermin: "0.002", costmin: "0.00002", tickSize: "0.00001"),
     ]
 
     /// Pairs every simulated account trades from the first week on.

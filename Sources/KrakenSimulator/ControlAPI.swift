@@ -16,7 +16,8 @@ extension SimulatorState {
         }
         func string(_ name: String) -> String? { body[name]?.stringValue ?? query[name] }
         func number(_ name: String) -> Double? { (body[name]?.numberText ?? body[name]?.stringValue ?? query[name]).flatMap(Double.init) }
-        let get = request.method == "GET", post = request.method == "POST"
+        let get = request.method == "GET"
+        let post = request.method == "POST"
         do throws(SimulatorError) {
             switch path {
             case "/_sim", "/_sim/health":
@@ -93,9 +94,11 @@ extension SimulatorState {
             case "/_sim/reset" where post:
                 reset()
                 return json(200, .object([("reset", .bool(true))]))
-            case _ where path == "/_sim/address-book" || path.hasPrefix("/_sim/address-book/"): return json(200, try addressBookControl(method: request.method, path: path, field: string))
+            case _ where path == "/_sim/address-book" || path.hasPrefix("/_sim/address-book/"):
+                return json(200, try addressBookControl(method: request.method, path: path, field: string))
             case _ where path.hasPrefix("/_sim/keys/"): return controlKeys(request, path: path)
-            case _ where path.hasPrefix("/_sim/ledger/"): return json(200, try ledgerControl(method: request.method, path: path, field: string))
+            case _ where path.hasPrefix("/_sim/ledger/"):
+                return json(200, try ledgerControl(method: request.method, path: path, field: string))
             case "/_sim/order": return json(200, try orderControl(method: request.method, field: string))
             default:
                 return json(404, .object([("error", .string("unknown control endpoint \(request.method) \(path)"))]))

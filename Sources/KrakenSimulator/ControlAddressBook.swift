@@ -44,7 +44,9 @@ extension SimulatorState {
                 ("address", .string(entry.address)), ("amount", .string(amount)),
             ])
         default:
-            throw .invalidOption("unknown address-book request \(method) \(path) (GET/POST /_sim/address-book, POST /_sim/address-book/rename, POST /_sim/address-book/withdraw)")
+            throw .invalidOption(
+                "unknown address-book request \(method) \(path) (GET/POST /_sim/address-book, POST /_sim/address-book/rename, POST /_sim/address-book/withdraw)"
+            )
         }
     }
 
@@ -87,7 +89,11 @@ extension SimulatorState {
         let a = try find(account)
         let key = try Self.assetKey(asset)
         guard let index = Catalogue.assetIndex(key) else { throw .invalidOption("unknown asset '\(asset)'") }
-        guard let entry = (a.addressBook ?? a.builder.profileTruth.normalWithdrawalAddresses).first(where: { $0.asset == key && $0.key == name }) else {
+        guard
+            let entry = (a.addressBook ?? a.builder.profileTruth.normalWithdrawalAddresses).first(where: {
+                $0.asset == key && $0.key == name
+            })
+        else {
             throw .invalidOption("account '\(account)' has no \(key) address-book entry named '\(name)'")
         }
         let decimals = Catalogue.assets[index].decimals

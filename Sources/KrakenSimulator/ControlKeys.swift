@@ -93,7 +93,9 @@ extension SimulatorState {
         let a = try find(account)
         if let p = change.permissions {
             let unknown = p.filter { !Self.krakenPermissions.contains($0) }
-            guard unknown.isEmpty else { throw .invalidOption("unknown permission(s) \(unknown); Kraken's are \(Self.krakenPermissions.joined(separator: ", "))") }
+            guard unknown.isEmpty else {
+                throw .invalidOption("unknown permission(s) \(unknown); Kraken's are \(Self.krakenPermissions.joined(separator: ", "))")
+            }
             a.key.permissions = p
         }
         if let v = change.ipAllowlist { a.key.ipAllowlist = v }
@@ -120,7 +122,10 @@ extension SimulatorState {
         let sign = a.key.signer.sign(path: path, nonce: nonce, body: body)
         let request = SimHTTPRequest(
             method: "POST", path: path,
-            headers: ["API-Key": a.key.apiKey, "API-Sign": sign, "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "another-client/1.0"],
+            headers: [
+                "API-Key": a.key.apiKey, "API-Sign": sign, "Content-Type": "application/x-www-form-urlencoded",
+                "User-Agent": "another-client/1.0",
+            ],
             body: body)
         var seen: UInt64? = nil
         let answer = privateCall(method: method, request: request, nonce: &seen)
@@ -136,7 +141,9 @@ extension SimulatorState {
     static func keyChange(_ body: JSONValue) throws(SimulatorError) -> KeySettingsChange {
         func strings(_ key: String) throws(SimulatorError) -> [String]? {
             guard let v = body[key] else { return nil }
-            guard let list = v.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else { throw .invalidOption("'\(key)' must be an array of strings") }
+            guard let list = v.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
+                throw .invalidOption("'\(key)' must be an array of strings")
+            }
             return list.compactMap(\.stringValue)
         }
         func seconds(_ key: String) throws(SimulatorError) -> Int64? {
@@ -158,7 +165,9 @@ extension SimulatorState {
 
     static func unsigned(_ v: JSONValue?, _ key: String) throws(SimulatorError) -> UInt64? {
         guard let v else { return nil }
-        guard let text = v.numberText ?? v.stringValue, let n = UInt64(text) else { throw .invalidOption("'\(key)' must be a non-negative whole number") }
+        guard let text = v.numberText ?? v.stringValue, let n = UInt64(text) else {
+            throw .invalidOption("'\(key)' must be a non-negative whole number")
+        }
         return n
     }
 

@@ -81,7 +81,8 @@ extension SimulatorState {
         return .object([
             ("ledger_id", .string(h.ledgerID(row))), ("refid", .string(h.refid(row))),
             ("asset", .string(Catalogue.assets[Int(row.asset)].key)), ("amount", .string(Fixed.format(row.amount, decimals: decimals))),
-            ("fee", .string(Fixed.format(row.fee, decimals: decimals))), ("balance", .string(Fixed.format(row.balance, decimals: decimals))),
+            ("fee", .string(Fixed.format(row.fee, decimals: decimals))),
+            ("balance", .string(Fixed.format(row.balance, decimals: decimals))),
         ])
     }
 }

@@ -38,14 +38,20 @@ extension SimulatorState {
         let now = max(nowTicks(), a.builder.lastTime + 1)
         let notional = a.builder.normalNotionalUSD()
         // Fund the order (with a margin for the price) an hour before, as the owner would have.
-        let (asset, needed) = orderSide == .buy
-            ? (info.quote, Fixed.fromDouble(notional * 1.2 / a.builder.assetUSD[info.quote], decimals: Catalogue.assets[info.quote].decimals))
+        let (asset, needed) =
+            orderSide == .buy
+            ? (
+                info.quote,
+                Fixed.fromDouble(notional * 1.2 / a.builder.assetUSD[info.quote], decimals: Catalogue.assets[info.quote].decimals)
+            )
             : (info.base, Fixed.fromDouble(notional * 1.2 / a.builder.assetUSD[info.base], decimals: Catalogue.assets[info.base].decimals))
         if a.builder.balances[asset] < needed {
             a.builder.deposit(asset: asset, amount: needed - a.builder.balances[asset], time: max(a.builder.lastTime + 1, now - 36_000_000))
         }
         let time = max(now, a.builder.lastTime + 1)
-        guard let serial = a.builder.filledOrder(pair: pairIndex, side: orderSide, notionalUSD: notional, time: time, fills: 1, type: .market),
+        guard
+            let serial = a.builder.filledOrder(
+                pair: pairIndex, side: orderSide, notionalUSD: notional, time: time, fills: 1, type: .market),
             let oi = a.builder.history.orderIndex(serial: serial)
         else {
             throw .invalidOption("the account cannot afford the order")

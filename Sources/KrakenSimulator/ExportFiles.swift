@@ -69,8 +69,11 @@ enum ExportFiles {
     }
 
     /// The file's rows (header first) as (value, quoted) cells.
-    static func table(_ export: SimExport, history h: AccountHistory, generation: ExportHeaderGeneration, awkward: Bool) -> [[(String, Bool)]] {
-        let lo = export.dataStart * 10_000, hi = export.dataEnd * 10_000
+    static func table(_ export: SimExport, history h: AccountHistory, generation: ExportHeaderGeneration, awkward: Bool) -> [[(
+        String, Bool
+    )]] {
+        let lo = export.dataStart * 10_000
+        let hi = export.dataEnd * 10_000
         var rows: [[(String, Bool)]] = []
         if export.report == "ledgers" {
             var header = ["txid", "refid", "time", "type"]
@@ -109,7 +112,9 @@ enum ExportFiles {
                 }
             }
         } else {
-            var header = ["txid", "ordertxid", "pair", "time", "type", "ordertype", "price", "cost", "fee", "vol", "margin", "misc", "ledgers"]
+            var header = [
+                "txid", "ordertxid", "pair", "time", "type", "ordertype", "price", "cost", "fee", "vol", "margin", "misc", "ledgers",
+            ]
             if generation == .current { header += ["postxid", "posstatus", "cprice", "ccost", "cfee", "cvol", "cmargin", "net", "trades"] }
             let selected = export.fields.map { Set($0 + ["txid", "pair", "type"]) }
             let columns = header.filter { selected?.contains($0) ?? true }
@@ -123,21 +128,22 @@ enum ExportFiles {
                     "margin": PrivateEndpoints.quoteAmount(0, pair),
                 ]
                 let ledgers = [t.ledgerSerial + 1, t.ledgerSerial].map { h.ledgerIDs.format($0) }.joined(separator: ",")
-                rows.append(columns.map { c in
-                    switch c {
-                    case "txid": (h.tradeID(t.serial), true)
-                    case "ordertxid": (h.orderID(t.orderSerial), true)
-                    case "pair": (displayPair(pair, generation), true)
-                    case "time": (time(t.time, fraction: true), true)
-                    case "type": (t.side.name, true)
-                    case "ordertype": (t.orderType.name, true)
-                    case "price", "cost", "fee", "vol", "margin": (number(numbers[c] ?? "0"), false)
-                    case "misc": ("", true)
-                    case "ledgers": (ledgers, true)
-                    case "postxid": ("TKH2SE-M7IF5-CFI7LT", true)
-                    default: ("", false)
-                    }
-                })
+                rows.append(
+                    columns.map { c in
+                        switch c {
+                        case "txid": (h.tradeID(t.serial), true)
+                        case "ordertxid": (h.orderID(t.orderSerial), true)
+                        case "pair": (displayPair(pair, generation), true)
+                        case "time": (time(t.time, fraction: true), true)
+                        case "type": (t.side.name, true)
+                        case "ordertype": (t.orderType.name, true)
+                        case "price", "cost", "fee", "vol", "margin": (number(numbers[c] ?? "0"), false)
+                        case "misc": ("", true)
+                        case "ledgers": (ledgers, true)
+                        case "postxid": ("TKH2SE-M7IF5-CFI7LT", true)
+                        default: ("", false)
+                        }
+                    })
             }
         }
         return rows

@@ -5,7 +5,8 @@ enum FaultPages {
     static func page(_ status: Int) -> String {
         let (title, text): (String, String)
         switch status {
-        case 520: (title, text) = ("api.kraken.com | 520: Web server is returning an unknown error", "Web server is returning an unknown error")
+        case 520:
+            (title, text) = ("api.kraken.com | 520: Web server is returning an unknown error", "Web server is returning an unknown error")
         case 502: (title, text) = ("api.kraken.com | 502: Bad gateway", "Bad gateway")
         case 504: (title, text) = ("api.kraken.com | 504: Gateway time-out", "Gateway time-out")
         default: (title, text) = ("500 Internal Server Error", "Internal Server Error")

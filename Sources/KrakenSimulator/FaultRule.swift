@@ -51,16 +51,24 @@ public struct FaultRule: Sendable, Equatable {
     public static func parse(_ text: String) throws(SimulatorError) -> FaultRule {
         let t = text.trimmingCharacters(in: .whitespaces)
         if let eq = t.firstIndex(of: "=") {
-            guard let kind = FaultKind(rawValue: String(t[..<eq])) else { throw .invalidOption("unknown fault kind in '\(t)'; kinds: \(FaultKind.allCases.map(\.rawValue).joined(separator: ", "))") }
-            guard let rate = Double(t[t.index(after: eq)...]), (0...1).contains(rate) else { throw .invalidOption("fault rate in '\(t)' must be a number in 0...1") }
+            guard let kind = FaultKind(rawValue: String(t[..<eq])) else {
+                throw .invalidOption("unknown fault kind in '\(t)'; kinds: \(FaultKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let rate = Double(t[t.index(after: eq)...]), (0...1).contains(rate) else {
+                throw .invalidOption("fault rate in '\(t)' must be a number in 0...1")
+            }
             return FaultRule(kind: kind, rate: rate)
         }
         if let colon = t.firstIndex(of: ":") {
             guard let kind = FaultKind(rawValue: String(t[..<colon])) else { throw .invalidOption("unknown fault kind in '\(t)'") }
-            guard let count = Int(t[t.index(after: colon)...]), count > 0 else { throw .invalidOption("fault count in '\(t)' must be a positive integer") }
+            guard let count = Int(t[t.index(after: colon)...]), count > 0 else {
+                throw .invalidOption("fault count in '\(t)' must be a positive integer")
+            }
             return FaultRule(kind: kind, rate: 1, count: count)
         }
-        guard let kind = FaultKind(rawValue: t) else { throw .invalidOption("unknown fault kind '\(t)'; kinds: \(FaultKind.allCases.map(\.rawValue).joined(separator: ", "))") }
+        guard let kind = FaultKind(rawValue: t) else {
+            throw .invalidOption("unknown fault kind '\(t)'; kinds: \(FaultKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         return FaultRule(kind: kind)
     }
 }

@@ -21,7 +21,8 @@ enum Fixed {
         if to == from { return value }
         if to > from { return value * pow10[to - from] }
         let d = pow10[from - to]
-        let q = value / d, r = value % d
+        let q = value / d
+        let r = value % d
         if r.magnitude * 2 >= d.magnitude { return q + (value < 0 ? -1 : 1) }
         return q
     }

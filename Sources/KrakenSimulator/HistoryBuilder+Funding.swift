@@ -97,7 +97,8 @@ extension HistoryBuilder {
         let (method, network) = HistoryBuilder.methodNames(asset)
         let serial = appendLedger(
             time: time, type: .deposit, asset: asset, amount: amount, fee: 0, refKind: .funding, refValue: Int64(index))
-        let info = asset == Catalogue.eur || asset == Catalogue.usd ? "DE" + String(txid(Catalogue.eur).prefix(12)) : randomAddress(asset: asset)
+        let info =
+            asset == Catalogue.eur || asset == Catalogue.usd ? "DE" + String(txid(Catalogue.eur).prefix(12)) : randomAddress(asset: asset)
         history.fundings.append(
             FundingRow(
                 isWithdrawal: false, asset: UInt8(asset), amount: amount, fee: 0, time: time, refid: refid,
@@ -109,7 +110,9 @@ extension HistoryBuilder {
     mutating func normalDeposit(first: Bool, time: Int64) {
         if first {
             deposit(asset: Catalogue.usd, amount: Fixed.fromDouble(typicalNotionalUSD * 300, decimals: 4), time: time)
-            deposit(asset: Catalogue.eur, amount: Fixed.fromDouble(typicalNotionalUSD * 150 / assetUSD[Catalogue.eur], decimals: 4), time: time + 600 * 10_000)
+            deposit(
+                asset: Catalogue.eur, amount: Fixed.fromDouble(typicalNotionalUSD * 150 / assetUSD[Catalogue.eur], decimals: 4),
+                time: time + 600 * 10_000)
             return
         }
         let asset = rng.chance(0.5) ? Catalogue.eur : Catalogue.usd
@@ -142,8 +145,12 @@ extension HistoryBuilder {
         guard amount > 0 else { return }
         let ref = nextMisc
         nextMisc += 1
-        appendLedger(time: time, type: .transfer, subtype: .spotToStaking, asset: Catalogue.dot, amount: -amount, fee: 0, refKind: .misc, refValue: ref)
-        appendLedger(time: time, type: .transfer, subtype: .stakingFromSpot, asset: Catalogue.dotStaked, amount: amount, fee: 0, refKind: .misc, refValue: ref)
+        appendLedger(
+            time: time, type: .transfer, subtype: .spotToStaking, asset: Catalogue.dot, amount: -amount, fee: 0, refKind: .misc,
+            refValue: ref)
+        appendLedger(
+            time: time, type: .transfer, subtype: .stakingFromSpot, asset: Catalogue.dotStaked, amount: amount, fee: 0, refKind: .misc,
+            refValue: ref)
     }
 
     mutating func stakingReward(time: Int64) {

@@ -38,7 +38,8 @@ extension HistoryBuilder {
             if let d = firstBusinessDay(atFraction: f) { out[d, default: []].append(kind) }
         }
         // DST: the first business day after each transition inside the history (after the first week).
-        var seenSpring = false, seenAutumn = false
+        var seenSpring = false
+        var seenAutumn = false
         for i in days.indices.dropFirst(7) where days[i].business {
             guard let prev = days[..<i].last(where: \.business) else { continue }
             if days[i].offset > prev.offset, !seenSpring {
@@ -53,7 +54,8 @@ extension HistoryBuilder {
     }
 
     func plantTime(_ kind: PlantKind, day: SimDay) -> Int64 {
-        let openMinute = params.businessStartMinute, closeMinute = params.businessEndMinute
+        let openMinute = params.businessStartMinute
+        let closeMinute = params.businessEndMinute
         switch kind {
         case .ledgerGap: return day.midnight
         case .offHoursTrade: return localTime(day, minute: max(30, openMinute - 287))  // 03:13 for 08:00
@@ -111,7 +113,9 @@ extension HistoryBuilder {
             ensureBalance(asset, amount * 2, time: time)
             let address = randomAddress(asset: asset)
             if let i = withdraw(asset: asset, amount: amount, address: address, key: "new-payout-address", time: max(time, lastTime + 1)) {
-                recordWithdrawal(kind, i, extra: [("reason", .string("destination address never used before and not in the account's normal address book"))])
+                recordWithdrawal(
+                    kind, i,
+                    extra: [("reason", .string("destination address never used before and not in the account's normal address book"))])
             }
         case .amountOutlierWithdrawal:
             let asset = Catalogue.eur
@@ -119,20 +123,32 @@ extension HistoryBuilder {
             ensureBalance(asset, amount + amount / 5, time: time)
             guard let to = addresses[asset]?.first else { return }
             if let i = withdraw(asset: asset, amount: amount, address: to.address, key: to.key, time: max(time, lastTime + 1)) {
-                recordWithdrawal(kind, i, extra: [("reason", .string("amount about 13x the largest normal withdrawal of this asset (normal: 1-3x the typical trade notional)"))])
+                recordWithdrawal(
+                    kind, i,
+                    extra: [
+                        (
+                            "reason",
+                            .string(
+                                "amount about 13x the largest normal withdrawal of this asset (normal: 1-3x the typical trade notional)")
+                        )
+                    ])
             }
         case .newAssetWithdrawal:
             let asset = Catalogue.dot
             var amount = balances[asset] * 3 / 10
             if amount < Fixed.fromDouble(5, decimals: 10) {
-                filledOrder(pair: 4, side: .buy, notionalUSD: typicalNotionalUSD, time: max(lastTime + 1, time - 6_000_000), fills: 1, type: .limit)
+                filledOrder(
+                    pair: 4, side: .buy, notionalUSD: typicalNotionalUSD, time: max(lastTime + 1, time - 6_000_000), fills: 1, type: .limit)
                 amount = balances[asset] * 3 / 10
             }
-            if let i = withdraw(asset: asset, amount: amount, address: randomAddress(asset: asset), key: "dot-wallet", time: max(time, lastTime + 1)) {
+            if let i = withdraw(
+                asset: asset, amount: amount, address: randomAddress(asset: asset), key: "dot-wallet", time: max(time, lastTime + 1))
+            {
                 recordWithdrawal(kind, i, extra: [("reason", .string("first withdrawal ever of this asset"))])
             }
         case .withdrawalBurst:
-            let asset = [Catalogue.xbt, Catalogue.eth, Catalogue.eur].first { balances[$0] > normalWithdrawalAmount($0) * 8 } ?? Catalogue.eur
+            let asset =
+                [Catalogue.xbt, Catalogue.eth, Catalogue.eur].first { balances[$0] > normalWithdrawalAmount($0) * 8 } ?? Catalogue.eur
             guard let to = addresses[asset]?.first else { return }
             var refs: [JSONValue] = []
             var first: Int? = nil
@@ -148,15 +164,19 @@ extension HistoryBuilder {
                 t += Int64(rng.int(180...360)) * 10_000
             }
             if let first {
-                recordWithdrawal(kind, first, extra: [
-                    ("reason", .string("\(refs.count) withdrawals within 30 minutes (normal: at most one every few days)")),
-                    ("refids", .array(refs)),
-                ])
+                recordWithdrawal(
+                    kind, first,
+                    extra: [
+                        ("reason", .string("\(refs.count) withdrawals within 30 minutes (normal: at most one every few days)")),
+                        ("refids", .array(refs)),
+                    ])
             }
         case .offHoursTrade, .dstSpringTrade, .dstAutumnTrade:
             let pair = Catalogue.normalPairs[1]
-            if let order = filledOrder(pair: pair, side: .buy, notionalUSD: normalNotionalUSD(), time: max(time, lastTime + 1), fills: 1, type: .market)
-                ?? filledOrder(pair: pair, side: .sell, notionalUSD: normalNotionalUSD(), time: max(time, lastTime + 1), fills: 1, type: .market)
+            if let order = filledOrder(
+                pair: pair, side: .buy, notionalUSD: normalNotionalUSD(), time: max(time, lastTime + 1), fills: 1, type: .market)
+                ?? filledOrder(
+                    pair: pair, side: .sell, notionalUSD: normalNotionalUSD(), time: max(time, lastTime + 1), fills: 1, type: .market)
             {
                 let (tradeID, trade) = tradeDetails(order)
                 var details = trade + localDetails(lastTime, day: day)
@@ -165,8 +185,17 @@ extension HistoryBuilder {
                     let date = Date(timeIntervalSince1970: Double(lastTime) / 10_000)
                     let right = Int64(params.timeZone.secondsFromGMT(for: date))
                     let wrong = kind == .dstSpringTrade ? right - 3600 : right + 3600
-                    details.append(("naive_local_time_without_dst_change", .string(TimeFormat.wall(ticks: lastTime, offset: wrong) + " (" + TimeFormat.offsetText(wrong) + ")")))
-                    details.append(("reason", .string("off-hours only when the DST change is applied; with the pre-change offset it looks like business hours")))
+                    details.append(
+                        (
+                            "naive_local_time_without_dst_change",
+                            .string(TimeFormat.wall(ticks: lastTime, offset: wrong) + " (" + TimeFormat.offsetText(wrong) + ")")
+                        ))
+                    details.append(
+                        (
+                            "reason",
+                            .string(
+                                "off-hours only when the DST change is applied; with the pre-change offset it looks like business hours")
+                        ))
                 } else {
                     details.append(("reason", .string("trade in the middle of the night")))
                 }
@@ -174,48 +203,69 @@ extension HistoryBuilder {
             }
         case .offHoursOrder:
             let t = max(time, lastTime + 1)
-            let serial = unfilledOrder(pair: Catalogue.normalPairs[0], side: .sell, notionalUSD: normalNotionalUSD(), time: t, status: .canceled, closeAt: t + 420 * 10_000)
+            let serial = unfilledOrder(
+                pair: Catalogue.normalPairs[0], side: .sell, notionalUSD: normalNotionalUSD(), time: t, status: .canceled,
+                closeAt: t + 420 * 10_000)
             var details = localDetails(t, day: day)
             details.append(("status", .string("canceled")))
             details.append(("pair", .string(Catalogue.pairs[Catalogue.normalPairs[0]].key)))
             details.append(("reason", .string("order placed (and cancelled) late in the evening, no trades")))
-            record(kind, entityType: "order", entityID: history.orderID(serial), time: history.orders[history.orders.count - 1].opentm, details: details)
+            record(
+                kind, entityType: "order", entityID: history.orderID(serial), time: history.orders[history.orders.count - 1].opentm,
+                details: details)
         case .tradeSizeOutlier:
             let pair = Catalogue.normalPairs[0]
             let notional = typicalNotionalUSD * 40
             ensureBalance(Catalogue.usd, Fixed.fromDouble(notional * 1.1, decimals: 4), time: time)
-            if let order = filledOrder(pair: pair, side: .buy, notionalUSD: notional, time: max(time, lastTime + 1), fills: 1, type: .limit) {
+            if let order = filledOrder(pair: pair, side: .buy, notionalUSD: notional, time: max(time, lastTime + 1), fills: 1, type: .limit)
+            {
                 let (tradeID, trade) = tradeDetails(order)
-                record(kind, entityType: "trade", entityID: tradeID, time: lastTime, details: trade + [
-                    ("typical_notional_usd", .number(Fixed.format(Int64(typicalNotionalUSD * 100), decimals: 2))),
-                    ("reason", .string("about 40x the account's typical trade size (normal trades are 0.25-4x)")),
-                ])
+                record(
+                    kind, entityType: "trade", entityID: tradeID, time: lastTime,
+                    details: trade + [
+                        ("typical_notional_usd", .number(Fixed.format(Int64(typicalNotionalUSD * 100), decimals: 2))),
+                        ("reason", .string("about 40x the account's typical trade size (normal trades are 0.25-4x)")),
+                    ])
             }
         case .repointedAddressWithdrawal:
             // The account taker points a familiar address-book name at their own address and withdraws "to it":
             // the name of the latest normal withdrawal, so the collected WithdrawStatus records hold both addresses.
-            guard let last = history.fundings.last(where: { f in
-                f.isWithdrawal && addresses[Int(f.asset)]?.contains { $0.key == f.key && $0.address == f.info } == true
-            }) else { return }
+            guard
+                let last = history.fundings.last(where: { f in
+                    f.isWithdrawal && addresses[Int(f.asset)]?.contains { $0.key == f.key && $0.address == f.info } == true
+                })
+            else { return }
             let asset = Int(last.asset)
             let amount = normalWithdrawalAmount(asset)
             ensureBalance(asset, amount * 2, time: time)
-            if let i = withdraw(asset: asset, amount: amount, address: randomAddress(asset: asset), key: last.key, time: max(time, lastTime + 1)) {
-                recordWithdrawal(kind, i, extra: [
-                    ("previous_address", .string(last.info)), ("previous_refid", .string(last.refid)),
-                    ("reason", .string("address-book name '\(last.key)' re-pointed from \(last.info) to a new address (the name looks familiar, the destination is not)")),
-                ])
+            if let i = withdraw(
+                asset: asset, amount: amount, address: randomAddress(asset: asset), key: last.key, time: max(time, lastTime + 1))
+            {
+                recordWithdrawal(
+                    kind, i,
+                    extra: [
+                        ("previous_address", .string(last.info)), ("previous_refid", .string(last.refid)),
+                        (
+                            "reason",
+                            .string(
+                                "address-book name '\(last.key)' re-pointed from \(last.info) to a new address (the name looks familiar, the destination is not)"
+                            )
+                        ),
+                    ])
             }
         case .firstEverPair:
             let pair = Catalogue.firstEverPair
             let notional = normalNotionalUSD()
             ensureBalance(Catalogue.eur, Fixed.fromDouble(notional * 1.2, decimals: 4), time: time)
-            if let order = filledOrder(pair: pair, side: .buy, notionalUSD: notional, time: max(time, lastTime + 1), fills: 1, type: .limit) {
+            if let order = filledOrder(pair: pair, side: .buy, notionalUSD: notional, time: max(time, lastTime + 1), fills: 1, type: .limit)
+            {
                 let (tradeID, trade) = tradeDetails(order)
-                record(kind, entityType: "trade", entityID: tradeID, time: lastTime, details: trade + [
-                    ("new_asset", .string(Catalogue.assets[Catalogue.pairs[pair].base].key)),
-                    ("reason", .string("first trade ever on this pair (and first time the account holds its base asset)")),
-                ])
+                record(
+                    kind, entityType: "trade", entityID: tradeID, time: lastTime,
+                    details: trade + [
+                        ("new_asset", .string(Catalogue.assets[Catalogue.pairs[pair].base].key)),
+                        ("reason", .string("first trade ever on this pair (and first time the account holds its base asset)")),
+                    ])
             }
         }
     }

@@ -169,7 +169,8 @@ struct HistoryBuilder: Sendable {
             let open = at(params.businessStartMinute, of: day)
             var close = at(params.businessEndMinute, of: day)
             if close.timeIntervalSince1970 > end { close = Date(timeIntervalSince1970: end) }
-            let business = params.businessWeekdays.contains(weekday)
+            let business =
+                params.businessWeekdays.contains(weekday)
                 && close.timeIntervalSince(open) > 3600 && day.timeIntervalSince1970 >= Double(params.startSeconds) - 86_400
             out.append(
                 SimDay(
@@ -258,7 +259,9 @@ struct HistoryBuilder: Sendable {
     ) -> Int64? {
         let info = Catalogue.pairs[pair]
         let m = mid(pair)
-        let pd = info.pairDecimals, qd = Catalogue.assets[info.quote].decimals, bd = Catalogue.assets[info.base].decimals
+        let pd = info.pairDecimals
+        let qd = Catalogue.assets[info.quote].decimals
+        let bd = Catalogue.assets[info.base].decimals
         let limitPrice = Fixed.fromDouble(m * (side == .buy ? 0.9995 : 1.0005), decimals: pd)
         guard limitPrice > 0 else { return nil }
         let totalVol = Fixed.fromDouble(notionalUSD / assetUSD[info.base], decimals: info.lotDecimals)
@@ -284,7 +287,8 @@ struct HistoryBuilder: Sendable {
             costs.append(cost)
             fees.append(Fixed.mulDiv(cost, bps, 10_000))
         }
-        let totalCost = costs.reduce(0, +), totalFee = fees.reduce(0, +)
+        let totalCost = costs.reduce(0, +)
+        let totalFee = fees.reduce(0, +)
         let baseAmount = Fixed.rescale(execVol, from: info.lotDecimals, to: bd)
         if side == .buy, balances[info.quote] < totalCost + totalFee { return nil }
         if side == .sell, balances[info.base] < baseAmount { return nil }
@@ -364,13 +368,19 @@ struct HistoryBuilder: Sendable {
         let fills = partial ? 1 : (rng.chance(0.15) ? rng.int(2...3) : 1)
         let type: OrderType = rng.chance(0.7) ? .limit : .market
         let cancelAt = partial ? min(closeLimit, time + Int64(rng.int(120...1200)) * 10_000) : nil
-        if filledOrder(pair: pair, side: side, notionalUSD: notional, time: time, fills: fills, type: type, partialCancelAt: cancelAt) == nil {
-            filledOrder(pair: pair, side: side == .buy ? .sell : .buy, notionalUSD: notional, time: time, fills: fills, type: type, partialCancelAt: cancelAt)
+        if filledOrder(pair: pair, side: side, notionalUSD: notional, time: time, fills: fills, type: type, partialCancelAt: cancelAt)
+            == nil
+        {
+            filledOrder(
+                pair: pair, side: side == .buy ? .sell : .buy, notionalUSD: notional, time: time, fills: fills, type: type,
+                partialCancelAt: cancelAt)
         }
     }
 
     private mutating func openOrder(time: Int64) {
-        unfilledOrder(pair: rng.pick(Catalogue.normalPairs), side: rng.chance(0.5) ? .buy : .sell, notionalUSD: normalNotionalUSD(), time: time, status: .open, closeAt: nil)
+        unfilledOrder(
+            pair: rng.pick(Catalogue.normalPairs), side: rng.chance(0.5) ? .buy : .sell, notionalUSD: normalNotionalUSD(), time: time,
+            status: .open, closeAt: nil)
     }
 
     /// Appends `count` filled orders at `time` (and slightly after), e.g. live activity "now". Returns how many

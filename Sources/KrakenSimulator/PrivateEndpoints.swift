@@ -50,7 +50,8 @@ struct PrivateEndpoints {
 
     /// First index in [0, count) whose key is greater than `bound` (keys ascending).
     static func firstGreater(count: Int, key: (Int) -> Key, than bound: Key) -> Int {
-        var lo = 0, hi = count
+        var lo = 0
+        var hi = count
         while lo < hi {
             let mid = (lo + hi) / 2
             if greater(key(mid), bound) { hi = mid } else { lo = mid + 1 }
@@ -284,7 +285,8 @@ struct PrivateEndpoints {
             (rows, count) = Self.page(lo: lo, hi: hi, ofs: ofs) { basic(h.orders[$0]) }
         } else {
             let index = account.closeIndex()
-            let s = startKey.map { ($0.0, Int64.max) }, e = endKey.map { ($0.0, Int64.max) }
+            let s = startKey.map { ($0.0, Int64.max) }
+            let e = endKey.map { ($0.0, Int64.max) }
             func inRange(_ t: Int64) -> Bool { (s.map { t > $0.0 } ?? true) && (e.map { t <= $0.0 } ?? true) }
             let (positions, n) = Self.page(lo: 0, hi: index.count, ofs: ofs) { p in
                 let o = h.orders[Int(index[p])]
@@ -343,11 +345,14 @@ struct PrivateEndpoints {
         let h = history
         var asset: UInt8? = nil
         if let a = params["asset"], !a.isEmpty {
-            guard let i = Catalogue.assetIndex(a) else { throw EndpointError(withdrawals ? "EFunding:Unknown asset" : "EFunding:Unknown asset") }
+            guard let i = Catalogue.assetIndex(a) else {
+                throw EndpointError(withdrawals ? "EFunding:Unknown asset" : "EFunding:Unknown asset")
+            }
             asset = UInt8(i)
         }
         let method = params["method"].flatMap { $0.isEmpty ? nil : $0 }
-        var start: Int64? = nil, end: Int64? = nil
+        var start: Int64? = nil
+        var end: Int64? = nil
         if let s = params["start"], !s.isEmpty { guard let v = Fixed.parseTicks(s) else { throw .invalid("start") }; start = v }
         if let e = params["end"], !e.isEmpty { guard let v = Fixed.parseTicks(e) else { throw .invalid("end") }; end = v }
         let limit = try params.int("limit", default: withdrawals ? 500 : 25)
@@ -395,9 +400,10 @@ struct PrivateEndpoints {
     func balance() -> JSONValue {
         let b = account.builder.balances
         let present = account.assetsSeen
-        return .object(Catalogue.assets.indices.filter { present.contains(UInt8($0)) }.map { i in
-            (Catalogue.assets[i].key, .string(Fixed.format(b[i], decimals: Catalogue.assets[i].decimals)))
-        })
+        return .object(
+            Catalogue.assets.indices.filter { present.contains(UInt8($0)) }.map { i in
+                (Catalogue.assets[i].key, .string(Fixed.format(b[i], decimals: Catalogue.assets[i].decimals)))
+            })
     }
 
     func balanceEx() -> JSONValue {
@@ -412,12 +418,15 @@ struct PrivateEndpoints {
                 hold[pair.base] += Fixed.rescale(o.vol, from: pair.lotDecimals, to: Catalogue.assets[pair.base].decimals)
             }
         }
-        return .object(Catalogue.assets.indices.filter { account.assetsSeen.contains(UInt8($0)) }.map { i in
-            let d = Catalogue.assets[i].decimals
-            return (
-                Catalogue.assets[i].key,
-                .object([("balance", .string(Fixed.format(b[i], decimals: d))), ("hold_trade", .string(Fixed.format(hold[i], decimals: d)))])
-            )
-        })
+        return .object(
+            Catalogue.assets.indices.filter { account.assetsSeen.contains(UInt8($0)) }.map { i in
+                let d = Catalogue.assets[i].decimals
+                return (
+                    Catalogue.assets[i].key,
+                    .object([
+                        ("balance", .string(Fixed.format(b[i], decimals: d))), ("hold_trade", .string(Fixed.format(hold[i], decimals: d))),
+                    ])
+                )
+            })
     }
 }

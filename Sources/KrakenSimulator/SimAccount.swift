@@ -22,7 +22,8 @@ final class SimAccount {
         let orders = builder.history.orders
         var idx = orders.indices.filter { orders[$0].status != .open }.map { Int32($0) }
         idx.sort { a, b in
-            let x = orders[Int(a)], y = orders[Int(b)]
+            let x = orders[Int(a)]
+            let y = orders[Int(b)]
             return x.closetm != y.closetm ? x.closetm < y.closetm : x.serial < y.serial
         }
         closeIndexCache = idx

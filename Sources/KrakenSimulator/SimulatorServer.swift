@@ -4,8 +4,8 @@ import HTTPTypes
 import Hummingbird
 import KrakenAPI
 import Logging
-import NIOCore
 import NIOConcurrencyHelpers
+import NIOCore
 import ServiceLifecycle
 import UnixSignals
 
@@ -104,7 +104,10 @@ public final class SimulatorServer: Sendable {
     private let task: Task<Void, any Error>
     private let stopping: StopFlag
 
-    private init(baseURL: URL, port: Int, accounts: [SimulatedAccount], state: SimulatorState, group: ServiceGroup, task: Task<Void, any Error>, stopping: StopFlag) {
+    private init(
+        baseURL: URL, port: Int, accounts: [SimulatedAccount], state: SimulatorState, group: ServiceGroup, task: Task<Void, any Error>,
+        stopping: StopFlag
+    ) {
         self.baseURL = baseURL
         self.port = port
         self.accounts = accounts

@@ -11,15 +11,16 @@ extension SimulatorState {
         let contentType = request.headers["content-type"]?.lowercased() ?? ""
         if contentType.hasPrefix("application/json") {
             guard let value = try? JSONValue.parse(request.body), let members = value.objectMembers else { return nil }
-            return Params(values: members.map { k, v in
-                switch v {
-                case .string(let s): (k, s)
-                case .number(let n): (k, n)
-                case .bool(let b): (k, b ? "true" : "false")
-                case .array(let a): (k, a.map { $0.stringValue ?? $0.jsonText }.joined(separator: ","))
-                default: (k, v.jsonText)
-                }
-            })
+            return Params(
+                values: members.map { k, v in
+                    switch v {
+                    case .string(let s): (k, s)
+                    case .number(let n): (k, n)
+                    case .bool(let b): (k, b ? "true" : "false")
+                    case .array(let a): (k, a.map { $0.stringValue ?? $0.jsonText }.joined(separator: ","))
+                    default: (k, v.jsonText)
+                    }
+                })
         }
         guard let text = String(validating: request.body, as: UTF8.self), let pairs = FormEncoding.decode(text) else { return nil }
         return Params(values: pairs)
@@ -104,7 +105,8 @@ extension SimulatorState {
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         guard x.count == y.count else { return false }
         var diff: UInt8 = 0
         for i in x.indices { diff |= x[i] ^ y[i] }

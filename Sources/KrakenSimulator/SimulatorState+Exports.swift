@@ -62,22 +62,23 @@ extension SimulatorState {
     func exportStatus(_ params: Params, account a: SimAccount) throws(EndpointError) -> JSONValue {
         guard let report = params["report"], ExportFiles.reports.contains(report) else { throw .invalid("report") }
         let now = nowTicks()
-        return .array(liveExports(a).filter { exports[$0].report == report }.map { i in
-            let x = exports[i]
-            let (status, completed) = x.status(nowTicks: now, options: options)
-            let created = String(x.createdTicks / 10_000)
-            var m: [(String, JSONValue)] = [
-                ("id", .string(x.id)), ("descr", .string(x.descr)), ("format", .string(x.format)),
-                ("report", .string(x.report)), ("subtype", .string("all")), ("status", .string(status)),
-                ("flags", .string("0")), ("fields", .string(x.fields?.joined(separator: ",") ?? "all")),
-                ("createdtm", .string(created)), ("expiretm", .string(String(x.createdTicks / 10_000 + options.exportExpirySeconds))),
-                ("starttm", .string(String(x.dataStart))), ("completedtm", .string(completed.map { String($0 / 10_000) } ?? "0")),
-                ("datastarttm", .string(String(x.dataStart))), ("dataendtm", .string(String(x.dataEnd))),
-                ("aclass", .string(x.report == "ledgers" ? "currency" : "forex")), ("asset", .string("all")),
-            ]
-            if status == "Processed", let error = x.error { m.append(("error", .string(error))) }
-            return .object(m)
-        })
+        return .array(
+            liveExports(a).filter { exports[$0].report == report }.map { i in
+                let x = exports[i]
+                let (status, completed) = x.status(nowTicks: now, options: options)
+                let created = String(x.createdTicks / 10_000)
+                var m: [(String, JSONValue)] = [
+                    ("id", .string(x.id)), ("descr", .string(x.descr)), ("format", .string(x.format)),
+                    ("report", .string(x.report)), ("subtype", .string("all")), ("status", .string(status)),
+                    ("flags", .string("0")), ("fields", .string(x.fields?.joined(separator: ",") ?? "all")),
+                    ("createdtm", .string(created)), ("expiretm", .string(String(x.createdTicks / 10_000 + options.exportExpirySeconds))),
+                    ("starttm", .string(String(x.dataStart))), ("completedtm", .string(completed.map { String($0 / 10_000) } ?? "0")),
+                    ("datastarttm", .string(String(x.dataStart))), ("dataendtm", .string(String(x.dataEnd))),
+                    ("aclass", .string(x.report == "ledgers" ? "currency" : "forex")), ("asset", .string("all")),
+                ]
+                if status == "Processed", let error = x.error { m.append(("error", .string(error))) }
+                return .object(m)
+            })
     }
 
     /// The zip bytes of a processed report (built on first retrieval).

@@ -24,7 +24,10 @@ extension SimulatorState {
     public func inject(account: String, error: String, count: Int) throws(SimulatorError) {
         let a = try find(account)
         guard count > 0, error.hasPrefix("E") else { throw .invalidOption("inject needs an E... error string and count > 0") }
-        armed.append(Armed(plan: InjectionPlan(account: account, error: error, afterCalls: a.key.successfulCalls, count: count), served: 0, truthIndex: nil, methods: []))
+        armed.append(
+            Armed(
+                plan: InjectionPlan(account: account, error: error, afterCalls: a.key.successfulCalls, count: count), served: 0,
+                truthIndex: nil, methods: []))
     }
 
     /// Plants an anomaly now (history kinds from ``PlantKind`` raw values, or `nonce_errors` /
@@ -41,7 +44,9 @@ extension SimulatorState {
         default: break
         }
         guard let plant = PlantKind(rawValue: kind), plant != .dstSpringTrade, plant != .dstAutumnTrade else {
-            throw .invalidOption("unknown or time-bound anomaly kind '\(kind)'; kinds: \(PlantKind.allCases.filter { $0 != .dstSpringTrade && $0 != .dstAutumnTrade }.map(\.rawValue).joined(separator: ", ")), nonce_errors, permission_denied_burst")
+            throw .invalidOption(
+                "unknown or time-bound anomaly kind '\(kind)'; kinds: \(PlantKind.allCases.filter { $0 != .dstSpringTrade && $0 != .dstAutumnTrade }.map(\.rawValue).joined(separator: ", ")), nonce_errors, permission_denied_burst"
+            )
         }
         let before = a.builder.truth.count
         let startLedger = a.builder.history.ledger.count
@@ -51,7 +56,9 @@ extension SimulatorState {
         if plant == .ledgerGap {
             // Drop a staking reward now and book the next one so the gap is visible immediately.
             if a.builder.balances[Catalogue.dotStaked] == 0 {
-                a.builder.appendLedger(time: now, type: .transfer, subtype: .stakingFromSpot, asset: Catalogue.dotStaked, amount: 10_000_000_000, fee: 0, refKind: .misc, refValue: a.builder.nextMisc)
+                a.builder.appendLedger(
+                    time: now, type: .transfer, subtype: .stakingFromSpot, asset: Catalogue.dotStaked, amount: 10_000_000_000, fee: 0,
+                    refKind: .misc, refValue: a.builder.nextMisc)
                 a.builder.nextMisc += 1
             }
             a.builder.plantStakingReward(time: now + 1)
@@ -82,13 +89,14 @@ extension SimulatorState {
             ("anomalies", .array(anomalies.map(\.json))),
             (
                 "armed",
-                .array(armed.filter { $0.served < $0.plan.count }.map { a in
-                    .object([
-                        ("account", .string(a.plan.account)), ("error", .string(a.plan.error)), ("rule", .string(a.plan.rule.rawValue)),
-                        ("after_successful_calls", .number(String(a.plan.afterCalls))), ("count", .number(String(a.plan.count))),
-                        ("served", .number(String(a.served))),
-                    ])
-                })
+                .array(
+                    armed.filter { $0.served < $0.plan.count }.map { a in
+                        .object([
+                            ("account", .string(a.plan.account)), ("error", .string(a.plan.error)), ("rule", .string(a.plan.rule.rawValue)),
+                            ("after_successful_calls", .number(String(a.plan.afterCalls))), ("count", .number(String(a.plan.count))),
+                            ("served", .number(String(a.served))),
+                        ])
+                    })
             ),
         ])
     }
@@ -124,9 +132,10 @@ extension SimulatorState {
             ("first_time", .string(TimeFormat.iso(ticks: first))), ("last_time", .string(TimeFormat.iso(ticks: now))),
             (
                 "reason",
-                .string(plan.rule == .nonceErrors
-                    ? "another client used the same API key with higher nonces: calls were rejected with EAPI:Invalid nonce"
-                    : "a burst of \(plan.error) answers to this key's calls")
+                .string(
+                    plan.rule == .nonceErrors
+                        ? "another client used the same API key with higher nonces: calls were rejected with EAPI:Invalid nonce"
+                        : "a burst of \(plan.error) answers to this key's calls")
             ),
         ])
         let n = runtimeTruth.filter { $0.kind == plan.kind && $0.account == plan.account }.count + (armed[i].truthIndex == nil ? 1 : 0)

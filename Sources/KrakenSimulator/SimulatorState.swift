@@ -221,7 +221,8 @@ public actor SimulatorState {
         }
 
         var nonce: UInt64? = nil
-        let answer = isPrivate
+        let answer =
+            isPrivate
             ? privateCall(method: method, request: request, nonce: &nonce)
             : CallAnswer(publicCall(method: method, request: request))
         let envelope = answer.envelope
@@ -330,14 +331,16 @@ public actor SimulatorState {
     func apiKeyInfo(_ a: SimAccount) -> JSONValue {
         var r = SeededRandom(seed: options.seed, stream: "iban/\(a.name)")
         let chars = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-        let iban = "AA\(r.int(10...99)) " + (0..<3).map { _ in String((0..<4).map { _ in chars[r.int(0..<chars.count)] }) }.joined(separator: " ")
+        let iban =
+            "AA\(r.int(10...99)) " + (0..<3).map { _ in String((0..<4).map { _ in chars[r.int(0..<chars.count)] }) }.joined(separator: " ")
         let k = a.key
         let (nonce, lastUsed) = k.keyInfoExcludesCurrent ? (k.highestNonceBefore, k.lastUsedBefore) : (k.highestNonce, k.lastUsed)
         return .object([
             ("apiKeyName", .string("\(a.name)-audit")), ("apiKey", .string(k.apiKey)),
             ("nonce", .string(String(nonce))), ("nonceWindow", .number(String(k.nonceWindow))),
             ("permissions", .array(k.permissions.map(JSONValue.string))), ("iban", .string(iban)),
-            ("validUntil", .string(String(k.validUntil))), ("queryFrom", .string(String(k.queryFrom))), ("queryTo", .string(String(k.queryTo))),
+            ("validUntil", .string(String(k.validUntil))), ("queryFrom", .string(String(k.queryFrom))),
+            ("queryTo", .string(String(k.queryTo))),
             ("createdTime", .string(String(k.createdTime))), ("modifiedTime", .string(String(k.modifiedTime ?? k.createdTime + 195))),
             ("ipAllowlist", .array(k.ipAllowlist.map(JSONValue.string))), ("lastUsed", lastUsed.map { .string(String($0)) } ?? .null),
         ])

@@ -66,7 +66,8 @@ enum TimeFormat {
 extension TimeFormat {
     /// `08:00` from minutes after midnight.
     static func hhmm(_ minutes: Int) -> String {
-        let h = minutes / 60, m = minutes % 60
+        let h = minutes / 60
+        let m = minutes % 60
         return (h < 10 ? "0\(h)" : "\(h)") + ":" + (m < 10 ? "0\(m)" : "\(m)")
     }
 }

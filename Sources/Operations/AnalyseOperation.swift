@@ -33,12 +33,17 @@ public struct AnalyseOperation: AuditOperation {
 
     /// The summary as a table: one line per account and rule.
     public static func render(_ s: AnalysisSummary) -> String {
-        var lines = ["analysis run \(s.runId): \(s.newFindings) new, \(s.updatedFindings) seen again, \(s.reopenedFindings) reopened, \(s.resolvedFindings) resolved automatically, \(s.alertsQueued) alert(s) queued in \(String(format: "%.2f", s.seconds)) s"]
-        let header = "account".padding(toLength: 14, withPad: " ", startingAt: 0) + "rule".padding(toLength: 24, withPad: " ", startingAt: 0) + "new (crit/high/med/low/info)   again  time"
+        var lines = [
+            "analysis run \(s.runId): \(s.newFindings) new, \(s.updatedFindings) seen again, \(s.reopenedFindings) reopened, \(s.resolvedFindings) resolved automatically, \(s.alertsQueued) alert(s) queued in \(String(format: "%.2f", s.seconds)) s"
+        ]
+        let header =
+            "account".padding(toLength: 14, withPad: " ", startingAt: 0) + "rule".padding(toLength: 24, withPad: " ", startingAt: 0)
+            + "new (crit/high/med/low/info)   again  time"
         lines.append(header)
         for r in s.results {
             let bySev = [Severity.critical, .high, .medium, .low, .info].map { String(r.newBySeverity[$0] ?? 0) }.joined(separator: "/")
-            var line = r.account.padding(toLength: 14, withPad: " ", startingAt: 0)
+            var line =
+                r.account.padding(toLength: 14, withPad: " ", startingAt: 0)
                 + r.ruleId.padding(toLength: 24, withPad: " ", startingAt: 0)
                 + "\(r.new) (\(bySev))".padding(toLength: 31, withPad: " ", startingAt: 0)
                 + String(r.updated).padding(toLength: 7, withPad: " ", startingAt: 0)

@@ -7,7 +7,9 @@ import Logging
 
 extension AuditEnvironment {
     /// A collector over this environment's config, reading secrets with `reader`.
-    public func collector(transport: any HTTPTransport = URLSessionTransport(), reader: SecretReader = SecretReader(), showProgress: Bool = false) -> Collector {
+    public func collector(
+        transport: any HTTPTransport = URLSessionTransport(), reader: SecretReader = SecretReader(), showProgress: Bool = false
+    ) -> Collector {
         let env = self
         return Collector(
             config: config, credentials: { account in try env.credentials(for: account, reader: reader) },
@@ -18,7 +20,9 @@ extension AuditEnvironment {
     public func checkAccounts(_ names: [String]) throws(ConfigError) {
         let known = Set(config.accounts.map(\.name))
         for n in names where !known.contains(n) {
-            throw .invalidValue(path: "--account", reason: "no [[account]] named '\(n)' in \(config.path) (known: \(known.sorted().joined(separator: ", ")))")
+            throw .invalidValue(
+                path: "--account",
+                reason: "no [[account]] named '\(n)' in \(config.path) (known: \(known.sorted().joined(separator: ", ")))")
         }
     }
 

@@ -47,7 +47,9 @@ public struct CollectOperation: AuditOperation {
                 lines.append("\(o.account): ok, \(calls) calls, \(inserted) new rows, \(updated) updated")
             }
             for (name, s) in o.endpoints.sorted(by: { $0.key < $1.key }) where name.hasPrefix("Export:") {
-                lines.append("\(o.account): \(name.dropFirst(7)) export \(s.state.map { "\($0)" } ?? "none"), \(s.rows.inserted) rows imported this run")
+                lines.append(
+                    "\(o.account): \(name.dropFirst(7)) export \(s.state.map { "\($0)" } ?? "none"), \(s.rows.inserted) rows imported this run"
+                )
             }
         }
         return CommandResult(lines: lines, status: ExitStatus.forOutcomes(outcomes))

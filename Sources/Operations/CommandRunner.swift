@@ -11,7 +11,8 @@ public enum CommandRunner {
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel.loggerLevel)
         let logger = Logger(label: "kraken-audit.\(type(of: operation).label)")
         do {
-            let environment = try AuditEnvironment.load(configPath: settings.configPath, sqlDirectory: settings.sqlDirectory, logger: logger)
+            let environment = try AuditEnvironment.load(
+                configPath: settings.configPath, sqlDirectory: settings.sqlDirectory, logger: logger)
             let result = try await operation.run(in: environment)
             if !result.output.isEmpty { FileHandle.standardOutput.write(Data(result.output.utf8)) }
             if let notice = result.notice { FileHandle.standardError.write(Data(notice.utf8)) }

@@ -37,7 +37,8 @@ public struct Doctor: Sendable {
     let secrets: SecretReader
     let transport: any HTTPTransport
 
-    public init(environment: AuditEnvironment, secrets: SecretReader = SecretReader(), transport: any HTTPTransport = URLSessionTransport()) {
+    public init(environment: AuditEnvironment, secrets: SecretReader = SecretReader(), transport: any HTTPTransport = URLSessionTransport())
+    {
         self.environment = environment
         self.secrets = secrets
         self.transport = transport
@@ -69,7 +70,10 @@ public struct Doctor: Sendable {
             let version = c.serverVersion
             checks.append(DoctorCheck(.ok, "database", "connected (PostgreSQL \(version / 10000).\(version % 100))"))
         } catch {
-            checks.append(DoctorCheck(.failed, "database", error.message, fix: "check [database] url, or PGHOST/PGPORT/PGUSER/PGDATABASE and ~/.pgpass; is the server running?"))
+            checks.append(
+                DoctorCheck(
+                    .failed, "database", error.message,
+                    fix: "check [database] url, or PGHOST/PGPORT/PGUSER/PGDATABASE and ~/.pgpass; is the server running?"))
         }
         defer { db?.close() }
 
@@ -81,9 +85,15 @@ public struct Doctor: Sendable {
                     migrationsCurrent = true
                     checks.append(DoctorCheck(.ok, "migrations", "schema current (\(status.applied.count) applied)"))
                 } else if !status.changed.isEmpty || !status.unknown.isEmpty {
-                    checks.append(DoctorCheck(.failed, "migrations", "schema does not match this version (changed: \(status.changed.map(\.version)), unknown: \(status.unknown))", fix: "restore the migration files or upgrade kraken-audit"))
+                    checks.append(
+                        DoctorCheck(
+                            .failed, "migrations",
+                            "schema does not match this version (changed: \(status.changed.map(\.version)), unknown: \(status.unknown))",
+                            fix: "restore the migration files or upgrade kraken-audit"))
                 } else {
-                    checks.append(DoctorCheck(.failed, "migrations", "\(status.pending.count) migration(s) pending", fix: "run `kraken-audit migrate`"))
+                    checks.append(
+                        DoctorCheck(
+                            .failed, "migrations", "\(status.pending.count) migration(s) pending", fix: "run `kraken-audit migrate`"))
                 }
             } catch {
                 checks.append(DoctorCheck(.failed, "migrations", "\(error)", fix: nil))
@@ -93,7 +103,8 @@ public struct Doctor: Sendable {
         }
 
         for account in config.accounts {
-            checks.append(contentsOf: await checkKraken(account: account, credentials: credentials[account.name], db: migrationsCurrent ? db : nil))
+            checks.append(
+                contentsOf: await checkKraken(account: account, credentials: credentials[account.name], db: migrationsCurrent ? db : nil))
         }
         return checks
     }
@@ -120,7 +131,9 @@ public struct Doctor: Sendable {
                 return out
             }
             try await db.run { db in
-                _ = try NonceStore.register(on: db, account: account.name, keyName: account.name, fingerprint: credentials.fingerprint, keyCreated: account.keyCreated)
+                _ = try NonceStore.register(
+                    on: db, account: account.name, keyName: account.name, fingerprint: credentials.fingerprint,
+                    keyCreated: account.keyCreated)
             }
             out.append(try await checkPacing(account: account, fingerprint: credentials.fingerprint, db: db))
             let signed = try KrakenClient(
@@ -134,11 +147,18 @@ public struct Doctor: Sendable {
             if missing.isEmpty {
                 out.append(DoctorCheck(.ok, subject, "permissions: \(permissions.sorted().joined(separator: ", "))"))
             } else {
-                out.append(DoctorCheck(.failed, subject, "key lacks permission(s): \(missing.joined(separator: ", "))", fix: "edit the key on Kraken (Settings > API) and enable: \(missing.joined(separator: ", "))"))
+                out.append(
+                    DoctorCheck(
+                        .failed, subject, "key lacks permission(s): \(missing.joined(separator: ", "))",
+                        fix: "edit the key on Kraken (Settings > API) and enable: \(missing.joined(separator: ", "))"))
             }
             out.append(contentsOf: Self.postureChecks(info.result, subject: subject, settings: environment.config.rules["key_posture"]))
             if let nonce = info.result["nonce"]?.stringValue.flatMap(UInt64.init), nonce > UInt64(NonceStore.nowMillis()) * 10 {
-                out.append(DoctorCheck(.failed, subject, "Kraken's highest nonce for this key (\(nonce)) is of a larger scale than millisecond nonces: every call will fail with EAPI:Invalid nonce", fix: "create a new key used only by kraken-audit"))
+                out.append(
+                    DoctorCheck(
+                        .failed, subject,
+                        "Kraken's highest nonce for this key (\(nonce)) is of a larger scale than millisecond nonces: every call will fail with EAPI:Invalid nonce",
+                        fix: "create a new key used only by kraken-audit"))
             }
         } catch {
             out.append(DoctorCheck(.failed, subject, "\(error)", fix: Self.fix(for: error)))
@@ -158,9 +178,12 @@ public struct Doctor: Sendable {
         var out: [DoctorCheck] = []
         let allowlist = (info["ipAllowlist"]?.arrayValue ?? []).compactMap(\.stringValue)
         if allowlist.isEmpty {
-            out.append(DoctorCheck(
-                .warning, subject, "posture: the key has no IP allowlist: anyone with the key and secret can use it from anywhere",
-                fix: "on Kraken, Settings > API > edit the key > IP allowlist (Key restrictions): enter the public address(es) kraken-audit runs from"))
+            out.append(
+                DoctorCheck(
+                    .warning, subject, "posture: the key has no IP allowlist: anyone with the key and secret can use it from anywhere",
+                    fix:
+                        "on Kraken, Settings > API > edit the key > IP allowlist (Key restrictions): enter the public address(es) kraken-audit runs from"
+                ))
         } else {
             out.append(DoctorCheck(.ok, subject, "posture: IP allowlist \(allowlist.joined(separator: ", "))"))
         }
@@ -169,26 +192,39 @@ public struct Doctor: Sendable {
         if dangerous.isEmpty {
             out.append(DoctorCheck(.ok, subject, "posture: no permission beyond read-only"))
         } else {
-            out.append(DoctorCheck(
-                .warning, subject, "posture: key can \(dangerous.joined(separator: ", ")): an audit key should be query-only",
-                fix: "on Kraken, Settings > API > edit the key > Key permissions: untick \(dangerous.joined(separator: ", ")) (or create a new key with only \(neededPermissions.joined(separator: ", ")) and delete this one)"))
+            out.append(
+                DoctorCheck(
+                    .warning, subject, "posture: key can \(dangerous.joined(separator: ", ")): an audit key should be query-only",
+                    fix:
+                        "on Kraken, Settings > API > edit the key > Key permissions: untick \(dangerous.joined(separator: ", ")) (or create a new key with only \(neededPermissions.joined(separator: ", ")) and delete this one)"
+                ))
         }
         let window = (info["nonceWindow"]?.numberText ?? info["nonceWindow"]?.stringValue).flatMap { UInt64($0) } ?? 0
         if window > UInt64(maxWindow) {
-            out.append(DoctorCheck(
-                .warning, subject, "posture: nonce window \(window) (at most \(maxWindow) expected): nonces below the highest are accepted, so a second client can share the key unnoticed",
-                fix: "on Kraken, Settings > API > edit the key > Nonce window (Advanced): set it to \(maxWindow)"))
+            out.append(
+                DoctorCheck(
+                    .warning, subject,
+                    "posture: nonce window \(window) (at most \(maxWindow) expected): nonces below the highest are accepted, so a second client can share the key unnoticed",
+                    fix: "on Kraken, Settings > API > edit the key > Nonce window (Advanced): set it to \(maxWindow)"))
         } else {
             out.append(DoctorCheck(.ok, subject, "posture: nonce window \(window)"))
         }
         let validUntil = (info["validUntil"]?.stringValue ?? info["validUntil"]?.numberText).flatMap { Double($0) } ?? 0
         if validUntil > 0, validUntil <= now.timeIntervalSince1970 + Double(expiryDays) * 86_400 {
             let when = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: validUntil))
-            out.append(DoctorCheck(
-                .warning, subject, "posture: the key \(validUntil <= now.timeIntervalSince1970 ? "expired" : "expires") at \(when)",
-                fix: "on Kraken, Settings > API > edit the key > Key expiration (Advanced): extend it, or create a new key and switch the config to it before then"))
+            out.append(
+                DoctorCheck(
+                    .warning, subject, "posture: the key \(validUntil <= now.timeIntervalSince1970 ? "expired" : "expires") at \(when)",
+                    fix:
+                        "on Kraken, Settings > API > edit the key > Key expiration (Advanced): extend it, or create a new key and switch the config to it before then"
+                ))
         } else {
-            out.append(DoctorCheck(.ok, subject, validUntil > 0 ? "posture: key valid until \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: validUntil)))" : "posture: key does not expire"))
+            out.append(
+                DoctorCheck(
+                    .ok, subject,
+                    validUntil > 0
+                        ? "posture: key valid until \(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: validUntil)))"
+                        : "posture: key does not expire"))
         }
         return out
     }
@@ -205,14 +241,17 @@ public struct Doctor: Sendable {
         guard learned.applies(toConfiguredMax: account.rateLimit.max, decay: account.rateLimit.decayPerSecond) else {
             return DoctorCheck(
                 .ok, subject,
-                "pacing: as configured (\(configured)); the earlier correction (\(learned.summary)) no longer applies (config changed, or older than 30 days) and the next run forgets it")
+                "pacing: as configured (\(configured)); the earlier correction (\(learned.summary)) no longer applies (config changed, or older than 30 days) and the next run forgets it"
+            )
         }
         let when = ISO8601DateFormatter().string(from: learned.learnedAt)
         let fix: String
         if let tier = TierLadder.tier(of: RateLimit(max: learned.max, decayPerSecond: learned.decayPerSecond)) {
-            fix = "set tier = \"\(tier.rawValue)\" (and no rate_limit) in the [[account]] named \(account.name), or raise the account's verification tier on Kraken and keep the config"
+            fix =
+                "set tier = \"\(tier.rawValue)\" (and no rate_limit) in the [[account]] named \(account.name), or raise the account's verification tier on Kraken and keep the config"
         } else {
-            fix = "set rate_limit = { max = \(TierLadder.number(learned.max)), decay_per_second = \(TierLadder.number(learned.decayPerSecond)) } in the [[account]] named \(account.name)"
+            fix =
+                "set rate_limit = { max = \(TierLadder.number(learned.max)), decay_per_second = \(TierLadder.number(learned.decayPerSecond)) } in the [[account]] named \(account.name)"
         }
         return DoctorCheck(
             .warning, subject,

@@ -34,9 +34,10 @@ public struct FindingsOperation: AuditOperation {
             let findings = try FindingStore.list(on: db, filter: filter)
             if json { return CommandResult(lines: ["[" + findings.map(Self.json).joined(separator: ",\n") + "]"]) }
             if findings.isEmpty { return CommandResult(lines: ["no findings"]) }
-            return CommandResult(lines: findings.map { f in
-                "#\(f.id) [\(f.severity.rawValue)] \(f.status.rawValue) \(f.account ?? "-") \(f.ruleId): \(f.title)"
-            })
+            return CommandResult(
+                lines: findings.map { f in
+                    "#\(f.id) [\(f.severity.rawValue)] \(f.status.rawValue) \(f.account ?? "-") \(f.ruleId): \(f.title)"
+                })
         case .show(let id):
             let f = try FindingStore.get(on: db, id: id)
             let history = try FindingStore.history(on: db, id: id)

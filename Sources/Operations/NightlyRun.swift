@@ -67,7 +67,10 @@ public struct NightlyRun: Sendable {
     let secrets: SecretReader
     let processEnvironment: [String: String]
 
-    public init(environment: AuditEnvironment, transport: any HTTPTransport = URLSessionTransport(), secrets: SecretReader = SecretReader(), processEnvironment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        environment: AuditEnvironment, transport: any HTTPTransport = URLSessionTransport(), secrets: SecretReader = SecretReader(),
+        processEnvironment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.env = environment
         self.transport = transport
         self.secrets = secrets
@@ -120,20 +123,22 @@ public struct NightlyRun: Sendable {
         t = Date()
         let now = Date()
         var report: Report? = nil
-        if !Task.isCancelled { do {
-            report = try env.buildReport(since: now.addingTimeInterval(-options.reportPeriod), until: now, accounts: options.accounts)
-            if let dir = options.reportDirectory, let report {
-                try PrivateDirectory.create(dir)  // 0700 when created here; the files are 0600 (issue 14)
-                AtomicFile.removeStaleTemporaries(in: dir)
-                let stamp = Self.stamp(now, timezone: env.reportTimeZone) + "-run\(summary.runId ?? 0)"
-                for (format, ext) in [(ReportFormat.markdown, "md"), (.html, "html"), (.json, "json")] {
-                    summary.reportFiles += try report.write(format: format, to: "\(dir)/kraken-audit-\(stamp).\(ext)")
+        if !Task.isCancelled {
+            do {
+                report = try env.buildReport(since: now.addingTimeInterval(-options.reportPeriod), until: now, accounts: options.accounts)
+                if let dir = options.reportDirectory, let report {
+                    try PrivateDirectory.create(dir)  // 0700 when created here; the files are 0600 (issue 14)
+                    AtomicFile.removeStaleTemporaries(in: dir)
+                    let stamp = Self.stamp(now, timezone: env.reportTimeZone) + "-run\(summary.runId ?? 0)"
+                    for (format, ext) in [(ReportFormat.markdown, "md"), (.html, "html"), (.json, "json")] {
+                        summary.reportFiles += try report.write(format: format, to: "\(dir)/kraken-audit-\(stamp).\(ext)")
+                    }
                 }
+            } catch {
+                summary.reportError = "\(error)"
+                logger.error("report failed", metadata: ["error": "\(error)"])
             }
-        } catch {
-            summary.reportError = "\(error)"
-            logger.error("report failed", metadata: ["error": "\(error)"])
-        } }
+        }
         summary.phaseSeconds.append(("report", Date().timeIntervalSince(t)))
 
         // 4. Alerts.
@@ -224,18 +229,23 @@ public struct NightlyRun: Sendable {
     }
 
     func headline(_ s: RunSummary, report: Report?) -> String {
-        var o = "kraken-audit run \(s.runId.map(String.init) ?? "?"): \(s.exitStatus == .success ? "ok" : "exit \(s.exitStatus.rawValue) (\(s.exitStatus))")\n"
+        var o =
+            "kraken-audit run \(s.runId.map(String.init) ?? "?"): \(s.exitStatus == .success ? "ok" : "exit \(s.exitStatus.rawValue) (\(s.exitStatus))")\n"
         for out in s.outcomes {
             let calls = out.endpoints.values.reduce(0) { $0 + $1.calls }
             let rows = out.endpoints.values.reduce(0) { $0 + $1.rows.inserted }
-            o += out.succeeded ? "  \(out.account): collected, \(calls) calls, \(rows) new rows\n" : "  \(out.account): FAILED: \(out.error.map { "\($0)" } ?? "")\n"
+            o +=
+                out.succeeded
+                ? "  \(out.account): collected, \(calls) calls, \(rows) new rows\n"
+                : "  \(out.account): FAILED: \(out.error.map { "\($0)" } ?? "")\n"
         }
         if let a = s.analysis {
             let bySeverity = Severity.allCases.reversed().compactMap { sev -> String? in
                 let n = a.newFindings(severity: sev)
                 return n > 0 ? "\(n) \(sev.rawValue)" : nil
             }
-            o += "  analysis: \(a.newFindings) new finding(s)\(bySeverity.isEmpty ? "" : " (" + bySeverity.joined(separator: ", ") + ")"), \(a.updatedFindings) seen again\n"
+            o +=
+                "  analysis: \(a.newFindings) new finding(s)\(bySeverity.isEmpty ? "" : " (" + bySeverity.joined(separator: ", ") + ")"), \(a.updatedFindings) seen again\n"
         }
         if let e = s.analysisError { o += "  analysis FAILED: \(e)\n" }
         if let report {
@@ -256,16 +266,22 @@ public struct NightlyRun: Sendable {
         let lastSuccess = try db.query(
             "SELECT extract(epoch FROM max(finished_at))::float8 FROM audit.collector_runs WHERE command = 'run' AND status = 'success'"
         ).rows[0].decodeOptional(0, as: Double.self)
-        m.gauge("last_success_timestamp_seconds", "End of the last successful run (Unix seconds); alert when it gets old.", lastSuccess ?? 0)
+        m.gauge(
+            "last_success_timestamp_seconds", "End of the last successful run (Unix seconds); alert when it gets old.", lastSuccess ?? 0)
         m.gauge("last_run_exit_code", "Exit code of the last run (0 = success).", Double(s.exitStatus.rawValue))
         for (phase, secs) in s.phaseSeconds {
             m.gauge("phase_duration_seconds", "Duration of each phase of the last run.", secs, labels: [("phase", phase)])
         }
         for o in s.outcomes {
-            m.gauge("account_success", "1 if the account was collected in the last run.", o.succeeded ? 1 : 0, labels: [("account", o.account)])
+            m.gauge(
+                "account_success", "1 if the account was collected in the last run.", o.succeeded ? 1 : 0, labels: [("account", o.account)])
             for (endpoint, st) in o.endpoints.sorted(by: { $0.key < $1.key }) {
-                m.gauge("rows_collected", "Rows added in the last run, per account and endpoint.", Double(st.rows.inserted), labels: [("account", o.account), ("endpoint", endpoint)])
-                m.gauge("api_calls", "Kraken calls in the last run, per account and endpoint.", Double(st.calls), labels: [("account", o.account), ("endpoint", endpoint)])
+                m.gauge(
+                    "rows_collected", "Rows added in the last run, per account and endpoint.", Double(st.rows.inserted),
+                    labels: [("account", o.account), ("endpoint", endpoint)])
+                m.gauge(
+                    "api_calls", "Kraken calls in the last run, per account and endpoint.", Double(st.calls),
+                    labels: [("account", o.account), ("endpoint", endpoint)])
             }
         }
         if let runId = s.runId {
@@ -277,17 +293,22 @@ public struct NightlyRun: Sendable {
                 """, [runId]
             ).rows
             for r in errors {
-                m.gauge("api_errors", "Kraken call errors in the last run, per account and kind.", Double(try r.decode(2, as: Int.self)), labels: [("account", try r.decode(0, as: String.self)), ("kind", try r.decode(1, as: String.self))])
+                m.gauge(
+                    "api_errors", "Kraken call errors in the last run, per account and kind.", Double(try r.decode(2, as: Int.self)),
+                    labels: [("account", try r.decode(0, as: String.self)), ("kind", try r.decode(1, as: String.self))])
             }
         }
         for sev in Severity.allCases {
-            m.gauge("findings_new", "Findings created by the last run, per severity.", Double(s.analysis?.newFindings(severity: sev) ?? 0), labels: [("severity", sev.rawValue)])
+            m.gauge(
+                "findings_new", "Findings created by the last run, per severity.", Double(s.analysis?.newFindings(severity: sev) ?? 0),
+                labels: [("severity", sev.rawValue)])
         }
         let open = try db.query("SELECT severity, count(*) FROM audit.findings WHERE status = 'open' GROUP BY 1").rows
         var openBy: [String: Int] = [:]
         for r in open { openBy[try r.decode(0, as: String.self)] = try r.decode(1, as: Int.self) }
         for sev in Severity.allCases {
-            m.gauge("findings_open", "Open findings, per severity.", Double(openBy[sev.rawValue] ?? 0), labels: [("severity", sev.rawValue)])
+            m.gauge(
+                "findings_open", "Open findings, per severity.", Double(openBy[sev.rawValue] ?? 0), labels: [("severity", sev.rawValue)])
         }
         let pending = try db.query("SELECT count(*) FROM audit.alert_outbox WHERE delivered_at IS NULL").rows[0].decode(0, as: Int.self)
         m.gauge("alerts_pending", "Alerts waiting for delivery.", Double(pending))

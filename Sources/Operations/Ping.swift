@@ -34,7 +34,8 @@ public struct Pinger: Sendable {
         // host is ever logged, and never the error's own text, which for URLError holds the whole URL.
         let host = Self.loggableHost(target)
         do {
-            let r = try await transport.send(TransportRequest(method: "POST", url: target, headers: [("User-Agent", KrakenClient.userAgent)], body: [], timeout: 10))
+            let r = try await transport.send(
+                TransportRequest(method: "POST", url: target, headers: [("User-Agent", KrakenClient.userAgent)], body: [], timeout: 10))
             if r.status >= 400 { logger.warning("ping failed", metadata: ["host": "\(host)", "status": "\(r.status)"]) }
         } catch {
             logger.warning("ping failed", metadata: ["host": "\(host)", "error": "\(Self.redactedReason(error))"])

@@ -33,7 +33,8 @@ public enum GrantError: Error, CustomStringConvertible, Sendable, Equatable {
         case .granteeMissing(let name):
             return "no PostgreSQL role named '\(name)': create it first, e.g. CREATE ROLE \"\(name)\" LOGIN PASSWORD '...'"
         case .notAllowed(let role, let grantee, let error):
-            return "not allowed to grant \(role) to '\(grantee)' (\(error.message)): connect as a superuser or a role with CREATEROLE ([database] url)"
+            return
+                "not allowed to grant \(role) to '\(grantee)' (\(error.message)): connect as a superuser or a role with CREATEROLE ([database] url)"
         case .database(let error):
             return error.description
         }
@@ -94,7 +95,8 @@ public enum RoleGrant {
         let canLogin: Bool
         let statement: String
         do {
-            let roleExists = try db.query("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", [role.roleName])
+            let roleExists =
+                try db.query("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)", [role.roleName])
                 .rows.first?.decode(0, as: Bool.self) ?? false
             guard roleExists else { throw GrantError.roleMissing(role.roleName) }
             guard let row = try db.query("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", [grantee]).rows.first else {

@@ -35,7 +35,8 @@ public struct RulesOperation: AuditOperation {
             let sev = s.severityOverride.map { "\($0.rawValue), overridden" } ?? s.rule.severity.rawValue
             lines.append("\(s.rule.id) [\(sev)]\(state): \(s.rule.title)")
             for p in s.rule.parameters {
-                let value = s.configured.contains(p.name) ? "\(s.binds[p.name] ?? "")  (configured; default \(p.defaultLiteral))" : p.defaultLiteral
+                let value =
+                    s.configured.contains(p.name) ? "\(s.binds[p.name] ?? "")  (configured; default \(p.defaultLiteral))" : p.defaultLiteral
                 lines.append("    \(p.name) (\(p.type.rawValue)) = \(value)")
                 if verbose { lines.append("        \(p.description)") }
             }

@@ -21,7 +21,8 @@ final class SignalStop: @unchecked Sendable {
                     return self._received == nil
                 }
                 if first {
-                    FileHandle.standardError.write(Data("kraken-audit: stopping after the current step (signal \(sig)); send it again to exit at once\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("kraken-audit: stopping after the current step (signal \(sig)); send it again to exit at once\n".utf8))
                     onSignal()
                 } else {
                     exit(128 + sig)

@@ -7,12 +7,17 @@ extension Report {
     public func csvTables() -> [(String, String)] {
         let f = formatting
         func row(_ fields: [String?]) -> String { fields.map { csv($0 ?? "") }.joined(separator: ",") + "\r\n" }
-        var findings = row(["account", "id", "severity", "rule_id", "status", "title", "entity_type", "entity_id", "occurred_at", "first_seen", "last_seen"])
+        var findings = row([
+            "account", "id", "severity", "rule_id", "status", "title", "entity_type", "entity_id", "occurred_at", "first_seen", "last_seen",
+        ])
         var withdrawals = row(["account", "refid", "time", "asset", "amount", "fee", "address", "address_name", "status", "method"])
         var trades = row(["account", "pair", "trades", "volume", "cost", "fees"])
         for a in accounts {
             for x in a.findings {
-                findings += row([a.name, String(x.id), x.severity, x.ruleId, x.status, x.title, x.entityType, x.entityId, x.occurredAt.map(f.iso), f.iso(x.firstSeen), f.iso(x.lastSeen)])
+                findings += row([
+                    a.name, String(x.id), x.severity, x.ruleId, x.status, x.title, x.entityType, x.entityId, x.occurredAt.map(f.iso),
+                    f.iso(x.firstSeen), f.iso(x.lastSeen),
+                ])
             }
             for w in a.withdrawals {
                 withdrawals += row([a.name, w.refid, f.iso(w.time), w.asset, w.amount, w.fee, w.address, w.addressName, w.status, w.method])

@@ -33,9 +33,11 @@ extension Report {
             if a.findings.isEmpty {
                 o += "<p>None.</p>"
             } else {
-                o += "<table><thead><tr><th>#</th><th>severity</th><th>rule</th><th>title</th><th>status</th><th>first seen</th></tr></thead><tbody>"
+                o +=
+                    "<table><thead><tr><th>#</th><th>severity</th><th>rule</th><th>title</th><th>status</th><th>first seen</th></tr></thead><tbody>"
                 for x in a.findings {
-                    o += "<tr class=\"sev-\(e(x.severity))\"><td>\(x.id)</td><td><span class=\"badge\">\(e(x.severity))</span></td><td>\(e(x.ruleId))</td><td>\(e(x.title))"
+                    o +=
+                        "<tr class=\"sev-\(e(x.severity))\"><td>\(x.id)</td><td><span class=\"badge\">\(e(x.severity))</span></td><td>\(e(x.ruleId))</td><td>\(e(x.title))"
                     o += "<details><summary>evidence</summary><pre>\(e(x.evidence.jsonText))</pre></details></td>"
                     o += "<td>\(e(x.status))</td><td>\(e(f.time(x.firstSeen)))</td></tr>"
                 }
@@ -47,9 +49,11 @@ extension Report {
             if a.trading.isEmpty {
                 o += "<p>No trades.</p>"
             } else {
-                o += "<table><thead><tr><th>pair</th><th class=\"n\">trades</th><th class=\"n\">volume (base)</th><th class=\"n\">cost (quote)</th><th class=\"n\">fees (quote)</th></tr></thead><tbody>"
+                o +=
+                    "<table><thead><tr><th>pair</th><th class=\"n\">trades</th><th class=\"n\">volume (base)</th><th class=\"n\">cost (quote)</th><th class=\"n\">fees (quote)</th></tr></thead><tbody>"
                 for t in a.trading {
-                    o += "<tr><td>\(e(t.pair))</td><td class=\"n\">\(t.trades)</td><td class=\"n\">\(e(t.volume))</td><td class=\"n\">\(e(t.cost))</td><td class=\"n\">\(e(t.fees))</td></tr>"
+                    o +=
+                        "<tr><td>\(e(t.pair))</td><td class=\"n\">\(t.trades)</td><td class=\"n\">\(e(t.volume))</td><td class=\"n\">\(e(t.cost))</td><td class=\"n\">\(e(t.fees))</td></tr>"
                 }
                 o += "</tbody></table>"
                 o += "<h4>Trades per day</h4>" + volumeChart(a)
@@ -58,9 +62,11 @@ extension Report {
             if a.balances.isEmpty {
                 o += "<p>No ledger activity.</p>"
             } else {
-                o += "<table><thead><tr><th>asset</th><th class=\"n\">start</th><th class=\"n\">end</th><th class=\"n\">net amount</th><th class=\"n\">fees</th></tr></thead><tbody>"
+                o +=
+                    "<table><thead><tr><th>asset</th><th class=\"n\">start</th><th class=\"n\">end</th><th class=\"n\">net amount</th><th class=\"n\">fees</th></tr></thead><tbody>"
                 for b in a.balances {
-                    o += "<tr><td>\(e(b.asset))</td><td class=\"n\">\(e(b.start))</td><td class=\"n\">\(e(b.end))</td><td class=\"n\">\(e(b.netFlows))</td><td class=\"n\">\(e(b.fees))</td></tr>"
+                    o +=
+                        "<tr><td>\(e(b.asset))</td><td class=\"n\">\(e(b.start))</td><td class=\"n\">\(e(b.end))</td><td class=\"n\">\(e(b.netFlows))</td><td class=\"n\">\(e(b.fees))</td></tr>"
                 }
                 o += "</tbody></table>"
             }
@@ -68,7 +74,9 @@ extension Report {
             o += "<h3>API usage</h3><p>\(u.calls) calls, \(u.errors) errors"
             if let peak = u.peakCounter { o += ", peak counter \(String(format: "%.2f", peak))" }
             o += "</p>"
-            if !u.errorsByKind.isEmpty { o += "<p>Errors by kind: \(e(u.errorsByKind.map { "\($0.0) \($0.1)" }.joined(separator: ", ")))</p>" }
+            if !u.errorsByKind.isEmpty {
+                o += "<p>Errors by kind: \(e(u.errorsByKind.map { "\($0.0) \($0.1)" }.joined(separator: ", ")))</p>"
+            }
             for note in u.pacingNotes { o += "<p>Pacing: \(e(note))</p>" }
             o += "<h4>Calls per hour</h4>"
             o += svgBars(u.callsPerHour.map { (hourLabel($0.0), $0.1) }, colors: [:], width: 720, height: 160)
@@ -93,7 +101,8 @@ extension Report {
         if names { o += "<th>address name</th>" }
         o += "<th>status</th></tr></thead><tbody>"
         for w in items {
-            o += "<tr><td>\(e(f.time(w.time)))</td><td>\(e(w.asset))</td><td class=\"n\">\(e(w.amount))</td><td class=\"n\">\(e(w.fee ?? ""))</td><td class=\"addr\">\(e(w.address ?? ""))</td>"
+            o +=
+                "<tr><td>\(e(f.time(w.time)))</td><td>\(e(w.asset))</td><td class=\"n\">\(e(w.amount))</td><td class=\"n\">\(e(w.fee ?? ""))</td><td class=\"addr\">\(e(w.address ?? ""))</td>"
             if names { o += "<td>\(e(w.addressName ?? ""))</td>" }
             o += "<td>\(e(w.status))</td></tr>"
         }
@@ -115,14 +124,16 @@ extension Report {
         let plotHeight = height - 30
         let slot = Double(width - 10) / Double(bars.count)
         let barWidth = max(2, slot * 0.7)
-        var o = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\">"
+        var o =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\">"
         let labelEvery = max(1, bars.count / 12)
         for (i, (label, value)) in bars.enumerated() {
             let h = Double(plotHeight - 12) * Double(value) / Double(maxValue)
             let x = 5 + Double(i) * slot + (slot - barWidth) / 2
             let y = Double(plotHeight) - h
             let color = colors[label] ?? "#3b6ea5"
-            o += "<rect x=\"\(fmt(x))\" y=\"\(fmt(y))\" width=\"\(fmt(barWidth))\" height=\"\(fmt(h))\" fill=\"\(color)\"><title>\(e(label)): \(value)</title></rect>"
+            o +=
+                "<rect x=\"\(fmt(x))\" y=\"\(fmt(y))\" width=\"\(fmt(barWidth))\" height=\"\(fmt(h))\" fill=\"\(color)\"><title>\(e(label)): \(value)</title></rect>"
             o += "<text x=\"\(fmt(x + barWidth / 2))\" y=\"\(fmt(y - 2))\" font-size=\"10\" text-anchor=\"middle\">\(value)</text>"
             if i % labelEvery == 0 {
                 o += "<text x=\"\(fmt(x + barWidth / 2))\" y=\"\(height - 8)\" font-size=\"10\" text-anchor=\"middle\">\(e(label))</text>"

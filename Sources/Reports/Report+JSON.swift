@@ -49,10 +49,16 @@ extension Report {
             return .object(members)
         }
         let trading: [JSONValue] = a.trading.map { p in
-            .object([("pair", .string(p.pair)), ("trades", n(p.trades)), ("volume", .string(p.volume)), ("cost", .string(p.cost)), ("fees", .string(p.fees))])
+            .object([
+                ("pair", .string(p.pair)), ("trades", n(p.trades)), ("volume", .string(p.volume)), ("cost", .string(p.cost)),
+                ("fees", .string(p.fees)),
+            ])
         }
         let balances: [JSONValue] = a.balances.map { b in
-            .object([("asset", .string(b.asset)), ("start", .string(b.start)), ("end", .string(b.end)), ("net_amount", .string(b.netFlows)), ("fees", .string(b.fees))])
+            .object([
+                ("asset", .string(b.asset)), ("start", .string(b.start)), ("end", .string(b.end)), ("net_amount", .string(b.netFlows)),
+                ("fees", .string(b.fees)),
+            ])
         }
         let u = a.apiUsage
         let usage: JSONValue = .object([

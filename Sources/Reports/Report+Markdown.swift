@@ -8,7 +8,9 @@ extension Report {
         var o = "# kraken-audit report\n\n"
         o += "Period: \(f.time(since)) to \(f.time(until)) (\(timezone.identifier)). Generated \(f.time(generatedAt)).\n\n"
         let totals = severityTotals.filter { $0.1 > 0 }
-        o += totals.isEmpty ? "**No findings in the period.**\n" : "**Findings:** " + totals.map { "\($0.1) \($0.0)" }.joined(separator: ", ") + "\n"
+        o +=
+            totals.isEmpty
+            ? "**No findings in the period.**\n" : "**Findings:** " + totals.map { "\($0.1) \($0.0)" }.joined(separator: ", ") + "\n"
         for a in accounts {
             o += "\n## Account \(md(a.name))\n\n### Collection\n\n"
             let c = a.collection
@@ -52,8 +54,12 @@ extension Report {
             o += "- Calls: \(u.calls), errors: \(u.errors)"
             if let peak = u.peakCounter { o += ", peak counter \(String(format: "%.2f", peak))" }
             o += "\n"
-            if !u.callsByEndpoint.isEmpty { o += "- By endpoint: " + u.callsByEndpoint.map { "\(md($0.0)) \($0.1)" }.joined(separator: ", ") + "\n" }
-            if !u.errorsByKind.isEmpty { o += "- Errors by kind: " + u.errorsByKind.map { "\(md($0.0)) \($0.1)" }.joined(separator: ", ") + "\n" }
+            if !u.callsByEndpoint.isEmpty {
+                o += "- By endpoint: " + u.callsByEndpoint.map { "\(md($0.0)) \($0.1)" }.joined(separator: ", ") + "\n"
+            }
+            if !u.errorsByKind.isEmpty {
+                o += "- Errors by kind: " + u.errorsByKind.map { "\(md($0.0)) \($0.1)" }.joined(separator: ", ") + "\n"
+            }
             for note in u.pacingNotes { o += "- Pacing: \(md(note))\n" }
         }
         return o
@@ -61,9 +67,11 @@ extension Report {
 
     private func fundingTable(_ items: [FundingItem], names: Bool) -> String {
         let f = formatting
-        var o = "| time | asset | amount | fee | address | \(names ? "address name | " : "")status |\n|---|---|---:|---:|---|\(names ? "---|" : "")---|\n"
+        var o =
+            "| time | asset | amount | fee | address | \(names ? "address name | " : "")status |\n|---|---|---:|---:|---|\(names ? "---|" : "")---|\n"
         for w in items {
-            o += "| \(f.time(w.time)) | \(md(w.asset)) | \(w.amount) | \(w.fee ?? "") | \(md(w.address ?? "")) | \(names ? md(w.addressName ?? "") + " | " : "")\(md(w.status)) |\n"
+            o +=
+                "| \(f.time(w.time)) | \(md(w.asset)) | \(w.amount) | \(w.fee ?? "") | \(md(w.address ?? "")) | \(names ? md(w.addressName ?? "") + " | " : "")\(md(w.status)) |\n"
         }
         return o
     }

@@ -90,14 +90,17 @@ public struct ReportBuilder: Sendable {
              WHERE account_id = $1 AND time >= $2 AND time < $3 GROUP BY pair ORDER BY pair
             """, p
         ).rows.map { r throws(PGError) in
-            PairActivity(pair: try r.decode(0), trades: try r.decode(1), volume: try r.decode(2), cost: try r.decode(3), fees: try r.decode(4))
+            PairActivity(
+                pair: try r.decode(0), trades: try r.decode(1), volume: try r.decode(2), cost: try r.decode(3), fees: try r.decode(4))
         }
         let volumePerDay = try db.query(
             """
             SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD'), pair, sum(cost)::text FROM audit.trades
              WHERE account_id = $1 AND time >= $2 AND time < $3 GROUP BY 1, 2 ORDER BY 1, 2
             """, p
-        ).rows.map { r throws(PGError) in (day: try r.decode(0, as: String.self), pair: try r.decode(1, as: String.self), cost: try r.decode(2, as: String.self)) }
+        ).rows.map { r throws(PGError) in
+            (day: try r.decode(0, as: String.self), pair: try r.decode(1, as: String.self), cost: try r.decode(2, as: String.self))
+        }
 
         // Balance per asset at the period's start and end from the ledger's running balance, and flows between.
         let balances = try db.query(
@@ -111,7 +114,8 @@ public struct ReportBuilder: Sendable {
               FROM assets a ORDER BY a.asset
             """, p
         ).rows.map { r throws(PGError) in
-            BalanceChange(asset: try r.decode(0), start: try r.decode(1), end: try r.decode(2), netFlows: try r.decode(3), fees: try r.decode(4))
+            BalanceChange(
+                asset: try r.decode(0), start: try r.decode(1), end: try r.decode(2), netFlows: try r.decode(3), fees: try r.decode(4))
         }.filter { $0.start != "0" || $0.end != "0" || $0.netFlows != "0" }
 
         let usage = try db.query(
@@ -121,13 +125,16 @@ public struct ReportBuilder: Sendable {
             """, p
         ).rows[0]
         let byEndpoint = try db.query(
-            "SELECT endpoint, count(*) FROM audit.api_calls WHERE account_id = $1 AND started_at >= $2 AND started_at < $3 GROUP BY 1 ORDER BY 1", p
+            "SELECT endpoint, count(*) FROM audit.api_calls WHERE account_id = $1 AND started_at >= $2 AND started_at < $3 GROUP BY 1 ORDER BY 1",
+            p
         ).rows.map { r throws(PGError) in (try r.decode(0, as: String.self), try r.decode(1, as: Int.self)) }
         let byKind = try db.query(
-            "SELECT error_kind, count(*) FROM audit.api_calls WHERE account_id = $1 AND started_at >= $2 AND started_at < $3 AND error_kind IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1", p
+            "SELECT error_kind, count(*) FROM audit.api_calls WHERE account_id = $1 AND started_at >= $2 AND started_at < $3 AND error_kind IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+            p
         ).rows.map { r throws(PGError) in (try r.decode(0, as: String.self), try r.decode(1, as: Int.self)) }
         let perHour = try db.query(
-            "SELECT date_trunc('hour', started_at), count(*) FROM audit.api_calls WHERE account_id = $1 AND started_at >= $2 AND started_at < $3 GROUP BY 1 ORDER BY 1", p
+            "SELECT date_trunc('hour', started_at), count(*) FROM audit.api_calls WHERE account_id = $1 AND started_at >= $2 AND started_at < $3 GROUP BY 1 ORDER BY 1",
+            p
         ).rows.map { r throws(PGError) in (try r.decode(0, as: Date.self), try r.decode(1, as: Int.self)) }
         let pacingNotes = try db.query(
             """
@@ -148,6 +155,8 @@ public struct ReportBuilder: Sendable {
     }
 
     func textArray(_ values: [String]) -> String {
-        "{" + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+        "{"
+            + values.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }
+            .joined(separator: ",") + "}"
     }
 }

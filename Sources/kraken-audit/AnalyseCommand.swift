@@ -24,7 +24,11 @@ struct AnalyseCommand: AsyncParsableCommand {
     @Option(name: .customLong("rule"), help: "Only this rule (repeatable); see `kraken-audit rules`.")
     var rules: [String] = []
 
-    @Option(name: .long, help: "Re-analyse every row whose event time is at/after this date (YYYY-MM-DD, UTC) or ISO 8601 time, ignoring the incremental state.")
+    @Option(
+        name: .long,
+        help:
+            "Re-analyse every row whose event time is at/after this date (YYYY-MM-DD, UTC) or ISO 8601 time, ignoring the incremental state."
+    )
     var since: String?
 
     @Flag(name: .long, help: "Print the summary as JSON.")

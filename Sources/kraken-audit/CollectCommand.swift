@@ -47,7 +47,9 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(help: "With --wait: seconds between ExportStatus polls.")
     var pollSeconds: Double = 30
 
-    @Option(help: "Directory for downloaded export files (default $KRAKEN_AUDIT_EXPORT_DIR, $STATE_DIRECTORY/exports or ./kraken-audit-exports).")
+    @Option(
+        help:
+            "Directory for downloaded export files (default $KRAKEN_AUDIT_EXPORT_DIR, $STATE_DIRECTORY/exports or ./kraken-audit-exports).")
     var exportDir: String?
 
     func validate() throws {

@@ -23,7 +23,9 @@ struct FindingsCommand: AsyncParsableCommand {
         @Flag(help: "JSON output (one array, evidence included).") var json = false
 
         func validate() throws {
-            guard Severity(rawValue: minSeverity) != nil else { throw ValidationError("--min-severity must be one of info, low, medium, high, critical") }
+            guard Severity(rawValue: minSeverity) != nil else {
+                throw ValidationError("--min-severity must be one of info, low, medium, high, critical")
+            }
             guard statuses != nil else { throw ValidationError("--status must list open, acknowledged, resolved, suppressed or be 'all'") }
             guard limit > 0 else { throw ValidationError("--limit must be positive") }
         }
@@ -76,7 +78,8 @@ struct FindingsCommand: AsyncParsableCommand {
     }
 
     struct Suppress: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Suppress a finding (expected; never alerts again, even when detected again).")
+        static let configuration = CommandConfiguration(
+            abstract: "Suppress a finding (expected; never alerts again, even when detected again).")
         @OptionGroup var options: StatusOptions
         func run() async throws { try await options.change(to: .suppressed) }
     }

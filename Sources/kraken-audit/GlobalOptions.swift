@@ -6,7 +6,11 @@ extension LogFormat: ExpressibleByArgument {}
 
 /// Options every subcommand accepts, before or after the subcommand's name (see ``KrakenAudit/global``).
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: "Config file (default: $KRAKEN_AUDIT_CONFIG, ./kraken-audit.toml, /etc/kraken-audit/kraken-audit.toml). Also accepted before the subcommand; given twice, the one after the subcommand wins.")
+    @Option(
+        name: .long,
+        help:
+            "Config file (default: $KRAKEN_AUDIT_CONFIG, ./kraken-audit.toml, /etc/kraken-audit/kraken-audit.toml). Also accepted before the subcommand; given twice, the one after the subcommand wins."
+    )
     var config: String?
 
     @Option(name: .long, help: "Log level.")
@@ -15,7 +19,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Log format: human, or json (for journald/files).")
     var logFormat: LogFormat = .human
 
-    @Option(name: .long, help: ArgumentHelp("Directory holding sql/migrations (default: found next to the executable).", visibility: .hidden))
+    @Option(
+        name: .long, help: ArgumentHelp("Directory holding sql/migrations (default: found next to the executable).", visibility: .hidden))
     var sqlDir: String?
 
     var settings: GlobalSettings {

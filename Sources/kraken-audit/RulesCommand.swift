@@ -21,7 +21,9 @@ struct RulesCommand: AsyncParsableCommand {
     @Option(help: "Print a psql command that runs this rule with the configured parameters.")
     var psql: String?
 
-    @Option(help: "Account for --psql (required when several are configured; its id is looked up with a subquery, its timezone from the config).")
+    @Option(
+        help:
+            "Account for --psql (required when several are configured; its id is looked up with a subquery, its timezone from the config).")
     var account: String?
 
     func run() async throws {

@@ -34,7 +34,8 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
             "armed":[...]}.
             """)
 
-    @Option(help: "Listen address (a non-loopback address prints a WARNING; /_sim control requests are only answered on loopback).") var host = "127.0.0.1"
+    @Option(help: "Listen address (a non-loopback address prints a WARNING; /_sim control requests are only answered on loopback).")
+    var host = "127.0.0.1"
     @Option(help: "Port (0: ephemeral).") var port = 0
     @Option(help: "Seed of the history, keys and faults.") var seed: UInt64 = 1
     @Option(help: "Days of history.") var days = 120
@@ -53,8 +54,10 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
     @Option(help: "Jump of the clock_jump fault, seconds.") var clockJumpSeconds: Double = -3600
     @Flag(help: "Plant no anomalies (for false-positive tests).") var clean = false
     @Flag(help: "No run-time injections (nonce errors, permission-denied burst).") var noInjections = false
-    @Option(help: "Permissions of every key, comma separated.") var defaultPermissions = "query-funds,query-open-trades,query-closed-trades,query-ledger"
-    @Option(name: .customLong("permissions"), help: "Per-account permissions ACCOUNT=p1,p2 (repeatable).") var accountPermissions: [String] = []
+    @Option(help: "Permissions of every key, comma separated.") var defaultPermissions =
+        "query-funds,query-open-trades,query-closed-trades,query-ledger"
+    @Option(name: .customLong("permissions"), help: "Per-account permissions ACCOUNT=p1,p2 (repeatable).") var accountPermissions:
+        [String] = []
     @Flag(help: "Use the stricter permission reading where sources disagree.") var strictPermissions = false
     @Option(help: "Nonce window of every key.") var nonceWindow: UInt64 = 0
     @Option(help: "Consecutive failures before the temporary lockout.") var lockoutThreshold = 5
@@ -133,12 +136,14 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
 
         if !ControlAccess.isLoopbackListenAddress(host) {
             // Loud and independent of --log-level: the simulator hands out API secrets and has no authentication.
-            FileHandle.standardError.write(Data("""
-                kraken-simulator: WARNING: --host \(host) is not a loopback address: every machine that can reach it can \
-                call the simulated Kraken API. The /_sim control endpoints (which return the simulated API secrets) \
-                refuse non-loopback clients with 403. Use --host 127.0.0.1 unless you need remote access.
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    kraken-simulator: WARNING: --host \(host) is not a loopback address: every machine that can reach it can \
+                    call the simulated Kraken API. The /_sim control endpoints (which return the simulated API secrets) \
+                    refuse non-loopback clients with 403. Use --host 127.0.0.1 unless you need remote access.
 
-                """.utf8))
+                    """.utf8))
         }
         var logger = Logger(label: "kraken-simulator")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice

@@ -22,7 +22,10 @@ struct AlertFixture {
 
     /// Inserts a finding with an outbox row (as the analyser does in one transaction); returns its id.
     @discardableResult
-    func finding(account: String = "main", severity: String = "high", title: String = "Withdrawal of 35 XETH to an address not in the allowlist", runId: Int64? = nil, key: String = UUID().uuidString) throws -> Int64 {
+    func finding(
+        account: String = "main", severity: String = "high", title: String = "Withdrawal of 35 XETH to an address not in the allowlist",
+        runId: Int64? = nil, key: String = UUID().uuidString
+    ) throws -> Int64 {
         let accountId = try AccountStore.ensure(on: db, name: account)
         return try db.transaction { () throws -> Int64 in
             let id = try db.query(
@@ -31,13 +34,15 @@ struct AlertFixture {
                 VALUES ('unexpected_withdrawal', $1, $2, 'withdrawal', 'FTQcuak-V6Za8qrWnhzTx67yYHz8Tg', $3, '{"amount":"35.0000000000","asset":"XETH"}', $4, now(), $5) RETURNING id
                 """, [severity, accountId, title, key, runId]
             ).rows[0].decode(0, as: Int64.self)
-            try db.execute("INSERT INTO audit.alert_outbox (finding_id, event, run_id, severity) VALUES ($1, 'new', $2, $3)", [id, runId, severity])
+            try db.execute(
+                "INSERT INTO audit.alert_outbox (finding_id, event, run_id, severity) VALUES ($1, 'new', $2, $3)", [id, runId, severity])
             return id
         }
     }
 
     func run(_ name: String = "analyse") throws -> Int64 {
-        try db.query("INSERT INTO audit.collector_runs (command, status) VALUES ($1, 'success') RETURNING id", [name]).rows[0].decode(0, as: Int64.self)
+        try db.query("INSERT INTO audit.collector_runs (command, status) VALUES ($1, 'success') RETURNING id", [name]).rows[0].decode(
+            0, as: Int64.self)
     }
 
     /// A hook script; `body` is shell. It records each call's stdin and environment in dir/calls/N.*
@@ -73,7 +78,8 @@ struct AlertFixture {
 
     func delivery(hook: String, timeout: Double = 5, environment: [String: String] = [:], notifyResolved: Bool = false) -> AlertDelivery {
         AlertDelivery(
-            config: AlertsConfig(hook: hook, minSeverity: "medium", timeoutSeconds: timeout, renotifyAfterHours: 24, notifyResolved: notifyResolved),
+            config: AlertsConfig(
+                hook: hook, minSeverity: "medium", timeoutSeconds: timeout, renotifyAfterHours: 24, notifyResolved: notifyResolved),
             timezone: TimeZone(identifier: "Europe/Berlin")!, environment: environment, logger: TestDatabase.logger)
     }
 }
@@ -152,7 +158,9 @@ struct AlertFixture {
         let fx = try AlertFixture("alerts5")
         try fx.finding(runId: try fx.run())
         let secret = "S3cr3t-\(UUID().uuidString)"
-        let env = ["KRAKEN_MAIN_SECRET": secret, "KRAKEN_MAIN_KEY": secret, "PGPASSWORD": secret, "ALERT_TO": "ops@example.org", "HOME": "/root"]
+        let env = [
+            "KRAKEN_MAIN_SECRET": secret, "KRAKEN_MAIN_KEY": secret, "PGPASSWORD": secret, "ALERT_TO": "ops@example.org", "HOME": "/root",
+        ]
         _ = try fx.delivery(hook: try fx.hook("exit 0"), environment: env).deliverPending(on: fx.db)
         let call = try #require(fx.calls.first)
         #expect(!call.payload.jsonText.contains(secret))

@@ -24,7 +24,8 @@ import Testing
         try FileManager.default.createDirectory(at: mail, withIntermediateDirectories: true)
         let portFile = fx.dir.appendingPathComponent("port").path
         let smtp = try ChildProcess.start(
-            "/usr/bin/python3", arguments: [Self.repo.appendingPathComponent("Tests/AlertsTests/Fixtures/smtp_sink.py").path, mail.path, portFile],
+            "/usr/bin/python3",
+            arguments: [Self.repo.appendingPathComponent("Tests/AlertsTests/Fixtures/smtp_sink.py").path, mail.path, portFile],
             environment: ProcessInfo.processInfo.environment)
         defer { smtp.signal(SIGTERM) }
         let deadline = Date().addingTimeInterval(15)
@@ -33,9 +34,15 @@ import Testing
 
         let d = fx.delivery(
             hook: Self.repo.appendingPathComponent("scripts/alert-email").path, timeout: 20,
-            environment: ["ALERT_SMTP_URL": "smtp://127.0.0.1:\(port)", "ALERT_FROM": "kraken-audit@example.org", "ALERT_TO": "sec@example.org, ops@example.org", "KRAKEN_MAIN_SECRET": "nope-secret"])
+            environment: [
+                "ALERT_SMTP_URL": "smtp://127.0.0.1:\(port)", "ALERT_FROM": "kraken-audit@example.org",
+                "ALERT_TO": "sec@example.org, ops@example.org", "KRAKEN_MAIN_SECRET": "nope-secret",
+            ])
         let s = try d.deliverPending(on: fx.db)
-        #expect(s.delivered == 2, "\(String(describing: try? fx.db.query("SELECT last_error FROM audit.alert_outbox").rows.first?.decodeOptional(0, as: String.self)))")
+        #expect(
+            s.delivered == 2,
+            "\(String(describing: try? fx.db.query("SELECT last_error FROM audit.alert_outbox").rows.first?.decodeOptional(0, as: String.self)))"
+        )
         let eml = mail.appendingPathComponent("1.eml").path
         let arrived = Date().addingTimeInterval(10)
         while !FileManager.default.fileExists(atPath: eml), Date() < arrived { usleep(50_000) }

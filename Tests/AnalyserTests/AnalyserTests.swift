@@ -27,8 +27,9 @@ struct AnalyserTests {
         let f = try Fixture("recall")
         try CleanAccount.generate(into: f, seed: 3)
         // 1. withdrawal to an unknown address
-        try f.withdrawal("FTQcuak-planted-1", asset: "XXBT", amount: "0.1500000000", time: "2026-11-10T02:12:00Z",
-                         address: "bc1qattackerxxxxxxxx", key: nil)
+        try f.withdrawal(
+            "FTQcuak-planted-1", asset: "XXBT", amount: "0.1500000000", time: "2026-11-10T02:12:00Z",
+            address: "bc1qattackerxxxxxxxx", key: nil)
         // 2. nonce errors
         for m in 1...4 { try f.apiCall(at: "2026-11-11T02:0\(m):30Z", errors: ["EAPI:Invalid nonce"], nonce: 1_767_600_000_000) }
         // 3. order on a Sunday
@@ -46,14 +47,16 @@ struct AnalyserTests {
         try f.trade("TPLANT-NEWPR-TRADEX", pair: "XETHZUSD", time: "2026-11-19T10:00:00Z", vol: "1.0000000000")
         // 8. a failed collection (re-run successfully afterwards: while the latest collection is a failed one, the
         // rules over collected rows wait, see dataRulesWaitForACompleteCollection)
-        let run = try f.collectorRun(status: "failed", started: "2026-12-18T02:30:00Z", finished: "2026-12-18T02:31:00Z",
-                                     error: "EAPI:Invalid key")
+        let run = try f.collectorRun(
+            status: "failed", started: "2026-12-18T02:30:00Z", finished: "2026-12-18T02:31:00Z",
+            error: "EAPI:Invalid key")
         // The nightly analysis after the failed run reports it (once the re-run succeeded, the failure is resolved).
         try f.analyse(["stale_collection"], now: CleanAccount.now)
         _ = try f.collectorRun(status: "success", started: "2026-12-18T02:40:00Z", finished: "2026-12-18T02:45:00Z")
         // 9. an old key
-        try f.apiKey(fingerprint: "sha256:00000000000000aa", created: "2025-06-01", firstSeen: "2025-06-01T00:00:00Z",
-                     lastUsed: "2026-12-18T02:00:00Z")
+        try f.apiKey(
+            fingerprint: "sha256:00000000000000aa", created: "2025-06-01", firstSeen: "2025-06-01T00:00:00Z",
+            lastUsed: "2026-12-18T02:00:00Z")
         try f.analyse(config: CleanAccount.allowlistConfig, now: CleanAccount.now)
         let found = try f.findings()
         func has(_ rule: String, _ entity: String) -> Bool { found.contains { $0.ruleId == rule && $0.entityId == entity } }
@@ -64,10 +67,11 @@ struct AnalyserTests {
         #expect(has("ledger_gap", altered))
         #expect(has("trade_size_outlier", "TPLANT-HUGEE-TRADEX"))
         #expect(found.contains { $0.dedupeKey == "new_pair_or_asset:\(f.accountId):pair:XETHZUSD" })
-        #expect(found.contains {
-            $0.ruleId == "stale_collection" && $0.entityId == "main" && $0.status == .resolved
-                && ($0.evidenceObject["run_ids"] as? [Int])?.map(Int64.init) == [run]
-        })
+        #expect(
+            found.contains {
+                $0.ruleId == "stale_collection" && $0.entityId == "main" && $0.status == .resolved
+                    && ($0.evidenceObject["run_ids"] as? [Int])?.map(Int64.init) == [run]
+            })
         #expect(has("key_rotation_due", "sha256:00000000000000aa"))
     }
 
@@ -77,28 +81,34 @@ struct AnalyserTests {
     /// (their state untouched) until a collection completes; rules over the call log and runs explain the failure.
     @Test func dataRulesWaitForACompleteCollection() throws {
         let f = try Fixture("incomplete")
-        try f.ledger("L4UESK-KG3EQ-UFO4T5", refid: "QCCXXXX-DEP-1", time: "2026-04-01T10:00:00Z", type: "deposit", asset: "ZUSD",
-                     amount: "1000.0000000000", balance: "1000.0000000000")
+        try f.ledger(
+            "L4UESK-KG3EQ-UFO4T5", refid: "QCCXXXX-DEP-1", time: "2026-04-01T10:00:00Z", type: "deposit", asset: "ZUSD",
+            amount: "1000.0000000000", balance: "1000.0000000000")
         // The entries in between are on pages the failed run did not reach.
-        try f.ledger("L4UESK-KG3EQ-UFO4T7", refid: "THVRQM-33VKH-UCI7BC", time: "2026-04-03T10:00:00Z", type: "trade", asset: "ZUSD",
-                     amount: "-50.0000000000", fee: "0.0800000000", balance: "248.7597000000")
-        let failed = try f.collectorRun(status: "failed", started: "2026-04-04T02:00:00Z", finished: "2026-04-04T02:01:00Z",
-                                        error: "Kraken Ledgers failed: EAPI:Invalid nonce")
+        try f.ledger(
+            "L4UESK-KG3EQ-UFO4T7", refid: "THVRQM-33VKH-UCI7BC", time: "2026-04-03T10:00:00Z", type: "trade", asset: "ZUSD",
+            amount: "-50.0000000000", fee: "0.0800000000", balance: "248.7597000000")
+        let failed = try f.collectorRun(
+            status: "failed", started: "2026-04-04T02:00:00Z", finished: "2026-04-04T02:01:00Z",
+            error: "Kraken Ledgers failed: EAPI:Invalid nonce")
         let first = try f.analyse(["ledger_gap", "stale_collection"], now: Fixture.t("2026-04-04T03:00:00Z"))
         #expect(first.deferred.map(\.ruleId) == ["ledger_gap"])
         #expect(first.deferred.first?.deferred?.contains("run \(failed) is failed") == true)
         #expect(try f.findings("ledger_gap").isEmpty)
         #expect(try f.findings("stale_collection").map(\.entityId) == ["main"])
-        #expect(try f.findings("stale_collection").first?.evidenceObject["latest_run"].flatMap { ($0 as? [String: Any])?["run_id"] as? Int }
-                    .map(Int64.init) == failed)
+        #expect(
+            try f.findings("stale_collection").first?.evidenceObject["latest_run"].flatMap { ($0 as? [String: Any])?["run_id"] as? Int }
+                .map(Int64.init) == failed)
         #expect(try f.scalar("SELECT count(*) FROM audit.analysis_state WHERE rule_id = 'ledger_gap'", as: Int.self) == 0)
         // A running collection is not complete either.
         _ = try f.collectorRun(status: "running", started: "2026-04-05T02:00:00Z", finished: nil)
         #expect(try f.analyse(["ledger_gap"], now: Fixture.t("2026-04-05T02:30:00Z")).deferred.count == 1)
         // The next complete collection fetched the missing entry: now the ledger chains and nothing is reported.
-        try f.db.execute("UPDATE audit.collector_runs SET status = 'success', finished_at = '2026-04-05T02:10:00Z' WHERE status = 'running'")
-        try f.ledger("L4UESK-KG3EQ-UFO4T6", refid: "THVRQM-33VKH-UCI7BS", time: "2026-04-02T10:00:00Z", type: "trade", asset: "ZUSD",
-                     amount: "-700.2000000000", fee: "0.9603000000", balance: "298.8397000000")
+        try f.db.execute(
+            "UPDATE audit.collector_runs SET status = 'success', finished_at = '2026-04-05T02:10:00Z' WHERE status = 'running'")
+        try f.ledger(
+            "L4UESK-KG3EQ-UFO4T6", refid: "THVRQM-33VKH-UCI7BS", time: "2026-04-02T10:00:00Z", type: "trade", asset: "ZUSD",
+            amount: "-700.2000000000", fee: "0.9603000000", balance: "298.8397000000")
         let second = try f.analyse(["ledger_gap"], now: Fixture.t("2026-04-05T03:00:00Z"))
         #expect(second.deferred.isEmpty)
         #expect(second.results.first?.changedAfter == "-infinity")
@@ -131,10 +141,12 @@ struct AnalyserTests {
     @Test func offHoursWithdrawalsAcrossDST() throws {
         let f = try Fixture("dstwd")
         // Monday 2026-03-30 (CEST = UTC+2): 07:59 and 08:01 local.
-        try f.withdrawal("FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
-                         address: "bc1qdstmorning0759", key: "payout")
-        try f.withdrawal("FTDST02-0801-SPRING-MORNING-B", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T06:01:00Z",
-                         address: "bc1qdstmorning0759", key: "payout")
+        try f.withdrawal(
+            "FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
+            address: "bc1qdstmorning0759", key: "payout")
+        try f.withdrawal(
+            "FTDST02-0801-SPRING-MORNING-B", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T06:01:00Z",
+            address: "bc1qdstmorning0759", key: "payout")
         try f.analyse(["off_hours_trading"])
         let found = try f.findings("off_hours_trading")
         #expect(found.map(\.entityId) == ["FTDST01-0759-SPRING-MORNING-A"])
@@ -143,13 +155,15 @@ struct AnalyserTests {
         #expect(found.first?.title.contains("withdrawal of 0.02 XXBT to payout (bc1qdstmorning0759)") == true, "\(found.map(\.title))")
 
         let low = try Fixture("dstwdlow")
-        try low.withdrawal("FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
-                           address: "bc1qdstmorning0759", key: "payout")
+        try low.withdrawal(
+            "FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
+            address: "bc1qdstmorning0759", key: "payout")
         try low.analyse(["off_hours_trading"], config: "[rules.off_hours_trading]\nwithdrawal_severity = \"low\"\n")
         #expect(try low.findings("off_hours_trading").map(\.severity) == [.low])
         let off = try Fixture("dstwdoff")
-        try off.withdrawal("FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
-                           address: "bc1qdstmorning0759", key: "payout")
+        try off.withdrawal(
+            "FTDST01-0759-SPRING-MORNING-A", asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:00Z",
+            address: "bc1qdstmorning0759", key: "payout")
         try off.analyse(["off_hours_trading"], config: "[rules.off_hours_trading]\nwithdrawal_severity = \"off\"\n")
         #expect(try off.findings("off_hours_trading").isEmpty)
     }
@@ -157,10 +171,12 @@ struct AnalyserTests {
     // MARK: dedupe, status, incremental
 
     func seedAnomalies(_ f: Fixture) throws {
-        try f.withdrawal("FTQcuak-V6Za8qrPnhsTx47yYLz8Tg", asset: "XETH", amount: "35.0000000000", time: "2026-03-29T01:12:00Z",
-                         address: "0xdeadbeef00112233", key: nil)
-        try f.withdrawal("FTQcuak-V6Za8qrPnhsTx47yYLz8Th", asset: "XETH", amount: "1.0000000000", time: "2026-03-02T01:12:00Z",
-                         address: "0xc01dc01dc01dc01dc01dc01dc01dc01dc01dc01d", key: "cold-wallet")
+        try f.withdrawal(
+            "FTQcuak-V6Za8qrPnhsTx47yYLz8Tg", asset: "XETH", amount: "35.0000000000", time: "2026-03-29T01:12:00Z",
+            address: "0xdeadbeef00112233", key: nil)
+        try f.withdrawal(
+            "FTQcuak-V6Za8qrPnhsTx47yYLz8Th", asset: "XETH", amount: "1.0000000000", time: "2026-03-02T01:12:00Z",
+            address: "0xc01dc01dc01dc01dc01dc01dc01dc01dc01dc01d", key: "cold-wallet")
         try f.order("OQCLML-BW3P3-BUCMWZ", opentm: "2026-06-06T08:00:00Z", vol: "0.0200000000")
         try f.trade("THVRQM-33VKH-UCI7BS", time: "2026-06-06T08:00:01Z", vol: "0.0200000000", updatedAt: nil)
         try f.trade("THVRQM-ETHUS-UCI7BS", pair: "XETHZUSD", time: "2026-06-10T10:00:00Z", vol: "1.0000000000")
@@ -224,7 +240,8 @@ struct AnalyserTests {
         #expect(s.status == .open)  // still stale after "cron fixed": reopened
         #expect(s.statusChangedBy == "analyser")
         // The reopened finding is announced again; the suppressed one is not.
-        #expect(try f.scalar("SELECT count(*) FROM audit.alert_outbox WHERE event = 'new' AND finding_id = $1", [stale.id], as: Int.self) == 2)
+        #expect(
+            try f.scalar("SELECT count(*) FROM audit.alert_outbox WHERE event = 'new' AND finding_id = $1", [stale.id], as: Int.self) == 2)
         #expect(try f.scalar("SELECT count(*) FROM audit.alert_outbox", as: Int.self) == outboxBefore + 1)
         let history = try FindingStore.history(on: f.db, id: stale.id)
         #expect(history.map(\.new) == ["resolved", "open"])
@@ -268,7 +285,8 @@ struct AnalyserTests {
             """
             SELECT f.severity, o.event, o.created_at = f.first_seen AS same_tx, o.delivered_at IS NULL AS pending, o.run_id = f.last_run_id
               FROM audit.alert_outbox o JOIN audit.findings f ON f.id = o.finding_id
-            """).rows
+            """
+        ).rows
         let loud = found.filter { $0.severity >= .medium }.count
         #expect(rows.count == loud)
         for r in rows {
@@ -295,7 +313,9 @@ struct AnalyserTests {
     @Test func severityOverrideAndDisabledRules() throws {
         let f = try Fixture("override")
         try seedAnomalies(f)
-        let config = Self.xethAllowlist + "[rules.new_pair_or_asset]\nseverity = \"high\"\nmin_history_days = 0\n[rules.off_hours_trading]\nenabled = false\n"
+        let config =
+            Self.xethAllowlist
+            + "[rules.new_pair_or_asset]\nseverity = \"high\"\nmin_history_days = 0\n[rules.off_hours_trading]\nenabled = false\n"
         let summary = try f.analyse(config: config)
         #expect(!summary.results.contains { $0.ruleId == "off_hours_trading" })
         #expect(try f.findings("new_pair_or_asset").allSatisfy { $0.severity == .high })
@@ -312,8 +332,10 @@ struct AnalyserTests {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = TestDatabase.sqlDirectory.appendingPathComponent("rules")
-        try FileManager.default.copyItem(at: rules.appendingPathComponent("stale_collection.sql"), to: dir.appendingPathComponent("stale_collection.sql"))
-        try Data("""
+        try FileManager.default.copyItem(
+            at: rules.appendingPathComponent("stale_collection.sql"), to: dir.appendingPathComponent("stale_collection.sql"))
+        try Data(
+            """
             -- id: boom
             -- title: Always fails
             -- severity: high
@@ -325,10 +347,12 @@ struct AnalyserTests {
                    'x' AS title, '{}'::jsonb AS evidence, 'boom:' || (1 / (count(*) - count(*)))::text AS dedupe_key,
                    now() AS occurred_at, '{}'::bigint[] AS api_call_ids
               FROM audit.accounts;
-            """.utf8).write(to: dir.appendingPathComponent("boom.sql"))
+            """.utf8
+        ).write(to: dir.appendingPathComponent("boom.sql"))
         let config = try Fixture.config()
-        let analyser = try Analyser(config: config, catalogue: try RuleCatalogue(directory: dir), logger: TestDatabase.logger,
-                                    options: AnalyserOptions(alerts: AlertPolicy(config.alerts)))
+        let analyser = try Analyser(
+            config: config, catalogue: try RuleCatalogue(directory: dir), logger: TestDatabase.logger,
+            options: AnalyserOptions(alerts: AlertPolicy(config.alerts)))
         let summary = try analyser.analyse(on: f.db)
         #expect(summary.failures.map(\.ruleId) == ["boom"])
         #expect(summary.failures.first?.failure?.contains("22012") == true)  // division_by_zero

@@ -8,10 +8,12 @@ import Testing
 struct CatalogueTests {
     @Test func shippedRulesLoadWithCompleteHeaders() throws {
         let catalogue = try RuleCatalogue(directory: TestDatabase.sqlDirectory.appendingPathComponent("rules"))
-        #expect(catalogue.rules.map(\.id) == [
-            "api_error_burst", "key_changed", "key_posture", "key_rotation_due", "key_used_elsewhere", "ledger_gap", "new_pair_or_asset", "nonce_errors", "off_hours_trading", "source_mismatch",
-            "stale_collection", "trade_size_outlier", "unexpected_withdrawal", "withdrawal_address_changed",
-        ])
+        #expect(
+            catalogue.rules.map(\.id) == [
+                "api_error_burst", "key_changed", "key_posture", "key_rotation_due", "key_used_elsewhere", "ledger_gap",
+                "new_pair_or_asset", "nonce_errors", "off_hours_trading", "source_mismatch",
+                "stale_collection", "trade_size_outlier", "unexpected_withdrawal", "withdrawal_address_changed",
+            ])
         for rule in catalogue.rules {
             #expect(!rule.catches.isEmpty && !rule.falsePositives.isEmpty && !rule.title.isEmpty)
             #expect(rule.placeholders.contains("account_id"), "\(rule.id) must scope by account")
@@ -45,12 +47,13 @@ struct CatalogueTests {
         """
 
     @Test func placeholdersBecomeBindsOutsideStringsAndComments() throws {
-        let sql = Self.header + """
-            -- a comment with :'ignored'
-            SELECT :'account_id'::integer AS a, 'EService:' || ':''x''' AS s, $q$:'no'$q$ AS d, :'limit'::integer AS l,
-                   :'account_id'::integer + 1 AS b, '{}'::jsonb ? 'k' AS j, 1::int AS c;
-            -- trailing comment
-            """
+        let sql =
+            Self.header + """
+                -- a comment with :'ignored'
+                SELECT :'account_id'::integer AS a, 'EService:' || ':''x''' AS s, $q$:'no'$q$ AS d, :'limit'::integer AS l,
+                       :'account_id'::integer + 1 AS b, '{}'::jsonb ? 'k' AS j, 1::int AS c;
+                -- trailing comment
+                """
         let rule = try catalogue(with: sql).get().rules[0]
         #expect(rule.placeholders == ["account_id", "limit"])
         #expect(rule.statement.contains("SELECT $1::integer AS a, 'EService:' || ':''x''' AS s, $q$:'no'$q$ AS d, $2::integer AS l"))
@@ -99,7 +102,8 @@ struct CatalogueTests {
 
     @Test func unknownRulesAndParametersAreRefusedWithTheirKeyPath() throws {
         #expect(try configError("[rules.off_hours]\nenabled = false\n") == .unknownKey(path: "rules.off_hours"))
-        #expect(try configError("[rules.off_hours_trading]\nbusiness_hour = \"08:00-18:00\"\n")
+        #expect(
+            try configError("[rules.off_hours_trading]\nbusiness_hour = \"08:00-18:00\"\n")
                 == .unknownKey(path: "rules.off_hours_trading.business_hour"))
     }
 
@@ -142,8 +146,10 @@ struct CatalogueTests {
         #expect(offHours.binds["holidays"] == "{\"2026-12-25\",\"2026-12-31\"}")
         #expect(offHours.timezone(forAccount: "Europe/Berlin") == "America/New_York")
         let withdrawal = try #require(settings.first { $0.rule.id == "unexpected_withdrawal" })
-        #expect(withdrawal.binds["allowlist"]
-                == "{\"XETH\":[{\"address\":\"0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab\",\"name\":\"cold-wallet\"}],\"XXBT\":[{\"address\":\"bc1qa35ls3egf0872h3w\",\"name\":null}]}")
+        #expect(
+            withdrawal.binds["allowlist"]
+                == "{\"XETH\":[{\"address\":\"0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab\",\"name\":\"cold-wallet\"}],\"XXBT\":[{\"address\":\"bc1qa35ls3egf0872h3w\",\"name\":null}]}"
+        )
         #expect(withdrawal.binds["max_amount"] == "{\"XXBT\":\"2.5\",\"ZUSD\":\"50000\"}")
     }
 }

@@ -13,7 +13,6 @@ struct CleanAccount {
     /// The analysis time that goes with the generated data (an hour after the last nightly collection).
     static let now = Fixture.t("2026-12-19T03:00:00Z")
 
-
     /// Exact amounts in units of 1e-10.
     static func text(_ units: Int64) -> String {
         let negative = units < 0
@@ -37,8 +36,9 @@ struct CleanAccount {
         func ledger(_ refid: String, _ time: Date, _ type: String, _ asset: String, _ amount: Int64, _ fee: Int64) throws {
             balances[asset, default: 0] += amount - fee
             ledgerSeq += 1
-            try f.ledger(Fixture.krakenId("L", Int(seed) * 1_000_000 + ledgerSeq), refid: refid, time: PGTimestamp.format(time),
-                         type: type, asset: asset, amount: text(amount), fee: text(fee), balance: text(balances[asset]!))
+            try f.ledger(
+                Fixture.krakenId("L", Int(seed) * 1_000_000 + ledgerSeq), refid: refid, time: PGTimestamp.format(time),
+                type: type, asset: asset, amount: text(amount), fee: text(fee), balance: text(balances[asset]!))
         }
         let start = utc(2026, 1, 5, 9, 0)
         try ledger("QCCBDEP-ZUSD-0001", start, "deposit", "ZUSD", 1_000_000 * 10_000_000_000, 0)
@@ -56,8 +56,9 @@ struct CleanAccount {
             let (y, mo, d) = (c.year!, c.month!, c.day!)
             // Nightly collection at 02:00 UTC: three clean calls and a successful run.
             let run = utc(y, mo, d, 2, 0, zone: "UTC")
-            try f.collectorRun(status: "success", started: PGTimestamp.format(run),
-                               finished: PGTimestamp.format(run.addingTimeInterval(300)))
+            try f.collectorRun(
+                status: "success", started: PGTimestamp.format(run),
+                finished: PGTimestamp.format(run.addingTimeInterval(300)))
             for (i, endpoint) in ["Ledgers", "TradesHistory", "WithdrawStatus"].enumerated() {
                 nonce += Int64(1000 * (i + 1))
                 try f.apiCall(endpoint: endpoint, at: PGTimestamp.format(run.addingTimeInterval(Double(10 * i))), nonce: nonce)
@@ -80,8 +81,9 @@ struct CleanAccount {
                         let fee: Int64 = 2_000_000
                         let refid = "FTQcuak-clean-\(seed)-\(mo)"
                         try ledger(refid, at, "withdrawal", "XXBT", -amount, fee)
-                        try f.withdrawal(refid, asset: "XXBT", amount: text(amount), fee: text(fee), time: PGTimestamp.format(at),
-                                         address: "bc1qa35ls3egf0872h3w", key: "btc-cold")
+                        try f.withdrawal(
+                            refid, asset: "XXBT", amount: text(amount), fee: text(fee), time: PGTimestamp.format(at),
+                            address: "bc1qa35ls3egf0872h3w", key: "btc-cold")
                         continue
                     }
                     let vol = Int64(rng.int(100...500)) * 1_000_000  // 0.0100000000 .. 0.0500000000
@@ -92,10 +94,12 @@ struct CleanAccount {
                     trades += 1
                     let txid = Fixture.krakenId("T", Int(seed) * 100_000 + trades)
                     let ordertxid = Fixture.krakenId("O", Int(seed) * 100_000 + trades)
-                    try f.order(ordertxid, opentm: PGTimestamp.format(at.addingTimeInterval(-20)), closetm: PGTimestamp.format(at),
-                                type: buy ? "buy" : "sell", vol: text(vol), trades: [txid])
-                    try f.trade(txid, order: ordertxid, time: PGTimestamp.format(at), type: buy ? "buy" : "sell",
-                                price: "\(price).0000000000", vol: text(vol))
+                    try f.order(
+                        ordertxid, opentm: PGTimestamp.format(at.addingTimeInterval(-20)), closetm: PGTimestamp.format(at),
+                        type: buy ? "buy" : "sell", vol: text(vol), trades: [txid])
+                    try f.trade(
+                        txid, order: ordertxid, time: PGTimestamp.format(at), type: buy ? "buy" : "sell",
+                        price: "\(price).0000000000", vol: text(vol))
                     try ledger(txid, at, "trade", "XXBT", buy ? vol : -vol, 0)
                     try ledger(txid, at, "trade", "ZUSD", buy ? -cost : cost, fee)
                 }

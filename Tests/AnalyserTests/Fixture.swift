@@ -77,8 +77,10 @@ final class Fixture: @unchecked Sendable {
         return "\(prefix)\(s.prefix(5))-\(s.dropFirst(5).prefix(5))-\(s.suffix(6))"
     }
 
-    func ledger(_ id: String, refid: String?, time: String, type: String, asset: String, amount: String, fee: String = "0.0000000000",
-                balance: String, updatedAt: String? = nil) throws {
+    func ledger(
+        _ id: String, refid: String?, time: String, type: String, asset: String, amount: String, fee: String = "0.0000000000",
+        balance: String, updatedAt: String? = nil
+    ) throws {
         try db.execute(
             """
             INSERT INTO audit.ledger_entries (account_id, ledger_id, refid, time, type, asset, amount, fee, balance, raw,
@@ -90,8 +92,10 @@ final class Fixture: @unchecked Sendable {
             """, [accountId, id, refid, time, type, asset, amount, fee, balance, updatedAt])
     }
 
-    func trade(_ txid: String, order: String? = nil, pair: String = "XXBTZUSD", time: String, type: String = "buy",
-               ordertype: String = "limit", price: String = "30010.0000000000", vol: String, updatedAt: String? = nil) throws {
+    func trade(
+        _ txid: String, order: String? = nil, pair: String = "XXBTZUSD", time: String, type: String = "buy",
+        ordertype: String = "limit", price: String = "30010.0000000000", vol: String, updatedAt: String? = nil
+    ) throws {
         try db.execute(
             """
             INSERT INTO audit.trades (account_id, txid, ordertxid, pair, time, type, ordertype, price, cost, fee, vol, raw,
@@ -103,8 +107,10 @@ final class Fixture: @unchecked Sendable {
             """, [accountId, txid, order, pair, time, type, ordertype, price, vol, updatedAt])
     }
 
-    func order(_ txid: String, pair: String = "XBTUSD", opentm: String, closetm: String? = nil, type: String = "buy",
-               ordertype: String = "limit", vol: String, status: String = "closed", trades: [String] = []) throws {
+    func order(
+        _ txid: String, pair: String = "XBTUSD", opentm: String, closetm: String? = nil, type: String = "buy",
+        ordertype: String = "limit", vol: String, status: String = "closed", trades: [String] = []
+    ) throws {
         try db.execute(
             """
             INSERT INTO audit.orders (account_id, txid, status, opentm, closetm, descr_pair, descr_type, descr_ordertype,
@@ -114,8 +120,10 @@ final class Fixture: @unchecked Sendable {
             """, [accountId, txid, status, opentm, closetm, pair, type, ordertype, vol, "{" + trades.joined(separator: ",") + "}"])
     }
 
-    func withdrawal(_ refid: String, asset: String, amount: String, fee: String = "0.0002000000", time: String,
-                    address: String?, key: String?, status: String = "Success") throws {
+    func withdrawal(
+        _ refid: String, asset: String, amount: String, fee: String = "0.0002000000", time: String,
+        address: String?, key: String?, status: String = "Success"
+    ) throws {
         try db.execute(
             """
             INSERT INTO audit.withdrawals (account_id, refid, method, network, aclass, asset, txid, info, amount, fee, time,
@@ -126,8 +134,10 @@ final class Fixture: @unchecked Sendable {
     }
 
     @discardableResult
-    func apiCall(endpoint: String = "Ledgers", at: String, errors: [String] = [], nonce: Int64 = 1_774_000_000_000,
-                 key: String = "sha256:0123456789abcdef") throws -> Int64 {
+    func apiCall(
+        endpoint: String = "Ledgers", at: String, errors: [String] = [], nonce: Int64 = 1_774_000_000_000,
+        key: String = "sha256:0123456789abcdef"
+    ) throws -> Int64 {
         let literal = "{" + errors.map { "\"\($0)\"" }.joined(separator: ",") + "}"
         return try db.query(
             """

@@ -24,8 +24,10 @@ extension Fixture {
                     $10, $11::timestamptz, '2026-01-10T08:55:00Z', $12::timestamptz, $13::timestamptz, $14::numeric, '{}')
             RETURNING id
             """,
-            [accountId, key, callId, requestNonce, nonceBefore, usedBefore, observed, array(permissions), array(ipAllowlist),
-             nonceWindow, validUntil, modified, lastUsed, nonce]
+            [
+                accountId, key, callId, requestNonce, nonceBefore, usedBefore, observed, array(permissions), array(ipAllowlist),
+                nonceWindow, validUntil, modified, lastUsed, nonce,
+            ]
         ).rows[0].decode(0, as: Int64.self)
     }
 }
@@ -113,13 +115,15 @@ struct KeyRuleTests {
         let f = try Fixture("ku_tp")
         // Night 1 (Kraken's answer excludes the asking request: it reports kraken-audit's own previous call).
         let c1 = try f.apiCall(endpoint: "GetApiKeyInfo", at: "2026-03-09T02:00:00Z", nonce: 1_773_021_600_000)
-        try f.keySnapshot(at: "2026-03-09T02:00:01Z", nonce: "1773000000000", requestNonce: "1773021600000", nonceBefore: "1773000000000",
-                          usedBefore: "2026-03-08T02:05:00Z", lastUsed: "2026-03-08T02:05:00Z", callId: c1)
+        try f.keySnapshot(
+            at: "2026-03-09T02:00:01Z", nonce: "1773000000000", requestNonce: "1773021600000", nonceBefore: "1773000000000",
+            usedBefore: "2026-03-08T02:05:00Z", lastUsed: "2026-03-08T02:05:00Z", callId: c1)
         try f.apiCall(endpoint: "Ledgers", at: "2026-03-09T02:01:00Z", nonce: 1_773_021_660_000)
         // Night 2: Kraken's highest nonce is one kraken-audit never sent, and lastUsed is at 14:00, between the nights.
         let c2 = try f.apiCall(endpoint: "GetApiKeyInfo", at: "2026-03-10T02:00:00Z", nonce: 1_773_108_000_000)
-        try f.keySnapshot(at: "2026-03-10T02:00:01Z", nonce: "1773064800000", requestNonce: "1773108000000", nonceBefore: "1773021660000",
-                          usedBefore: "2026-03-09T02:01:00Z", lastUsed: "2026-03-09T14:00:00Z", callId: c2)
+        try f.keySnapshot(
+            at: "2026-03-10T02:00:01Z", nonce: "1773064800000", requestNonce: "1773108000000", nonceBefore: "1773021660000",
+            usedBefore: "2026-03-09T02:01:00Z", lastUsed: "2026-03-09T14:00:00Z", callId: c2)
         try f.analyse(["key_used_elsewhere"], now: Self.now)
         let found = try f.findings("key_used_elsewhere")
         #expect(found.count == 1)
@@ -136,16 +140,19 @@ struct KeyRuleTests {
         let f = try Fixture("ku_nm")
         // First snapshot of the key: a high nonce from before kraken-audit owned it is expected.
         let c0 = try f.apiCall(endpoint: "GetApiKeyInfo", at: "2026-03-08T02:00:00Z", nonce: 1_772_935_200_000)
-        try f.keySnapshot(at: "2026-03-08T02:00:01Z", nonce: "1999999999999", requestNonce: "1772935200000", nonceBefore: "0",
-                          lastUsed: "2026-03-01T10:00:00Z", callId: c0)
+        try f.keySnapshot(
+            at: "2026-03-08T02:00:01Z", nonce: "1999999999999", requestNonce: "1772935200000", nonceBefore: "0",
+            lastUsed: "2026-03-01T10:00:00Z", callId: c0)
         // Reading "includes the asking request": nonce = this call's own, lastUsed = now.
         let c1 = try f.apiCall(endpoint: "GetApiKeyInfo", at: "2026-03-09T02:00:00Z", nonce: 1_773_021_600_000)
-        try f.keySnapshot(at: "2026-03-09T02:00:01Z", nonce: "1773021600000", requestNonce: "1773021600000", nonceBefore: "1772935260000",
-                          usedBefore: "2026-03-08T02:01:00Z", lastUsed: "2026-03-09T02:00:00Z", callId: c1)
+        try f.keySnapshot(
+            at: "2026-03-09T02:00:01Z", nonce: "1773021600000", requestNonce: "1773021600000", nonceBefore: "1772935260000",
+            usedBefore: "2026-03-08T02:01:00Z", lastUsed: "2026-03-09T02:00:00Z", callId: c1)
         // Reading "excludes it": nonce and lastUsed = kraken-audit's own previous call (Kraken's clock 40 s off).
         let c2 = try f.apiCall(endpoint: "GetApiKeyInfo", at: "2026-03-10T02:00:00Z", nonce: 1_773_108_000_000)
-        try f.keySnapshot(at: "2026-03-10T02:00:01Z", nonce: "1773021660000", requestNonce: "1773108000000", nonceBefore: "1773021660000",
-                          usedBefore: "2026-03-09T02:01:00Z", lastUsed: "2026-03-09T02:01:40Z", callId: c2)
+        try f.keySnapshot(
+            at: "2026-03-10T02:00:01Z", nonce: "1773021660000", requestNonce: "1773108000000", nonceBefore: "1773021660000",
+            usedBefore: "2026-03-09T02:01:00Z", lastUsed: "2026-03-09T02:01:40Z", callId: c2)
         try f.analyse(["key_used_elsewhere"], now: Self.now)
         #expect(try f.findings("key_used_elsewhere").isEmpty)
     }

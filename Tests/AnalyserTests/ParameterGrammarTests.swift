@@ -105,8 +105,10 @@ struct ParameterGrammarTests {
         ("unexpected_withdrawal", #"max_amount = { XXBT = " 2.5 " }"#, "max_amount", #"{"XXBT":"2.5"}"#),
         ("unexpected_withdrawal", #"max_amount = { XXBT = "0" }"#, "max_amount", #"{"XXBT":"0"}"#),
         ("unexpected_withdrawal", #"max_amount = { XXBT = 2.5, ZUSD = 50000 }"#, "max_amount", #"{"XXBT":"2.5","ZUSD":"50000"}"#),
-        ("unexpected_withdrawal", #"max_amount = { ZUSD = "12345678901234567890.123456789012345678" }"#, "max_amount",
-         #"{"ZUSD":"12345678901234567890.123456789012345678"}"#),
+        (
+            "unexpected_withdrawal", #"max_amount = { ZUSD = "12345678901234567890.123456789012345678" }"#, "max_amount",
+            #"{"ZUSD":"12345678901234567890.123456789012345678"}"#
+        ),
         ("unexpected_withdrawal", #"history_factor = 0"#, "history_factor", "0.0"),
         ("unexpected_withdrawal", #"history_factor = 1000000"#, "history_factor", "1000000.0"),
         ("unexpected_withdrawal", #"history_size = 1000000"#, "history_size", "1000000"),
@@ -133,8 +135,10 @@ struct ParameterGrammarTests {
             let text = try String(contentsOf: migrations.appendingPathComponent(name), encoding: .utf8)
             guard let table = text.range(of: "CREATE TABLE audit.findings") else { continue }
             let rest = text[table.upperBound...]
-            let check = try #require(rest.range(of: #"severity\s+text NOT NULL CHECK \(severity IN \(([^)]*)\)\)"#, options: .regularExpression))
-            let list = rest[check].drop(while: { $0 != "(" }).dropFirst().drop(while: { $0 != "(" }).dropFirst().prefix(while: { $0 != ")" })
+            let check = try #require(
+                rest.range(of: #"severity\s+text NOT NULL CHECK \(severity IN \(([^)]*)\)\)"#, options: .regularExpression))
+            let list = rest[check].drop(while: { $0 != "(" }).dropFirst().drop(while: { $0 != "(" }).dropFirst().prefix(while: { $0 != ")" }
+            )
             allowed = list.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " '")) }
         }
         let values = try #require(allowed)

@@ -111,7 +111,9 @@ struct RecurrenceTests {
         #expect(again.status == .open)
         #expect(again.occurrences == 1)
         #expect(try failing(f).count == 1)
-        #expect(try f.scalar("SELECT count(*) FROM audit.alert_outbox WHERE finding_id = $1 AND event = 'new'", [finding.id], as: Int.self) == 2)
+        #expect(
+            try f.scalar("SELECT count(*) FROM audit.alert_outbox WHERE finding_id = $1 AND event = 'new'", [finding.id], as: Int.self) == 2
+        )
     }
 
     @Test func differentCausesAreDifferentFindingsAndSuppressedOnesStaySuppressed() throws {
@@ -120,8 +122,11 @@ struct RecurrenceTests {
         try failedNight(f, day: 3, error: "Kraken Private/Ledgers failed: EAPI:Invalid nonce (another client is using this key)")
         try failedNight(f, day: 4)
         let keys = Set(try f.findings("stale_collection").map(\.dedupeKey))
-        #expect(keys == ["stale_collection:\(f.accountId):failed:EGeneral:Permission denied",
-                         "stale_collection:\(f.accountId):failed:EAPI:Invalid nonce"])
+        #expect(
+            keys == [
+                "stale_collection:\(f.accountId):failed:EGeneral:Permission denied",
+                "stale_collection:\(f.accountId):failed:EAPI:Invalid nonce",
+            ])
         #expect(try failing(f).first?.occurrences == 2)
         let nonce = try #require(try f.findings("stale_collection").first { $0.dedupeKey.hasSuffix("EAPI:Invalid nonce") })
         try FindingStore.setStatus(on: f.db, id: nonce.id, to: .suppressed, note: "known: second client retired", by: "alice")
@@ -169,8 +174,9 @@ struct RecurrenceTests {
         #expect(try FindingStore.get(on: f.db, id: due.id).status == .resolved)
         // --since re-analyses rows; it never resolves anything.
         try f.db.execute("UPDATE audit.findings SET status = 'open' WHERE id = $1", [due.id])
-        #expect(try f.analyse(["key_rotation_due"], since: Fixture.t("2026-01-01T00:00:00Z"), now: Fixture.t("2026-12-20T08:00:00Z"))
-                    .resolvedFindings == 0)
+        #expect(
+            try f.analyse(["key_rotation_due"], since: Fixture.t("2026-01-01T00:00:00Z"), now: Fixture.t("2026-12-20T08:00:00Z"))
+                .resolvedFindings == 0)
     }
 
     @Test func theResolvesHeaderIsParsedAndChecked() throws {
@@ -180,7 +186,8 @@ struct RecurrenceTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-resolves-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        try Data("""
+        try Data(
+            """
             -- id: odd
             -- title: Odd
             -- severity: low
@@ -189,7 +196,8 @@ struct RecurrenceTests {
             -- catches: nothing
             -- false positives: none
             SELECT 1;
-            """.utf8).write(to: dir.appendingPathComponent("odd.sql"))
+            """.utf8
+        ).write(to: dir.appendingPathComponent("odd.sql"))
         do {
             _ = try RuleCatalogue(directory: dir)
             Issue.record("a rule with resolves: sometimes was accepted")

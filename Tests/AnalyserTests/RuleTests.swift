@@ -23,9 +23,12 @@ struct RuleTests {
             balance -= 1
             let refid = "FTQcuak-hist\(i)-XETH"
             let time = "2026-02-0\(i)T10:00:00Z"
-            try f.ledger(Fixture.krakenId("L", 100 + i), refid: refid, time: time, type: "withdrawal", asset: "XETH",
-                         amount: "-1.0000000000", fee: "0.0000000000", balance: "\(balance).0000000000")
-            try f.withdrawal(refid, asset: "XETH", amount: "1.0000000000", time: time, address: "0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab", key: "cold-wallet")
+            try f.ledger(
+                Fixture.krakenId("L", 100 + i), refid: refid, time: time, type: "withdrawal", asset: "XETH",
+                amount: "-1.0000000000", fee: "0.0000000000", balance: "\(balance).0000000000")
+            try f.withdrawal(
+                refid, asset: "XETH", amount: "1.0000000000", time: time, address: "0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab",
+                key: "cold-wallet")
         }
     }
 
@@ -33,10 +36,12 @@ struct RuleTests {
         let f = try Fixture("uw_tp")
         try withdrawalHistory(f)
         // 03:12 in Berlin on 2026-03-29 is 01:12 UTC (still CET until 02:00 local... the change happens at 01:00 UTC).
-        try f.ledger("LK3RTP-WXZ2Q-ABCDEF", refid: "FTQcuak-V6Za8qrPnhsTx47yYLz8Tg", time: "2026-03-29T01:12:00Z",
-                     type: "withdrawal", asset: "XETH", amount: "-35.0000000000", fee: "0.0035000000", balance: "59.9965000000")
-        try f.withdrawal("FTQcuak-V6Za8qrPnhsTx47yYLz8Tg", asset: "XETH", amount: "35.0000000000", time: "2026-03-29T01:12:00Z",
-                         address: "0xdeadbeef00112233", key: "new-wallet")
+        try f.ledger(
+            "LK3RTP-WXZ2Q-ABCDEF", refid: "FTQcuak-V6Za8qrPnhsTx47yYLz8Tg", time: "2026-03-29T01:12:00Z",
+            type: "withdrawal", asset: "XETH", amount: "-35.0000000000", fee: "0.0035000000", balance: "59.9965000000")
+        try f.withdrawal(
+            "FTQcuak-V6Za8qrPnhsTx47yYLz8Tg", asset: "XETH", amount: "35.0000000000", time: "2026-03-29T01:12:00Z",
+            address: "0xdeadbeef00112233", key: "new-wallet")
         try f.analyse(["unexpected_withdrawal"], config: Self.withdrawalConfig)
         let found = try f.findings("unexpected_withdrawal")
         // The first of the earlier withdrawals is reported as "first withdrawal of XETH" at low severity.
@@ -57,26 +62,32 @@ struct RuleTests {
     @Test func allowlistedWithdrawalOfUsualSizeDoesNotFire() throws {
         let f = try Fixture("uw_nm")
         try withdrawalHistory(f)
-        try f.ledger("LK3RTP-WXZ2Q-NEARMS", refid: "FTQcuak-nearmiss", time: "2026-03-29T01:12:00Z", type: "withdrawal",
-                     asset: "XETH", amount: "-1.2000000000", fee: "0.0035000000", balance: "93.7965000000")
-        try f.withdrawal("FTQcuak-nearmiss", asset: "XETH", amount: "1.2000000000", time: "2026-03-29T01:12:00Z",
-                         address: "0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab", key: "cold-wallet")
+        try f.ledger(
+            "LK3RTP-WXZ2Q-NEARMS", refid: "FTQcuak-nearmiss", time: "2026-03-29T01:12:00Z", type: "withdrawal",
+            asset: "XETH", amount: "-1.2000000000", fee: "0.0035000000", balance: "93.7965000000")
+        try f.withdrawal(
+            "FTQcuak-nearmiss", asset: "XETH", amount: "1.2000000000", time: "2026-03-29T01:12:00Z",
+            address: "0x9f2c11ab9f2c11ab9f2c11ab9f2c11ab9f2c11ab", key: "cold-wallet")
         // Exactly at the XXBT limit (2.5 is not above 2.5), to an allowlisted address: no reason either.
-        try f.withdrawal("FTQcuak-xbt-at-limit", asset: "XXBT", amount: "2.5000000000", time: "2026-03-10T09:00:00Z",
-                         address: "bc1qa35ls3egf0872h3w", key: nil)
+        try f.withdrawal(
+            "FTQcuak-xbt-at-limit", asset: "XXBT", amount: "2.5000000000", time: "2026-03-10T09:00:00Z",
+            address: "bc1qa35ls3egf0872h3w", key: nil)
         try f.analyse(["unexpected_withdrawal"], config: Self.withdrawalConfig + "\nnew_asset_severity = \"off\"\n")
         #expect(try f.findings("unexpected_withdrawal").isEmpty)
     }
 
     @Test func withdrawalAboveLimitAndVelocity() throws {
         let f = try Fixture("uw_lim")
-        try f.withdrawal("FTQcuak-xbt-1", asset: "XXBT", amount: "2.6000000000", time: "2026-03-10T09:00:00Z",
-                         address: "bc1qa35ls3egf0872h3w", key: nil)
-        try f.withdrawal("FTQcuak-xbt-2", asset: "XXBT", amount: "0.5000000000", time: "2026-03-10T20:00:00Z",
-                         address: "bc1qa35ls3egf0872h3w", key: nil)
+        try f.withdrawal(
+            "FTQcuak-xbt-1", asset: "XXBT", amount: "2.6000000000", time: "2026-03-10T09:00:00Z",
+            address: "bc1qa35ls3egf0872h3w", key: nil)
+        try f.withdrawal(
+            "FTQcuak-xbt-2", asset: "XXBT", amount: "0.5000000000", time: "2026-03-10T20:00:00Z",
+            address: "bc1qa35ls3egf0872h3w", key: nil)
         // 25 h later: outside the 24 h window of the first.
-        try f.withdrawal("FTQcuak-xbt-3", asset: "XXBT", amount: "0.4000000000", time: "2026-03-11T21:00:00Z",
-                         address: "bc1qa35ls3egf0872h3w", key: nil)
+        try f.withdrawal(
+            "FTQcuak-xbt-3", asset: "XXBT", amount: "0.4000000000", time: "2026-03-11T21:00:00Z",
+            address: "bc1qa35ls3egf0872h3w", key: nil)
         try f.analyse(["unexpected_withdrawal"], config: Self.withdrawalConfig)
         let byId = Dictionary(uniqueKeysWithValues: try f.findings("unexpected_withdrawal").map { ($0.entityId ?? "", $0) })
         #expect(byId["FTQcuak-xbt-1"]?.title.contains("above the 2.5 XXBT limit") == true)
@@ -92,8 +103,10 @@ struct RuleTests {
         try f.apiCall(at: "2026-05-04T09:58:00Z", nonce: 1_777_888_000_000)
         var ids: [Int64] = []
         for (i, minute) in ["10:01", "10:03", "10:07", "10:20"].enumerated() {
-            ids.append(try f.apiCall(endpoint: "TradesHistory", at: "2026-05-04T\(minute):00Z", errors: ["EAPI:Invalid nonce"],
-                                     nonce: 1_777_888_100_000 + Int64(i)))
+            ids.append(
+                try f.apiCall(
+                    endpoint: "TradesHistory", at: "2026-05-04T\(minute):00Z", errors: ["EAPI:Invalid nonce"],
+                    nonce: 1_777_888_100_000 + Int64(i)))
         }
         try f.analyse(["nonce_errors"])
         let found = try f.findings("nonce_errors")
@@ -139,8 +152,9 @@ struct RuleTests {
     @Test func orderPlacedInHoursThatFillsAtNightDoesNotFire() throws {
         let f = try Fixture("oh_nm")
         // Placed Monday 2026-06-08 17:59 CEST, filled at 23:30 CEST: placement counts.
-        try f.order("OQCLML-NIGHT-FILLED", opentm: "2026-06-08T15:59:00Z", closetm: "2026-06-08T21:30:00Z", vol: "0.0200000000",
-                    trades: ["THVRQM-33VKH-UCI7BS"])
+        try f.order(
+            "OQCLML-NIGHT-FILLED", opentm: "2026-06-08T15:59:00Z", closetm: "2026-06-08T21:30:00Z", vol: "0.0200000000",
+            trades: ["THVRQM-33VKH-UCI7BS"])
         try f.trade("THVRQM-33VKH-UCI7BS", order: "OQCLML-NIGHT-FILLED", time: "2026-06-08T21:30:00Z", vol: "0.0200000000")
         // 25 Dec is only a holiday when configured: here it is not.
         try f.order("OQCLML-XMAS1-BUCMWZ", opentm: "2026-12-25T09:00:00Z", vol: "0.0200000000")
@@ -185,13 +199,16 @@ struct RuleTests {
 
     @Test func missingLedgerEntryBreaksTheBalance() throws {
         let f = try Fixture("gap_tp")
-        try f.ledger("L4UESK-KG3EQ-UFO4T5", refid: "QCCXXXX-DEP-1", time: "2026-04-01T10:00:00Z", type: "deposit", asset: "ZUSD",
-                     amount: "1000.0000000000", balance: "1000.0000000000")
-        try f.ledger("L4UESK-KG3EQ-UFO4T6", refid: "THVRQM-33VKH-UCI7BS", time: "2026-04-02T10:00:00Z", type: "trade", asset: "ZUSD",
-                     amount: "-600.2000000000", fee: "0.9603000000", balance: "398.8397000000")
+        try f.ledger(
+            "L4UESK-KG3EQ-UFO4T5", refid: "QCCXXXX-DEP-1", time: "2026-04-01T10:00:00Z", type: "deposit", asset: "ZUSD",
+            amount: "1000.0000000000", balance: "1000.0000000000")
+        try f.ledger(
+            "L4UESK-KG3EQ-UFO4T6", refid: "THVRQM-33VKH-UCI7BS", time: "2026-04-02T10:00:00Z", type: "trade", asset: "ZUSD",
+            amount: "-600.2000000000", fee: "0.9603000000", balance: "398.8397000000")
         // A -100 entry is missing here.
-        try f.ledger("L4UESK-KG3EQ-UFO4T7", refid: "THVRQM-33VKH-UCI7BC", time: "2026-04-03T10:00:00Z", type: "trade", asset: "ZUSD",
-                     amount: "-50.0000000000", fee: "0.0800000000", balance: "248.7597000000")
+        try f.ledger(
+            "L4UESK-KG3EQ-UFO4T7", refid: "THVRQM-33VKH-UCI7BC", time: "2026-04-03T10:00:00Z", type: "trade", asset: "ZUSD",
+            amount: "-50.0000000000", fee: "0.0800000000", balance: "248.7597000000")
         try f.analyse(["ledger_gap"])
         let found = try f.findings("ledger_gap")
         #expect(found.count == 1)
@@ -205,18 +222,23 @@ struct RuleTests {
 
     @Test func sameInstantEntriesInAnyOrderDoNotBreak() throws {
         let f = try Fixture("gap_nm")
-        try f.ledger("LAAAAA-AAAAA-AAAAAA", refid: "QCCXXXX-DEP-1", time: "2026-04-01T10:00:00Z", type: "deposit", asset: "XXBT",
-                     amount: "1.0000000000", balance: "1.0000000000")
+        try f.ledger(
+            "LAAAAA-AAAAA-AAAAAA", refid: "QCCXXXX-DEP-1", time: "2026-04-01T10:00:00Z", type: "deposit", asset: "XXBT",
+            amount: "1.0000000000", balance: "1.0000000000")
         // Two trades in the same instant whose ledger ids sort opposite to their booking order.
-        try f.ledger("LZZZZZ-ZZZZZ-ZZZZZZ", refid: "THVRQM-AAAAA-UCI7BS", time: "2026-04-02T10:00:00.1234Z", type: "trade",
-                     asset: "XXBT", amount: "-0.2000000000", balance: "0.8000000000")
-        try f.ledger("LBBBBB-BBBBB-BBBBBB", refid: "THVRQM-BBBBB-UCI7BS", time: "2026-04-02T10:00:00.1234Z", type: "trade",
-                     asset: "XXBT", amount: "-0.3000000000", balance: "0.5000000000")
-        try f.ledger("LCCCCC-CCCCC-CCCCCC", refid: "THVRQM-CCCCC-UCI7BS", time: "2026-04-03T10:00:00Z", type: "trade",
-                     asset: "XXBT", amount: "0.0200000000", fee: "0.0000100000", balance: "0.5199900000")
+        try f.ledger(
+            "LZZZZZ-ZZZZZ-ZZZZZZ", refid: "THVRQM-AAAAA-UCI7BS", time: "2026-04-02T10:00:00.1234Z", type: "trade",
+            asset: "XXBT", amount: "-0.2000000000", balance: "0.8000000000")
+        try f.ledger(
+            "LBBBBB-BBBBB-BBBBBB", refid: "THVRQM-BBBBB-UCI7BS", time: "2026-04-02T10:00:00.1234Z", type: "trade",
+            asset: "XXBT", amount: "-0.3000000000", balance: "0.5000000000")
+        try f.ledger(
+            "LCCCCC-CCCCC-CCCCCC", refid: "THVRQM-CCCCC-UCI7BS", time: "2026-04-03T10:00:00Z", type: "trade",
+            asset: "XXBT", amount: "0.0200000000", fee: "0.0000100000", balance: "0.5199900000")
         // Another asset's chain is independent.
-        try f.ledger("LDDDDD-DDDDD-DDDDDD", refid: "THVRQM-CCCCC-UCI7BS", time: "2026-04-03T10:00:00Z", type: "trade",
-                     asset: "ZUSD", amount: "-600.2000000000", fee: "0.9603000000", balance: "52131.9529000000")
+        try f.ledger(
+            "LDDDDD-DDDDD-DDDDDD", refid: "THVRQM-CCCCC-UCI7BS", time: "2026-04-03T10:00:00Z", type: "trade",
+            asset: "ZUSD", amount: "-600.2000000000", fee: "0.9603000000", balance: "52131.9529000000")
         try f.analyse(["ledger_gap"])
         #expect(try f.findings("ledger_gap").isEmpty)
     }
@@ -226,8 +248,9 @@ struct RuleTests {
     func tradeHistory(_ f: Fixture, count: Int) throws {
         for i in 0..<count {
             let vol = String(format: "0.0%d%d00000000", 1 + i % 3, i % 10)  // 0.010..0.039
-            try f.trade(Fixture.krakenId("T", i), order: Fixture.krakenId("O", i),
-                        time: String(format: "2026-05-%02dT%02d:15:00Z", 1 + i / 8, 8 + i % 8), vol: vol)
+            try f.trade(
+                Fixture.krakenId("T", i), order: Fixture.krakenId("O", i),
+                time: String(format: "2026-05-%02dT%02d:15:00Z", 1 + i / 8, 8 + i % 8), vol: vol)
         }
     }
 
@@ -260,12 +283,14 @@ struct RuleTests {
 
     @Test func firstTradeInAPairAndFirstAssetMovementFire() throws {
         let f = try Fixture("new_tp")
-        try f.ledger("LAAAAA-AAAAA-AAAAAA", refid: "QCCXXXX-DEP-1", time: "2026-01-05T10:00:00Z", type: "deposit", asset: "ZUSD",
-                     amount: "10000.0000000000", balance: "10000.0000000000")
+        try f.ledger(
+            "LAAAAA-AAAAA-AAAAAA", refid: "QCCXXXX-DEP-1", time: "2026-01-05T10:00:00Z", type: "deposit", asset: "ZUSD",
+            amount: "10000.0000000000", balance: "10000.0000000000")
         try f.trade("THVRQM-FIRST-UCI7BS", time: "2026-01-06T10:00:00Z", vol: "0.0200000000")
         try f.trade("THVRQM-ETHUS-UCI7BS", pair: "XETHZUSD", time: "2026-02-10T10:00:00Z", vol: "1.0000000000")
-        try f.ledger("LBBBBB-BBBBB-BBBBBB", refid: "QCCXXXX-DEP-2", time: "2026-02-11T10:00:00Z", type: "deposit", asset: "DOT",
-                     amount: "150.0000000000", balance: "150.0000000000")
+        try f.ledger(
+            "LBBBBB-BBBBB-BBBBBB", refid: "QCCXXXX-DEP-2", time: "2026-02-11T10:00:00Z", type: "deposit", asset: "DOT",
+            amount: "150.0000000000", balance: "150.0000000000")
         try f.analyse(["new_pair_or_asset"])
         let keys = Set(try f.findings("new_pair_or_asset").map(\.dedupeKey))
         #expect(keys == ["new_pair_or_asset:\(f.accountId):pair:XETHZUSD", "new_pair_or_asset:\(f.accountId):asset:DOT"])
@@ -274,12 +299,14 @@ struct RuleTests {
 
     @Test func firstWeekOfHistoryRepeatedPairsAndKFEEDoNotFire() throws {
         let f = try Fixture("new_nm")
-        try f.ledger("LAAAAA-AAAAA-AAAAAA", refid: "QCCXXXX-DEP-1", time: "2026-01-05T10:00:00Z", type: "deposit", asset: "ZUSD",
-                     amount: "10000.0000000000", balance: "10000.0000000000")
+        try f.ledger(
+            "LAAAAA-AAAAA-AAAAAA", refid: "QCCXXXX-DEP-1", time: "2026-01-05T10:00:00Z", type: "deposit", asset: "ZUSD",
+            amount: "10000.0000000000", balance: "10000.0000000000")
         try f.trade("THVRQM-FIRST-UCI7BS", time: "2026-01-06T10:00:00Z", vol: "0.0200000000")  // within 7 days
         try f.trade("THVRQM-AGAIN-UCI7BS", time: "2026-03-06T10:00:00Z", vol: "0.0200000000")  // not the first
-        try f.ledger("LKFEEE-KFEEE-KFEEEE", refid: "THVRQM-AGAIN-UCI7BS", time: "2026-03-06T10:00:00Z", type: "trade",
-                     asset: "KFEE", amount: "0.0000000000", fee: "96.0300000000", balance: "903.9700000000")
+        try f.ledger(
+            "LKFEEE-KFEEE-KFEEEE", refid: "THVRQM-AGAIN-UCI7BS", time: "2026-03-06T10:00:00Z", type: "trade",
+            asset: "KFEE", amount: "0.0000000000", fee: "96.0300000000", balance: "903.9700000000")
         try f.analyse(["new_pair_or_asset"])
         #expect(try f.findings("new_pair_or_asset").isEmpty)
     }
@@ -289,8 +316,9 @@ struct RuleTests {
     @Test func staleAndFailedCollectionsFire() throws {
         let f = try Fixture("stale_tp")
         try f.collectorRun(status: "success", started: "2026-11-20T02:00:00Z", finished: "2026-11-20T02:10:00Z")
-        let failed = try f.collectorRun(status: "failed", started: "2026-11-21T02:00:00Z", finished: "2026-11-21T02:01:00Z",
-                                        error: "EAPI:Invalid key")
+        let failed = try f.collectorRun(
+            status: "failed", started: "2026-11-21T02:00:00Z", finished: "2026-11-21T02:01:00Z",
+            error: "EAPI:Invalid key")
         try f.analyse(["stale_collection"], now: Fixture.t("2026-11-23T08:00:00Z"))
         let found = try f.findings("stale_collection").sorted { $0.severity > $1.severity }
         #expect(found.count == 2)
@@ -321,14 +349,16 @@ struct RuleTests {
         let found = try f.findings("key_rotation_due")
         #expect(found.count == 1)
         #expect(found.first?.severity == .medium)
-        #expect(found.first?.title == "API key main (sha256:0123456789abcdef) is 315 days old, rotation due after 90 days (created 2026-01-15)")
+        #expect(
+            found.first?.title == "API key main (sha256:0123456789abcdef) is 315 days old, rotation due after 90 days (created 2026-01-15)")
     }
 
     @Test func youngKeyOrRetiredKeyDoesNotFire() throws {
         let f = try Fixture("key_nm")
         try f.apiKey(created: "2026-10-01", firstSeen: "2026-10-01T10:00:00Z", lastUsed: "2026-11-25T02:00:00Z")
-        try f.apiKey(fingerprint: "sha256:fedcba9876543210", created: "2025-01-01", firstSeen: "2025-01-01T10:00:00Z",
-                     lastUsed: "2026-09-30T02:00:00Z")  // replaced: not used for two months
+        try f.apiKey(
+            fingerprint: "sha256:fedcba9876543210", created: "2025-01-01", firstSeen: "2025-01-01T10:00:00Z",
+            lastUsed: "2026-09-30T02:00:00Z")  // replaced: not used for two months
         try f.analyse(["key_rotation_due"], now: Fixture.t("2026-11-26T08:00:00Z"))
         #expect(try f.findings("key_rotation_due").isEmpty)
     }

@@ -20,17 +20,21 @@ struct WithdrawalDestinationTests {
     /// A withdrawal of `amount` XETH (ledger entry and WithdrawStatus record).
     func withdraw(_ f: Fixture, _ refid: String, day: Int, address: String?, name: String?, amount: String = "1.0000000000") throws {
         let time = String(format: "2026-02-%02dT10:00:00Z", day)
-        try f.ledger(Fixture.krakenId("L", 1000 + day), refid: refid, time: time, type: "withdrawal", asset: "XETH",
-                     amount: "-" + amount, balance: "50.0000000000")
+        try f.ledger(
+            Fixture.krakenId("L", 1000 + day), refid: refid, time: time, type: "withdrawal", asset: "XETH",
+            amount: "-" + amount, balance: "50.0000000000")
         try f.withdrawal(refid, asset: "XETH", amount: amount, time: time, address: address, key: name)
     }
 
     // MARK: configuration
 
-    @Test(arguments: ["cold-wallet", "eth ledger", "my_wallet", "Cold Storage #1", "coldwallet", "0xabc", "treasury.eth",
-                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"])
+    @Test(arguments: [
+        "cold-wallet", "eth ledger", "my_wallet", "Cold Storage #1", "coldwallet", "0xabc", "treasury.eth",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    ])
     func aBareAddressBookNameIsRefusedSayingWhy(entry: String) throws {
-        let result = try settings("[rules.unexpected_withdrawal]\nallowlist = { XXBT = [\"bc1qa35ls3egf0872h3w\"], XETH = [\"\(entry)\"] }\n")
+        let result = try settings(
+            "[rules.unexpected_withdrawal]\nallowlist = { XXBT = [\"bc1qa35ls3egf0872h3w\"], XETH = [\"\(entry)\"] }\n")
         guard case .failure(.invalidValue(let path, let reason)) = result else {
             Issue.record("'\(entry)' was accepted: \(result)")
             return
@@ -61,14 +65,17 @@ struct WithdrawalDestinationTests {
     }
 
     @Test func tableEntriesRequireAnAddressAndPassTheNameAlong() throws {
-        let ok = try settings("""
+        let ok = try settings(
+            """
             [rules.unexpected_withdrawal]
             allowlist = { XETH = [{ address = "\(Self.cold)", name = "cold-wallet" }, { address = "addr-of-an-odd-chain" }] }
             """)
         let all = try ok.get()
         let withdrawal = try #require(all.first { $0.rule.id == "unexpected_withdrawal" })
-        #expect(withdrawal.binds["allowlist"]
-                == "{\"XETH\":[{\"address\":\"\(Self.cold)\",\"name\":\"cold-wallet\"},{\"address\":\"addr-of-an-odd-chain\",\"name\":null}]}")
+        #expect(
+            withdrawal.binds["allowlist"]
+                == "{\"XETH\":[{\"address\":\"\(Self.cold)\",\"name\":\"cold-wallet\"},{\"address\":\"addr-of-an-odd-chain\",\"name\":null}]}"
+        )
         // withdrawal_address_changed shares the list unless it sets its own.
         let changed = try #require(all.first { $0.rule.id == "withdrawal_address_changed" })
         #expect(changed.binds["allowlist"] == withdrawal.binds["allowlist"])
@@ -98,11 +105,13 @@ struct WithdrawalDestinationTests {
         for day in 1...5 { try withdraw(f, "FT-hist-\(day)", day: day, address: Self.cold, name: "cold-wallet") }
         try withdraw(f, "FT-attack", day: 20, address: Self.attacker, name: "cold-wallet")
         // Both must match: the allowlisted name does not let another address through.
-        try f.analyse(["unexpected_withdrawal"], config: """
-            [rules.unexpected_withdrawal]
-            allowlist = { XETH = [{ address = "\(Self.cold)", name = "cold-wallet" }] }
-            new_asset_severity = "off"
-            """)
+        try f.analyse(
+            ["unexpected_withdrawal"],
+            config: """
+                [rules.unexpected_withdrawal]
+                allowlist = { XETH = [{ address = "\(Self.cold)", name = "cold-wallet" }] }
+                new_asset_severity = "off"
+                """)
         let found = try f.findings("unexpected_withdrawal")
         #expect(found.map(\.entityId) == ["FT-attack"])
         let w = try #require(found.first)
@@ -115,20 +124,24 @@ struct WithdrawalDestinationTests {
         let f = try Fixture("dest_table")
         for day in 1...5 { try withdraw(f, "FT-hist-\(day)", day: day, address: Self.cold, name: "cold-wallet") }
         try withdraw(f, "FT-renamed", day: 20, address: Self.cold, name: "cold-wallet-2")
-        try f.analyse(["unexpected_withdrawal"], config: """
-            [rules.unexpected_withdrawal]
-            allowlist = { XETH = [{ address = "\(Self.cold)", name = "cold-wallet" }] }
-            new_asset_severity = "off"
-            """)
+        try f.analyse(
+            ["unexpected_withdrawal"],
+            config: """
+                [rules.unexpected_withdrawal]
+                allowlist = { XETH = [{ address = "\(Self.cold)", name = "cold-wallet" }] }
+                new_asset_severity = "off"
+                """)
         #expect(try f.findings("unexpected_withdrawal").map(\.entityId) == ["FT-renamed"])
         let g = try Fixture("dest_bare")
         for day in 1...5 { try withdraw(g, "FT-hist-\(day)", day: day, address: Self.cold, name: "cold-wallet") }
         try withdraw(g, "FT-renamed", day: 20, address: Self.cold, name: "cold-wallet-2")
-        try g.analyse(["unexpected_withdrawal"], config: """
-            [rules.unexpected_withdrawal]
-            allowlist = { XETH = ["\(Self.cold)"] }
-            new_asset_severity = "off"
-            """)
+        try g.analyse(
+            ["unexpected_withdrawal"],
+            config: """
+                [rules.unexpected_withdrawal]
+                allowlist = { XETH = ["\(Self.cold)"] }
+                new_asset_severity = "off"
+                """)
         #expect(try g.findings("unexpected_withdrawal").isEmpty)
     }
 
@@ -136,13 +149,16 @@ struct WithdrawalDestinationTests {
         let f = try Fixture("dest_case")
         // EIP-55 checksummed in the allowlist, lower case from Kraken: the same address.
         try withdraw(f, "FT-hex", day: 3, address: Self.cold, name: nil)
-        try f.withdrawal("FT-bech32-upper", asset: "XXBT", amount: "0.1000000000", time: "2026-02-04T10:00:00Z",
-                         address: "BC1QA35LS3EGF0872H3W", key: nil)
-        try f.analyse(["unexpected_withdrawal"], config: """
-            [rules.unexpected_withdrawal]
-            allowlist = { XETH = ["\(Self.cold.uppercased().replacingOccurrences(of: "0X", with: "0x"))"], XXBT = ["bc1qa35ls3egf0872h3w"] }
-            new_asset_severity = "off"
-            """)
+        try f.withdrawal(
+            "FT-bech32-upper", asset: "XXBT", amount: "0.1000000000", time: "2026-02-04T10:00:00Z",
+            address: "BC1QA35LS3EGF0872H3W", key: nil)
+        try f.analyse(
+            ["unexpected_withdrawal"],
+            config: """
+                [rules.unexpected_withdrawal]
+                allowlist = { XETH = ["\(Self.cold.uppercased().replacingOccurrences(of: "0X", with: "0x"))"], XXBT = ["bc1qa35ls3egf0872h3w"] }
+                new_asset_severity = "off"
+                """)
         let found = try f.findings("unexpected_withdrawal")
         #expect(found.map(\.entityId) == ["FT-bech32-upper"])
     }
@@ -150,11 +166,13 @@ struct WithdrawalDestinationTests {
     @Test func aRecordWithANameButNoAddressKeepsItsLowFinding() throws {
         let f = try Fixture("dest_noaddr")
         try withdraw(f, "FT-nameonly", day: 3, address: nil, name: "cold-wallet")
-        try f.analyse(["unexpected_withdrawal"], config: """
-            [rules.unexpected_withdrawal]
-            allowlist = { XETH = ["\(Self.cold)"] }
-            new_asset_severity = "off"
-            """)
+        try f.analyse(
+            ["unexpected_withdrawal"],
+            config: """
+                [rules.unexpected_withdrawal]
+                allowlist = { XETH = ["\(Self.cold)"] }
+                new_asset_severity = "off"
+                """)
         let w = try #require(try f.findings("unexpected_withdrawal").first)
         #expect(w.severity == .low)
         #expect(w.title.contains("no recorded destination address"))
@@ -181,7 +199,10 @@ struct WithdrawalDestinationTests {
         let c = try #require(found.first)
         #expect(c.severity == .high)
         #expect(c.entityId == "FT-attack-1")
-        #expect(c.title.hasPrefix("Address-book entry \"cold-wallet\" (XETH) re-pointed: withdrawal to \(Self.attacker) (not in the allowlist), before to \(Self.cold)"))
+        #expect(
+            c.title.hasPrefix(
+                "Address-book entry \"cold-wallet\" (XETH) re-pointed: withdrawal to \(Self.attacker) (not in the allowlist), before to \(Self.cold)"
+            ))
         #expect(c.title.contains("first seen 2026-02-10 11:00 Europe/Berlin"))
         let e = c.evidenceObject
         #expect(e["change"] as? String == "repointed")
@@ -207,7 +228,8 @@ struct WithdrawalDestinationTests {
         let f = try Fixture("wac_nm")
         for day in 1...3 { try withdraw(f, "FT-cold-\(day)", day: day, address: Self.cold, name: "cold-wallet") }
         // Renamed, same address (in another case: still the same address).
-        try withdraw(f, "FT-renamed", day: 5, address: Self.cold.uppercased().replacingOccurrences(of: "0X", with: "0x"), name: "eth-cold-storage")
+        try withdraw(
+            f, "FT-renamed", day: 5, address: Self.cold.uppercased().replacingOccurrences(of: "0X", with: "0x"), name: "eth-cold-storage")
         try withdraw(f, "FT-renamed-2", day: 6, address: Self.cold, name: "eth-cold-storage")
         // A name that was never anything else, not allowlisted and renamed: silent too.
         try withdraw(f, "FT-other-1", day: 7, address: Self.attacker, name: "exchange-b")

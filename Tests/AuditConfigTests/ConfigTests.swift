@@ -59,7 +59,9 @@ import Testing
         #expect(c.alerts?.minSeverity == "high")
         #expect(c.alerts?.timeoutSeconds == 10)
         #expect(c.ops.pingURL == "https://hc.example.org/ping/abc")
-        #expect(c.rules["unexpected_withdrawal"]?.values["allowlist"] == .table(["XXBT": .array([.string("bc1qcold")]), "XETH": .array([.string("cold-wallet")])]))
+        #expect(
+            c.rules["unexpected_withdrawal"]?.values["allowlist"]
+                == .table(["XXBT": .array([.string("bc1qcold")]), "XETH": .array([.string("cold-wallet")])]))
     }
 
     @Test func theShippedExampleParses() throws {
@@ -81,20 +83,34 @@ import Testing
     static let account = "[[account]]\nname = \"a\"\napi_key_env = \"K\"\napi_secret_env = \"S\"\n"
 
     @Test func errorsNameTheKeyPath() {
-        #expect(error(Self.account + "tier = \"gold\"") == .invalidValue(path: "account[0].tier", reason: "'gold' is not one of starter, intermediate, pro"))
+        #expect(
+            error(Self.account + "tier = \"gold\"")
+                == .invalidValue(path: "account[0].tier", reason: "'gold' is not one of starter, intermediate, pro"))
         #expect(error(Self.account + "tiers = \"pro\"") == .unknownKey(path: "account[0].tiers"))
-        #expect(error(Self.account + "timeout_seconds = \"10\"") == .wrongType(path: "account[0].timeout_seconds", expected: "a number", found: "a string"))
+        #expect(
+            error(Self.account + "timeout_seconds = \"10\"")
+                == .wrongType(path: "account[0].timeout_seconds", expected: "a number", found: "a string"))
         #expect(error(Self.account + Self.account) == .duplicateAccount(name: "a"))
         #expect(error("[databse]\nurl = \"x\"") == .unknownKey(path: "databse"))
         #expect(error("[database]\nurl = 5") == .wrongType(path: "database.url", expected: "a string", found: "an integer"))
         #expect(error("[[account]]\napi_key_env = \"K\"\napi_secret_env = \"S\"") == .missingKey(path: "account[0].name"))
         #expect(error("[[account]]\nname = \"a\"\napi_secret_env = \"S\"") == .missingKey(path: "account[0].api_key_env | api_key_file"))
-        #expect(error(Self.account + "api_secret_file = \"/x\"") == .invalidValue(path: "account[0].api_secret_file", reason: "set only one of api_secret_env, api_secret_file"))
-        #expect(error(Self.account + "rate_limit = { max = 0 }") == .invalidValue(path: "account[0].rate_limit.max", reason: "must be a finite number from 1 to 1000000000, not 0"))
+        #expect(
+            error(Self.account + "api_secret_file = \"/x\"")
+                == .invalidValue(path: "account[0].api_secret_file", reason: "set only one of api_secret_env, api_secret_file"))
+        #expect(
+            error(Self.account + "rate_limit = { max = 0 }")
+                == .invalidValue(path: "account[0].rate_limit.max", reason: "must be a finite number from 1 to 1000000000, not 0"))
         #expect(error(Self.account + "rate_limit = { maximum = 3 }") == .unknownKey(path: "account[0].rate_limit.maximum"))
-        #expect(error(Self.account + "key_created = \"15.01.2026\"") == .invalidValue(path: "account[0].key_created", reason: "'15.01.2026' is not a date like 2026-01-15"))
-        #expect(error(Self.account + "timezone = \"Mars/Olympus\"") == .invalidValue(path: "account[0].timezone", reason: "'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)"))
-        #expect(error("[alerts]\nhook = \"/x\"\nmin_severity = \"urgent\"") == .invalidValue(path: "alerts.min_severity", reason: "'urgent' is not one of info, low, medium, high, critical"))
+        #expect(
+            error(Self.account + "key_created = \"15.01.2026\"")
+                == .invalidValue(path: "account[0].key_created", reason: "'15.01.2026' is not a date like 2026-01-15"))
+        #expect(
+            error(Self.account + "timezone = \"Mars/Olympus\"")
+                == .invalidValue(path: "account[0].timezone", reason: "'Mars/Olympus' is not an IANA time zone (e.g. Europe/Berlin)"))
+        #expect(
+            error("[alerts]\nhook = \"/x\"\nmin_severity = \"urgent\"")
+                == .invalidValue(path: "alerts.min_severity", reason: "'urgent' is not one of info, low, medium, high, critical"))
         if case .syntax(let path, let line, _, _) = error("[[account]\nname=") {
             #expect(path == "k.toml")
             #expect(line == 1)
@@ -145,8 +161,12 @@ import Testing
     }
 
     @Test func missingAndEmptySources() throws {
-        #expect(throws: SecretError.envNotSet(variable: "NOPE", key: "api_key")) { try SecretReader(environment: [:]).read(.env("NOPE"), key: "api_key") }
-        #expect(throws: SecretError.fileMissing(path: "/nonexistent/s", key: "api_secret")) { try SecretReader().read(.file("/nonexistent/s"), key: "api_secret") }
+        #expect(throws: SecretError.envNotSet(variable: "NOPE", key: "api_key")) {
+            try SecretReader(environment: [:]).read(.env("NOPE"), key: "api_key")
+        }
+        #expect(throws: SecretError.fileMissing(path: "/nonexistent/s", key: "api_secret")) {
+            try SecretReader().read(.file("/nonexistent/s"), key: "api_secret")
+        }
         let empty = try tempFile("\n", mode: 0o600)
         #expect(throws: SecretError.self) { try SecretReader().read(.file(empty), key: "api_secret") }
     }
@@ -154,7 +174,9 @@ import Testing
     @Test func commandSource() throws {
         let r = SecretReader(environment: ["PATH": "/usr/bin:/bin", "PASSWORD_STORE_DIR": "from-env", "KRAKEN_OTHER_SECRET": "leak"])
         // The command sees what password managers need, never other secrets given to kraken-audit.
-        #expect(try r.read(.command(["sh", "-c", "printf '%s%s\\n' \"$PASSWORD_STORE_DIR\" \"$KRAKEN_OTHER_SECRET\""]), key: "api_secret").unsafeStringValue() == "from-env")
+        #expect(
+            try r.read(.command(["sh", "-c", "printf '%s%s\\n' \"$PASSWORD_STORE_DIR\" \"$KRAKEN_OTHER_SECRET\""]), key: "api_secret")
+                .unsafeStringValue() == "from-env")
         let failing = #expect(throws: SecretError.self) { try r.read(.command(["sh", "-c", "echo nope >&2; exit 3"]), key: "api_secret") }
         #expect(failing?.description.contains("exit status 3: nope") == true)
         let slow = SecretReader(environment: ["PATH": "/usr/bin:/bin"], commandTimeout: 0.5)

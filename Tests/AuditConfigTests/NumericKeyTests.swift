@@ -18,7 +18,9 @@ import Testing
             return index == 0 ? (account + line + second, "account[0].\(key.name)") : (account + second + line, "account[1].\(key.name)")
         case "account.rate_limit":
             let line = "rate_limit = { \(key.name) = \(literal) }\n"
-            return index == 0 ? (account + line + second, "account[0].rate_limit.\(key.name)") : (account + second + line, "account[1].rate_limit.\(key.name)")
+            return index == 0
+                ? (account + line + second, "account[0].rate_limit.\(key.name)")
+                : (account + second + line, "account[1].rate_limit.\(key.name)")
         case "alerts":
             return (account + "[alerts]\nhook = \"/bin/true\"\n\(key.name) = \(literal)\n", "alerts.\(key.name)")
         default:
@@ -71,7 +73,8 @@ import Testing
         #expect(c.accounts[0].maxResponseBytes == 32 << 20)
         #expect(c.alerts?.renotifyAfterHours == 24)
         let d = try ConfigLoader.parse(
-            Self.account + "max_response_mib = 1024\ntimeout_seconds = 0.5e1\n[alerts]\nhook = \"/bin/true\"\nrenotify_after_hours = 24.0\n",
+            Self.account
+                + "max_response_mib = 1024\ntimeout_seconds = 0.5e1\n[alerts]\nhook = \"/bin/true\"\nrenotify_after_hours = 24.0\n",
             path: "k.toml")
         #expect(d.accounts[0].maxResponseBytes == 1 << 30)
         #expect(d.accounts[0].timeoutSeconds == 5)
@@ -97,7 +100,6 @@ import Testing
 
     // MARK: property test
 
-
     /// A candidate value: its TOML text and, when it is a number, the number it denotes.
     struct Candidate {
         let literal: String
@@ -118,7 +120,8 @@ import Testing
     static func integer(_ i: Int64) -> Candidate { Candidate(literal: String(i), value: Double(i)) }
 
     static func candidates(for key: NumericKey, rng: inout SplitMix) -> [Candidate] {
-        let lo = key.range.lowerBound, hi = key.range.upperBound
+        let lo = key.range.lowerBound
+        let hi = key.range.upperBound
         let step = key.kind == .integer ? 1.0 : max(hi * 1e-9, 1e-6)
         var out: [Candidate] = [
             float(.nan), float(.infinity), float(-.infinity), Candidate(literal: "+inf", value: .infinity),

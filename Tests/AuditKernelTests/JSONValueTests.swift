@@ -4,11 +4,13 @@ import Testing
 
 @Suite struct JSONValueTests {
     @Test func numbersStayExact() throws {
-        let v = try JSONValue.parse(#"{"time":1688667796.8802,"big":123456789012345678901234567890.123456789,"amount":"-24.5000","n":-0.0,"e":1E+2}"#)
+        let v = try JSONValue.parse(
+            #"{"time":1688667796.8802,"big":123456789012345678901234567890.123456789,"amount":"-24.5000","n":-0.0,"e":1E+2}"#)
         #expect(v["time"]?.numberText == "1688667796.8802")
         #expect(v["big"]?.numberText == "123456789012345678901234567890.123456789")
         #expect(v["amount"]?.stringValue == "-24.5000")
-        #expect(v.jsonText == #"{"time":1688667796.8802,"big":123456789012345678901234567890.123456789,"amount":"-24.5000","n":-0.0,"e":1E+2}"#)
+        #expect(
+            v.jsonText == #"{"time":1688667796.8802,"big":123456789012345678901234567890.123456789,"amount":"-24.5000","n":-0.0,"e":1E+2}"#)
     }
 
     @Test func memberOrderIsKept() throws {

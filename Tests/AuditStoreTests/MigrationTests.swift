@@ -26,12 +26,16 @@ import Testing
         #expect(first.first?.version == 1)
         #expect(try m.migrate(on: db).isEmpty)
         #expect(try m.status(on: db).isCurrent)
-        for table in ["accounts", "api_keys", "api_calls", "collector_runs", "ledger_entries", "trades", "orders", "withdrawals", "deposits", "balances", "findings"] {
+        for table in [
+            "accounts", "api_keys", "api_calls", "collector_runs", "ledger_entries", "trades", "orders", "withdrawals", "deposits",
+            "balances", "findings",
+        ] {
             let exists = try db.query("SELECT to_regclass($1) IS NOT NULL", ["audit.\(table)"]).rows[0].decode(0, as: Bool.self)
             #expect(exists, "audit.\(table)")
         }
         // The secret has no column to go to.
-        let cols = try db.query("SELECT column_name FROM information_schema.columns WHERE table_schema='audit' AND table_name='api_keys'").rows.map { try $0.decode(0, as: String.self) }
+        let cols = try db.query("SELECT column_name FROM information_schema.columns WHERE table_schema='audit' AND table_name='api_keys'")
+            .rows.map { try $0.decode(0, as: String.self) }
         #expect(!cols.contains { $0.contains("secret") })
     }
 
@@ -54,7 +58,9 @@ import Testing
 
     @Test func failingMigrationRollsBackCompletely() throws {
         let db = try database.connect()
-        let dir = try tempDir(["0001_ok.sql": "CREATE TABLE audit.ok (n int);", "0002_bad.sql": "CREATE TABLE audit.half (n int); SELECT no_such_function();"])
+        let dir = try tempDir([
+            "0001_ok.sql": "CREATE TABLE audit.ok (n int);", "0002_bad.sql": "CREATE TABLE audit.half (n int); SELECT no_such_function();",
+        ])
         let error = #expect(throws: MigrationError.self) { try migrations(in: dir).migrate(on: db) }
         guard case .failed(let v, _, let pg) = error else {
             Issue.record("expected failed, got \(String(describing: error))")

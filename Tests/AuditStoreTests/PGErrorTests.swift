@@ -81,13 +81,22 @@ import Testing
     }
 
     @Test func descriptionNamesTheClassAndWhatToDo() {
-        let denied = PGError(kind: .query, sqlState: "42501", message: "permission denied for table findings", statement: "SELECT 1", file: "M/F.swift", line: 3)
-        #expect(denied.description == "PostgreSQL error 42501 (syntax error or access rule violation): permission denied for table findings; the database role lacks a privilege: grant it, or connect as a role that has it")
+        let denied = PGError(
+            kind: .query, sqlState: "42501", message: "permission denied for table findings", statement: "SELECT 1", file: "M/F.swift",
+            line: 3)
+        #expect(
+            denied.description
+                == "PostgreSQL error 42501 (syntax error or access rule violation): permission denied for table findings; the database role lacks a privilege: grant it, or connect as a role that has it"
+        )
         #expect(!String(describing: denied).contains("F.swift"))
         #expect(String(reflecting: denied).contains("issuedAt: M/F.swift:3") && String(reflecting: denied).contains("SELECT 1"))
         let deadlock = PGError(kind: .query, sqlState: "40P01", message: "deadlock detected")
-        #expect(deadlock.description == "PostgreSQL error 40P01 (transaction rollback): deadlock detected; this is temporary: a later run retries")
+        #expect(
+            deadlock.description
+                == "PostgreSQL error 40P01 (transaction rollback): deadlock detected; this is temporary: a later run retries")
         let unique = PGError(kind: .query, sqlState: "23505", message: "duplicate key value", detail: "Key (id)=(1) already exists.")
-        #expect(unique.description == "PostgreSQL error 23505 (integrity constraint violation): duplicate key value (detail: Key (id)=(1) already exists.)")
+        #expect(
+            unique.description
+                == "PostgreSQL error 23505 (integrity constraint violation): duplicate key value (detail: Key (id)=(1) already exists.)")
     }
 }

@@ -11,7 +11,8 @@ import Testing
     let env = ["PATH": "/usr/bin:/bin", "ONLY": "this"]
 
     @Test func exitStatusOutputAndExactEnvironment() throws {
-        let (t, out) = try ChildProcess.run("/bin/sh", arguments: ["-c", "echo out; echo err >&2; env | sort; exit 7"], environment: env, timeout: 10)
+        let (t, out) = try ChildProcess.run(
+            "/bin/sh", arguments: ["-c", "echo out; echo err >&2; env | sort; exit 7"], environment: env, timeout: 10)
         #expect(t == .exited(7))
         #expect(t?.status == 7)
         #expect(out.contains("out\n") && out.contains("err\n"))
@@ -62,7 +63,8 @@ import Testing
 
     @Test func captureKeepsTheLastBytes() throws {
         let p = try ChildProcess.start(
-            "/bin/sh", arguments: ["-c", "head -c 200000 /dev/zero | tr '\\0' a; echo END"], environment: env, stdout: .capture(limit: 1000))
+            "/bin/sh", arguments: ["-c", "head -c 200000 /dev/zero | tr '\\0' a; echo END"], environment: env, stdout: .capture(limit: 1000)
+        )
         #expect(p.wait(timeout: 10) == .exited(0))
         #expect(p.waitForOutput(timeout: 5))
         #expect(p.stdout.count == 1000)

@@ -27,7 +27,9 @@ import Testing
                     "SELECT balance::text FROM audit.balances b JOIN audit.accounts a ON a.id = b.account_id WHERE a.name = 'acct1' AND asset = $1",
                     [asset]
                 ).rows.first?.decode(0, as: String.self)
-                #expect(stored.flatMap(ExactDecimal.init)?.isNumericallyEqual(to: ExactDecimal(value.stringValue ?? "x") ?? ExactDecimal("-1")!) == true, "\(asset)")
+                #expect(
+                    stored.flatMap(ExactDecimal.init)?.isNumericallyEqual(to: ExactDecimal(value.stringValue ?? "x") ?? ExactDecimal("-1")!)
+                        == true, "\(asset)")
             }
         }
     }
@@ -52,9 +54,12 @@ import Testing
     }
 
     @Test func liveInsertsWhilePagingLoseAndDuplicateNothing() async throws {
-        try await Harness.with(scale: 1500, configure: { o in
-            o.faults = [FaultRule(kind: .liveInserts, rate: 0.5)]
-        }) { h in
+        try await Harness.with(
+            scale: 1500,
+            configure: { o in
+                o.faults = [FaultRule(kind: .liveInserts, rate: 0.5)]
+            }
+        ) { h in
             let first = await h.collect()
             #expect(first.first?.succeeded == true, "\(String(describing: first.first?.error))")
             // Rows that arrived after the window's end are collected by the next run.
@@ -66,14 +71,17 @@ import Testing
     }
 
     @Test func transientFaultsAreRetriedWithFreshNonces() async throws {
-        try await Harness.with(scale: 600, configure: { o in
-            o.faults = [
-                FaultRule(kind: .http500, rate: 0.08), FaultRule(kind: .http520, rate: 0.08), FaultRule(kind: .http502, rate: 0.05),
-                FaultRule(kind: .serviceUnavailable, rate: 0.08), FaultRule(kind: .serviceBusy, rate: 0.05),
-                FaultRule(kind: .connectionReset, rate: 0.05), FaultRule(kind: .truncatedJSON, rate: 0.03),
-            ]
-            o.faultSeed = 42
-        }) { h in
+        try await Harness.with(
+            scale: 600,
+            configure: { o in
+                o.faults = [
+                    FaultRule(kind: .http500, rate: 0.08), FaultRule(kind: .http520, rate: 0.08), FaultRule(kind: .http502, rate: 0.05),
+                    FaultRule(kind: .serviceUnavailable, rate: 0.08), FaultRule(kind: .serviceBusy, rate: 0.05),
+                    FaultRule(kind: .connectionReset, rate: 0.05), FaultRule(kind: .truncatedJSON, rate: 0.03),
+                ]
+                o.faultSeed = 42
+            }
+        ) { h in
             var options = CollectOptions(retry: RetryPolicy(maxAttempts: 10, baseDelay: 0.01, maxDelay: 0.05))
             options.overlapSeconds = 600
             let outcome = await h.collect(options: options)
@@ -107,10 +115,16 @@ import Testing
             let failure = try #require(outcomes[1].error)
             #expect(failure.description.contains("EGeneral:Permission denied"))
             #expect(!failure.isTemporary)
-            #expect(try h.count("SELECT count(*) FROM audit.collector_runs r JOIN audit.accounts a ON a.id = r.account_id WHERE a.name = 'acct2' AND r.status = 'failed' AND r.error LIKE '%Permission denied%'") == 1)
+            #expect(
+                try h.count(
+                    "SELECT count(*) FROM audit.collector_runs r JOIN audit.accounts a ON a.id = r.account_id WHERE a.name = 'acct2' AND r.status = 'failed' AND r.error LIKE '%Permission denied%'"
+                ) == 1)
             // It stopped at once rather than hammering the key (besides the first run's GetApiKeyInfo, which picks
             // the backfill mode).
-            #expect(try h.count("SELECT count(*) FROM audit.api_calls c JOIN audit.accounts a ON a.id = c.account_id WHERE a.name = 'acct2' AND c.endpoint <> 'GetApiKeyInfo'") == 1)
+            #expect(
+                try h.count(
+                    "SELECT count(*) FROM audit.api_calls c JOIN audit.accounts a ON a.id = c.account_id WHERE a.name = 'acct2' AND c.endpoint <> 'GetApiKeyInfo'"
+                ) == 1)
             try await h.expectStoredEqualsTruth("acct1")
         }
     }
@@ -150,7 +164,9 @@ import Testing
             async let a = h.collect()
             async let b = h.collect()
             let (ra, rb) = await (a, b)
-            #expect(ra.first?.succeeded == true && rb.first?.succeeded == true, "\(String(describing: ra.first?.error)) \(String(describing: rb.first?.error))")
+            #expect(
+                ra.first?.succeeded == true && rb.first?.succeeded == true,
+                "\(String(describing: ra.first?.error)) \(String(describing: rb.first?.error))")
             let nonceErrors = await h.sim.state.requestLog(limit: 100_000).filter { $0.errors.contains("EAPI:Invalid nonce") }.count
             #expect(nonceErrors == 0)
             try await h.expectStoredEqualsTruth("acct1")

@@ -1,11 +1,12 @@
 import AuditKernel
 import AuditStore
-@testable import Collector
 import Foundation
 import KrakenAPI
 import KrakenSimulator
 import TestSupport
 import Testing
+
+@testable import Collector
 
 /// The paging cursor (`audit.collect_cursors.state`) as a typed value: its stored form stays what it always was,
 /// and state that is not a cursor fails the run instead of silently restarting from `--since`.
@@ -13,8 +14,9 @@ import Testing
     @Test func storedFormsParseAndRoundTrip() throws {
         // What earlier versions (and the export seam) wrote.
         #expect(try PageCursor.parse(#"{"done_until": 1700000000}"#) == PageCursor(doneUntil: 1_700_000_000))
-        #expect(try PageCursor.parse(#"{"done_until": null, "window": {"start": 5, "end": 9, "ofs": 50, "pass": 2}}"#)
-            == PageCursor(doneUntil: nil, window: .init(start: 5, end: 9, ofs: 50, pass: 2)))
+        #expect(
+            try PageCursor.parse(#"{"done_until": null, "window": {"start": 5, "end": 9, "ofs": 50, "pass": 2}}"#)
+                == PageCursor(doneUntil: nil, window: .init(start: 5, end: 9, ofs: 50, pass: 2)))
         #expect(try PageCursor.parse(#"{"window": {"start": 5, "end": 9, "ofs": 0}}"#).window?.pass == 1)
         let cursor = PageCursor(doneUntil: 7, window: .init(start: 1, end: 2, ofs: 3, pass: 1))
         #expect(try PageCursor.parse(cursor.jsonText()) == cursor)

@@ -107,6 +107,8 @@ import Testing
             try db.execute("DELETE FROM audit.ledger_entries WHERE account_id = $1", [accountId])
             _ = try CollectStore.upsertLedger(db, accountId: accountId, rows: rows)
         }
-        #expect(try db.query("SELECT amount::text FROM audit.ledger_entries WHERE ledger_id = 'L4UESK-KG3EQ-UFO4T5'").rows[0].decode(0, as: String.self) == "-1234567890123456789012345678.123456789012")
+        #expect(
+            try db.query("SELECT amount::text FROM audit.ledger_entries WHERE ledger_id = 'L4UESK-KG3EQ-UFO4T5'").rows[0].decode(
+                0, as: String.self) == "-1234567890123456789012345678.123456789012")
     }
 }

@@ -41,16 +41,43 @@ extension SimulatedCollection {
         for v in truth.deposits { rows.append(["deposit", v["refid"]?.stringValue, v.jsonText]) }
         try db.copyIn("truth (kind, id, raw)", rows: rows)
         let checks: [(String, String)] = [
-            ("ledger", "SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'ledger') t FULL JOIN (SELECT ledger_id, raw FROM audit.ledger_entries WHERE account_id = $1) l ON l.ledger_id = t.id WHERE l.raw IS DISTINCT FROM t.raw"),
-            ("trades", "SELECT count(*) FROM (SELECT id, raw - 'ledgers' AS raw FROM truth WHERE kind = 'trade') t FULL JOIN (SELECT txid, raw - 'ledgers' AS raw FROM audit.trades WHERE account_id = $1) l ON l.txid = t.id WHERE l.raw IS DISTINCT FROM t.raw"),
-            ("orders", "SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'order') t FULL JOIN (SELECT txid, raw FROM audit.orders WHERE account_id = $1) l ON l.txid = t.id WHERE l.raw IS DISTINCT FROM t.raw"),
-            ("withdrawals", "SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'withdrawal') t FULL JOIN (SELECT refid, raw FROM audit.withdrawals WHERE account_id = $1) l ON l.refid = t.id WHERE l.raw IS DISTINCT FROM t.raw"),
-            ("deposits", "SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'deposit') t FULL JOIN (SELECT refid, raw FROM audit.deposits WHERE account_id = $1) l ON l.refid = t.id WHERE l.raw IS DISTINCT FROM t.raw"),
+            (
+                "ledger",
+                "SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'ledger') t FULL JOIN (SELECT ledger_id, raw FROM audit.ledger_entries WHERE account_id = $1) l ON l.ledger_id = t.id WHERE l.raw IS DISTINCT FROM t.raw"
+            ),
+            (
+                "trades",
+                "SELECT count(*) FROM (SELECT id, raw - 'ledgers' AS raw FROM truth WHERE kind = 'trade') t FULL JOIN (SELECT txid, raw - 'ledgers' AS raw FROM audit.trades WHERE account_id = $1) l ON l.txid = t.id WHERE l.raw IS DISTINCT FROM t.raw"
+            ),
+            (
+                "orders",
+                "SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'order') t FULL JOIN (SELECT txid, raw FROM audit.orders WHERE account_id = $1) l ON l.txid = t.id WHERE l.raw IS DISTINCT FROM t.raw"
+            ),
+            (
+                "withdrawals",
+                "SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'withdrawal') t FULL JOIN (SELECT refid, raw FROM audit.withdrawals WHERE account_id = $1) l ON l.refid = t.id WHERE l.raw IS DISTINCT FROM t.raw"
+            ),
+            (
+                "deposits",
+                "SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'deposit') t FULL JOIN (SELECT refid, raw FROM audit.deposits WHERE account_id = $1) l ON l.refid = t.id WHERE l.raw IS DISTINCT FROM t.raw"
+            ),
             // Typed columns hold exactly the text Kraken sent (NUMERIC keeps the scale) and the exact time.
-            ("ledger columns", "SELECT count(*) FROM audit.ledger_entries WHERE account_id = $1 AND (amount::text <> raw->>'amount' OR fee::text <> raw->>'fee' OR balance::text <> raw->>'balance' OR abs(extract(epoch FROM time) - (raw->>'time')::numeric) > 0.000001 OR asset <> raw->>'asset' OR refid IS DISTINCT FROM raw->>'refid')"),
-            ("trade columns", "SELECT count(*) FROM audit.trades WHERE account_id = $1 AND (price::text <> raw->>'price' OR cost::text <> raw->>'cost' OR fee::text <> raw->>'fee' OR vol::text <> raw->>'vol' OR pair <> raw->>'pair' OR ordertxid <> raw->>'ordertxid')"),
-            ("order columns", "SELECT count(*) FROM audit.orders WHERE account_id = $1 AND (status <> raw->>'status' OR vol_exec::text <> raw->>'vol_exec' OR descr_pair <> raw->'descr'->>'pair')"),
-            ("withdrawal columns", "SELECT count(*) FROM audit.withdrawals WHERE account_id = $1 AND (amount::text <> raw->>'amount' OR info IS DISTINCT FROM raw->>'info' OR key IS DISTINCT FROM raw->>'key')"),
+            (
+                "ledger columns",
+                "SELECT count(*) FROM audit.ledger_entries WHERE account_id = $1 AND (amount::text <> raw->>'amount' OR fee::text <> raw->>'fee' OR balance::text <> raw->>'balance' OR abs(extract(epoch FROM time) - (raw->>'time')::numeric) > 0.000001 OR asset <> raw->>'asset' OR refid IS DISTINCT FROM raw->>'refid')"
+            ),
+            (
+                "trade columns",
+                "SELECT count(*) FROM audit.trades WHERE account_id = $1 AND (price::text <> raw->>'price' OR cost::text <> raw->>'cost' OR fee::text <> raw->>'fee' OR vol::text <> raw->>'vol' OR pair <> raw->>'pair' OR ordertxid <> raw->>'ordertxid')"
+            ),
+            (
+                "order columns",
+                "SELECT count(*) FROM audit.orders WHERE account_id = $1 AND (status <> raw->>'status' OR vol_exec::text <> raw->>'vol_exec' OR descr_pair <> raw->'descr'->>'pair')"
+            ),
+            (
+                "withdrawal columns",
+                "SELECT count(*) FROM audit.withdrawals WHERE account_id = $1 AND (amount::text <> raw->>'amount' OR info IS DISTINCT FROM raw->>'info' OR key IS DISTINCT FROM raw->>'key')"
+            ),
         ]
         for (name, sql) in checks {
             let bad = try count(sql, [id])

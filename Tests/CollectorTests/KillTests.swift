@@ -15,16 +15,21 @@ import Testing
     }
 
     @Test func killAtRandomPointsThenRerun() async throws {
-        try await Harness.with(scale: 1500, max: 10, decay: 30, configure: { o in
-            o.faults = [FaultRule(kind: .liveInserts, rate: 0.2)]
-        }) { h in
+        try await Harness.with(
+            scale: 1500, max: 10, decay: 30,
+            configure: { o in
+                o.faults = [FaultRule(kind: .liveInserts, rate: 0.2)]
+            }
+        ) { h in
             let a = h.sim.accounts[0]
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-kill-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let config = dir.appendingPathComponent("kraken-audit.toml").path
-            try (ConfigText.database(h.database.url)
+            try
+                (ConfigText.database(h.database.url)
                 + ConfigText.account(
-                    name: a.name, keyEnv: "KA_KEY", secretEnv: "KA_SECRET", apiURL: h.sim.baseURL.absoluteString, rateLimit: (10, 30), timeoutSeconds: 5))
+                    name: a.name, keyEnv: "KA_KEY", secretEnv: "KA_SECRET", apiURL: h.sim.baseURL.absoluteString, rateLimit: (10, 30),
+                    timeoutSeconds: 5))
                 .write(toFile: config, atomically: true, encoding: .utf8)
             var env = ProcessInfo.processInfo.environment
             env["KA_KEY"] = a.apiKey
@@ -33,11 +38,12 @@ import Testing
 
             func start() throws -> ChildProcess {
                 try ChildProcess.start(
-                    Self.repo.appendingPathComponent(".build/debug/kraken-audit").path, arguments: ["collect", "--config", config, "--log-level", "error"],
+                    Self.repo.appendingPathComponent(".build/debug/kraken-audit").path,
+                    arguments: ["collect", "--config", config, "--log-level", "error"],
                     environment: env, stdout: .capture(limit: 1 << 20))
             }
 
-            var rng = SplitMix(seed: 20261126)
+            var rng = SplitMix(seed: 20_261_126)
             var killed = 0
             for _ in 0..<8 {
                 let p = try start()

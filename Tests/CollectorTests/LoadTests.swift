@@ -14,7 +14,9 @@ import Testing
             let outcomes = await h.collect()
             let elapsed = Date().timeIntervalSince(started)
             #expect(outcomes.count == 20)
-            #expect(outcomes.filter { !$0.succeeded }.isEmpty, "\(outcomes.filter { !$0.succeeded }.map { "\($0.account): \(String(describing: $0.error))" })")
+            #expect(
+                outcomes.filter { !$0.succeeded }.isEmpty,
+                "\(outcomes.filter { !$0.succeeded }.map { "\($0.account): \(String(describing: $0.error))" })")
             for a in h.sim.accounts {
                 let c = try await h.sim.state.counter(account: a.name)
                 #expect(c.rateLimited == 0, "\(a.name)")
@@ -23,7 +25,10 @@ import Testing
             for a in h.sim.accounts.prefix(3) { try await h.expectStoredEqualsTruth(a.name) }
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
-            print(String(format: "load: 20 accounts in %.1f s, peak RSS of the test process (collector + in-process simulator) %.0f MiB", elapsed, Double(usage.ru_maxrss) / 1024))
+            print(
+                String(
+                    format: "load: 20 accounts in %.1f s, peak RSS of the test process (collector + in-process simulator) %.0f MiB",
+                    elapsed, Double(usage.ru_maxrss) / 1024))
         }
     }
 }

@@ -29,8 +29,9 @@ import Testing
     @Test func configLabelNamesTierOrExplicitRateLimit() throws {
         func account(_ extra: String) throws -> AccountConfig {
             try ConfigLoader.parse(
-                ConfigText.database("dbname=x") + ConfigText.account(
-                    name: "a", keyEnv: "K", secretEnv: "S", apiURL: "http://127.0.0.1:9", extra: [extra]),
+                ConfigText.database("dbname=x")
+                    + ConfigText.account(
+                        name: "a", keyEnv: "K", secretEnv: "S", apiURL: "http://127.0.0.1:9", extra: [extra]),
                 path: "t.toml"
             ).accounts[0]
         }

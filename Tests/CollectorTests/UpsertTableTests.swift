@@ -1,8 +1,9 @@
 import AuditStore
-@testable import Collector
 import Foundation
 import TestSupport
 import Testing
+
+@testable import Collector
 
 /// The upserted tables are described once (``UpsertTable``): the staging DDL, the INSERT column list and the SET
 /// list all come from that description. These tests hold the description to the migrated schema.

@@ -1,12 +1,13 @@
 import AuditKernel
 import AuditStore
-@testable import Collector
 import Foundation
 import KrakenAPI
 import KrakenSimulator
 import TestSupport
 import Testing
 import ZIPFoundation
+
+@testable import Collector
 
 #if canImport(Glibc)
     import Glibc
@@ -48,7 +49,8 @@ import ZIPFoundation
         func send(_ request: TransportRequest) async throws -> TransportResponse {
             var response = try await inner.send(request)
             if request.url.path.hasSuffix("/AddExport"), let text = String(validating: response.body, as: UTF8.self) {
-                let rewritten = text.replacingOccurrences(of: #""id":"[A-Z]+""#, with: "\"id\":\(JSONValue.string(id).jsonText)", options: .regularExpression)
+                let rewritten = text.replacingOccurrences(
+                    of: #""id":"[A-Z]+""#, with: "\"id\":\(JSONValue.string(id).jsonText)", options: .regularExpression)
                 response.body = Array(rewritten.utf8)
             }
             return response
@@ -62,7 +64,9 @@ import ZIPFoundation
             let first = await h.collect(h.options(), transport: HostileIdTransport(id: "../../x"))
             #expect(!first.succeeded)
             let message = first.error.map { "\($0)" } ?? ""
-            #expect(message.contains("AddExport") && message.contains(#""../../x""#) && message.contains("not 1-64 letters, digits or '-'"), "\(message)")
+            #expect(
+                message.contains("AddExport") && message.contains(#""../../x""#) && message.contains("not 1-64 letters, digits or '-'"),
+                "\(message)")
             #expect(try h.count("SELECT count(*) FROM audit.exports WHERE kraken_id IS NOT NULL") == 0, "the id was stored")
             #expect(!FileManager.default.fileExists(atPath: h.exportDir.path), "nothing was written")
 
@@ -104,7 +108,8 @@ import ZIPFoundation
                 try "precious".write(toFile: victim, atomically: true, encoding: .utf8)
                 try ExportFile.ensurePrivateDirectory(dir)
                 for r in try h.db.query("SELECT id, report, kraken_id FROM audit.exports").rows {
-                    let name = "acct1-\(try r.decode(1, as: String.self))-\(try r.decode(2, as: String.self))-\(try r.decode(0, as: Int64.self)).zip.part"
+                    let name =
+                        "acct1-\(try r.decode(1, as: String.self))-\(try r.decode(2, as: String.self))-\(try r.decode(0, as: Int64.self)).zip.part"
                     #expect(symlink(victim, dir.appendingPathComponent(name).path) == 0)
                 }
                 await h.advanceClock(60)
@@ -120,7 +125,9 @@ import ZIPFoundation
                 #expect(files.filter { $0.hasSuffix(".zip") }.count == 2, "\(files)")
                 #expect(!files.contains { $0.hasSuffix(".part") }, "\(files)")
                 for f in files {
-                    #expect(Self.mode(dir.appendingPathComponent(f).path) == 0o600, "\(f): \(String(Self.mode(dir.appendingPathComponent(f).path), radix: 8))")
+                    #expect(
+                        Self.mode(dir.appendingPathComponent(f).path) == 0o600,
+                        "\(f): \(String(Self.mode(dir.appendingPathComponent(f).path), radix: 8))")
                 }
             }
         }
@@ -162,7 +169,8 @@ import ZIPFoundation
             options.export.maxDownloadBytes = 1024
             options.export.waitTimeoutSeconds = 3
             _ = await h.collect(options)
-            let error = try h.db.query("SELECT error FROM audit.exports WHERE report = 'ledgers'").rows[0].decodeOptional(0, as: String.self) ?? ""
+            let error =
+                try h.db.query("SELECT error FROM audit.exports WHERE report = 'ledgers'").rows[0].decodeOptional(0, as: String.self) ?? ""
             #expect(error.contains("larger than 1024 bytes"), "\(error)")
             #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE source = 'export'") == 0)
             let files = (try? FileManager.default.contentsOfDirectory(atPath: h.exportDir.path)) ?? []

@@ -52,7 +52,9 @@ extension SimulatedCollection {
     }
 
     func exportStatuses() throws -> [String] {
-        try db.query("SELECT report || '=' || status FROM audit.exports e WHERE id IN (SELECT max(id) FROM audit.exports GROUP BY report) ORDER BY report").rows.map { try $0.decode(0, as: String.self) }
+        try db.query(
+            "SELECT report || '=' || status FROM audit.exports e WHERE id IN (SELECT max(id) FROM audit.exports GROUP BY report) ORDER BY report"
+        ).rows.map { try $0.decode(0, as: String.self) }
     }
 
     /// The stored ledger and trades equal the simulator's (REST) truth after normalisation: every id once,
@@ -65,22 +67,28 @@ extension SimulatedCollection {
         for (i, v) in truth.trades { rows.append(["trade", i, v.jsonText]) }
         try db.copyIn("truth (kind, id, raw)", rows: rows)
         let checks: [(String, String)] = [
-            ("ledger", """
+            (
+                "ledger",
+                """
                 SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'ledger') t
                   FULL JOIN audit.ledger_entries l ON l.ledger_id = t.id
                  WHERE t.id IS NULL OR l.ledger_id IS NULL OR l.refid IS DISTINCT FROM t.raw->>'refid' OR l.type <> t.raw->>'type'
                     OR l.subtype <> t.raw->>'subtype' OR l.asset <> t.raw->>'asset' OR l.amount <> (t.raw->>'amount')::numeric
                     OR l.fee <> (t.raw->>'fee')::numeric OR l.balance <> (t.raw->>'balance')::numeric
                     OR date_trunc('second', l.time) <> date_trunc('second', to_timestamp((t.raw->>'time')::numeric))
-                """),
-            ("trades", """
+                """
+            ),
+            (
+                "trades",
+                """
                 SELECT count(*) FROM (SELECT id, raw FROM truth WHERE kind = 'trade') t
                   FULL JOIN audit.trades l ON l.txid = t.id
                  WHERE t.id IS NULL OR l.txid IS NULL OR l.ordertxid <> t.raw->>'ordertxid' OR l.pair <> t.raw->>'pair'
                     OR l.type <> t.raw->>'type' OR l.price <> (t.raw->>'price')::numeric OR l.cost <> (t.raw->>'cost')::numeric
                     OR l.fee <> (t.raw->>'fee')::numeric OR l.vol <> (t.raw->>'vol')::numeric
                     OR date_trunc('second', l.time) <> date_trunc('second', to_timestamp((t.raw->>'time')::numeric))
-                """),
+                """
+            ),
         ]
         for (name, sql) in checks {
             let bad = try count(sql)

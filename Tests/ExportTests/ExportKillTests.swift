@@ -16,15 +16,19 @@ import Testing
     }
 
     @Test func killDuringDownloadAndImportThenRerun() async throws {
-        try await ExportHarness.with(scale: 16_000, configure: { o in
-            o.faults = [FaultRule(kind: .slow, rate: 1, methods: ["RetrieveExport"])]
-            o.slowSeconds = 0.6
-        }) { h in
+        try await ExportHarness.with(
+            scale: 16_000,
+            configure: { o in
+                o.faults = [FaultRule(kind: .slow, rate: 1, methods: ["RetrieveExport"])]
+                o.slowSeconds = 0.6
+            }
+        ) { h in
             let a = h.sim.accounts[0]
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-export-kill-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let config = dir.appendingPathComponent("kraken-audit.toml").path
-            try (ConfigText.database(h.database.url)
+            try
+                (ConfigText.database(h.database.url)
                 + ConfigText.account(
                     name: a.name, keyEnv: "KA_KEY", secretEnv: "KA_SECRET", apiURL: h.sim.baseURL.absoluteString, rateLimit: (20, 200),
                     timeoutSeconds: 30, extra: ["backfill = \"export\""]))
@@ -39,11 +43,14 @@ import Testing
             func start() throws -> ChildProcess {
                 try ChildProcess.start(
                     Self.repo.appendingPathComponent(".build/debug/kraken-audit").path,
-                    arguments: ["collect", "--config", config, "--log-level", "error", "--wait", "--export-dir", dir.appendingPathComponent("exports").path],
+                    arguments: [
+                        "collect", "--config", config, "--log-level", "error", "--wait", "--export-dir",
+                        dir.appendingPathComponent("exports").path,
+                    ],
                     environment: env, stdout: .discard, stderr: .file(stderrPath))
             }
 
-            var rng = SplitMix(seed: 20261127)
+            var rng = SplitMix(seed: 20_261_127)
             var killed = 0
             var observed = Set<String>()
             for _ in 0..<8 {
@@ -58,10 +65,13 @@ import Testing
                 #expect(await p.exitOrKill(timeout: 180) != nil)
             }
             #expect(killed >= 3, "most runs should have been killed mid-way")
-            #expect(observed.contains("processed") || observed.contains("downloaded"), "kills should land in download or import: \(observed)")
+            #expect(
+                observed.contains("processed") || observed.contains("downloaded"), "kills should land in download or import: \(observed)")
             await h.sim.state.clearFaults()
             let final = try start()
-            #expect(await final.exitOrKill(timeout: 300) == .exited(0), "\((try? String(contentsOfFile: stderrPath, encoding: .utf8))?.suffix(2000) ?? "")")
+            #expect(
+                await final.exitOrKill(timeout: 300) == .exited(0),
+                "\((try? String(contentsOfFile: stderrPath, encoding: .utf8))?.suffix(2000) ?? "")")
             #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
             #expect(try h.count("SELECT count(*) FROM audit.exports WHERE status = 'imported'") == 2)
             try await h.expectStoredEqualsTruth()

@@ -23,7 +23,8 @@ import ZIPFoundation
             // The requests cover [2013-01-01, seam]; paging started before the seam.
             let requests = await h.sim.state.exportRequests()
             #expect(requests.count == 2 && requests.allSatisfy { $0.start == 1_356_998_400 })
-            let cursor = try h.db.query("SELECT min((state->>'done_until')::bigint) FROM audit.collect_cursors").rows[0].decode(0, as: Int64.self)
+            let cursor = try h.db.query("SELECT min((state->>'done_until')::bigint) FROM audit.collect_cursors").rows[0].decode(
+                0, as: Int64.self)
             #expect(cursor > requests[0].end - 600 - 1)
 
             await h.advanceClock(60)
@@ -102,7 +103,8 @@ import ZIPFoundation
     @Test func changedHeaderIsRefused() async throws {
         try await ExportHarness.with(configure: { o in o.exportHeaderRenames = ["amount": "amt"] }) { h in
             _ = await h.collect(h.options(wait: true))
-            let row = try h.db.query("SELECT status, error, attempt FROM audit.exports WHERE report = 'ledgers' ORDER BY id DESC LIMIT 1").rows[0]
+            let row = try h.db.query("SELECT status, error, attempt FROM audit.exports WHERE report = 'ledgers' ORDER BY id DESC LIMIT 1")
+                .rows[0]
             #expect(try row.decode(0, as: String.self) == "rejected")
             let error = try row.decode(1, as: String.self)
             #expect(error.contains("CSV header changed") && error.contains("missing column(s) amount"), "\(error)")
@@ -119,7 +121,8 @@ import ZIPFoundation
     @Test func disagreementBecomesASourceMismatch() async throws {
         try await ExportHarness.with(configure: { o in o.exportQueuedSeconds = 30 }) { h in
             _ = await h.collect(h.options())
-            let id = try h.db.query("SELECT ledger_id FROM audit.ledger_entries WHERE source = 'api' ORDER BY time LIMIT 1").rows[0].decode(0, as: String.self)
+            let id = try h.db.query("SELECT ledger_id FROM audit.ledger_entries WHERE source = 'api' ORDER BY time LIMIT 1").rows[0].decode(
+                0, as: String.self)
             try h.db.execute("UPDATE audit.ledger_entries SET amount = amount + 1 WHERE ledger_id = $1", [id])
             await h.advanceClock(60)
             _ = await h.collect(h.options(wait: true))
@@ -129,8 +132,10 @@ import ZIPFoundation
             #expect(try m.first?.decode(0, as: String.self) == "ledger")
             // The rule turns it into one finding per entity.
             let sql = try String(contentsOf: TestDatabase.sqlDirectory.appendingPathComponent("rules/source_mismatch.sql"), encoding: .utf8)
-            let bound = sql.replacingOccurrences(of: ":'account_id'", with: "'1'").replacingOccurrences(of: ":'changed_after'", with: "'-infinity'")
-                .replacingOccurrences(of: ":'occurred_after'", with: "'-infinity'")
+            let bound = sql.replacingOccurrences(of: ":'account_id'", with: "'1'").replacingOccurrences(
+                of: ":'changed_after'", with: "'-infinity'"
+            )
+            .replacingOccurrences(of: ":'occurred_after'", with: "'-infinity'")
             let rows = try h.db.query(bound).rows
             #expect(rows.count == 1)
             #expect(try rows.first?.decode("dedupe_key", as: String.self) == "source_mismatch:1:ledger:\(id)")
@@ -147,7 +152,8 @@ import ZIPFoundation
             let client = try KrakenClient(
                 baseURL: h.sim.baseURL.absoluteString, credentials: KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret)),
                 nonces: nonces, logger: h.logger)
-            let added = try await client.privateCall("AddExport", parameters: [("report", "ledgers"), ("description", "t"), ("starttm", "0")])
+            let added = try await client.privateCall(
+                "AddExport", parameters: [("report", "ledgers"), ("description", "t"), ("starttm", "0")])
             let id = try #require(added.result["id"]?.stringValue)
             #expect(id.count == 4 && id.allSatisfy(\.isUppercase))
             var status = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")])
@@ -163,7 +169,10 @@ import ZIPFoundation
             } while Date() < deadline
             #expect(status.result.arrayValue?.first?["status"]?.stringValue == "Processed")
             let nonce = try await nonces.nextNonce()
-            guard case .binary(let zip) = try await client.privateCall("RetrieveExport", parameters: [("id", id)], nonce: nonce, binaryAllowed: true) else {
+            guard
+                case .binary(let zip) = try await client.privateCall(
+                    "RetrieveExport", parameters: [("id", id)], nonce: nonce, binaryAllowed: true)
+            else {
                 Issue.record("RetrieveExport did not return a zip")
                 return
             }
@@ -173,7 +182,9 @@ import ZIPFoundation
             _ = try archive.extract(entry) { csv.append($0) }
             let text = try #require(String(data: csv, encoding: .utf8))
             let lines = text.split(separator: "\n")
-            #expect(lines[0] == "\"txid\",\"refid\",\"time\",\"type\",\"subtype\",\"aclass\",\"asset\",\"wallet\",\"amount\",\"fee\",\"balance\"")
+            #expect(
+                lines[0]
+                    == "\"txid\",\"refid\",\"time\",\"type\",\"subtype\",\"aclass\",\"asset\",\"wallet\",\"amount\",\"fee\",\"balance\"")
             let reader = try CSVReader(string: text, hasHeaderRow: true)
             var assets = Set<String>()
             var emptyIds = 0
@@ -187,7 +198,9 @@ import ZIPFoundation
             #expect(text.contains(",0,"), "zero written as a bare 0")
             // Export calls need the permission.
             try await h.sim.state.setPermissions(account: a.name, ["query-ledger"])
-            await #expect(throws: KrakenError.self) { _ = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")]) }
+            await #expect(throws: KrakenError.self) {
+                _ = try await client.privateCall("ExportStatus", parameters: [("report", "ledgers")])
+            }
         }
     }
 }

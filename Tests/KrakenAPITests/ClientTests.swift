@@ -11,7 +11,8 @@ import Testing
 
     func client(_ transport: CapturingTransport, otp: String? = nil) throws -> KrakenClient {
         try KrakenClient(
-            baseURL: "http://127.0.0.1:9", credentials: KrakenCredentials(apiKey: "PUBKEY", secret: Secret(Self.secretText), otp: otp.map(Secret.init)),
+            baseURL: "http://127.0.0.1:9",
+            credentials: KrakenCredentials(apiKey: "PUBKEY", secret: Secret(Self.secretText), otp: otp.map(Secret.init)),
             nonces: CountingNonces(start: 1_700_000_000_000), transport: transport, logger: .init(label: "test"))
     }
 
@@ -27,7 +28,8 @@ import Testing
         let req = try #require(transport.requests.first)
         let headers = Dictionary(req.headers, uniquingKeysWith: { a, _ in a })
         let body = String(decoding: req.body, as: UTF8.self)
-        #expect(body == "nonce=1700000000001&asset=XXBT%2CZUSD&note=a%2Bb%26c%3Dd%20e&label=Gr%C3%BC%C3%9Fe%20%E2%9C%93&otp=pass%20word%2B1")
+        #expect(
+            body == "nonce=1700000000001&asset=XXBT%2CZUSD&note=a%2Bb%26c%3Dd%20e&label=Gr%C3%BC%C3%9Fe%20%E2%9C%93&otp=pass%20word%2B1")
         #expect(req.url.absoluteString == "http://127.0.0.1:9/0/private/Ledgers")
         // Independent recomputation: HMAC-SHA512(b64decode(secret), path + SHA256(nonce + sent body)).
         let key = [UInt8](Data(base64Encoded: Self.secretText)!)

@@ -26,10 +26,13 @@ import Testing
     /// listener on 127.0.0.2 records whatever reaches it. It must receive nothing, and the error names the redirect.
     @Test(arguments: [301, 302, 303, 307, 308])
     func redirectIsRefusedAndNothingReachesTheTarget(status: Int) async throws {
-        let thief = try LoopbackHTTPServer(host: "127.0.0.2") { _ in .response(status: 200, headers: [], body: Array(#"{"error":[],"result":{}}"#.utf8)) }
+        let thief = try LoopbackHTTPServer(host: "127.0.0.2") { _ in
+            .response(status: 200, headers: [], body: Array(#"{"error":[],"result":{}}"#.utf8))
+        }
         defer { thief.stop() }
         let location = "http://127.0.0.2:\(thief.port)/steal?token=SECRET-TOKEN"
-        let endpoint = try LoopbackHTTPServer { _ in .response(status: status, headers: [("Location", location)], body: Array("moved".utf8)) }
+        let endpoint = try LoopbackHTTPServer { _ in .response(status: status, headers: [("Location", location)], body: Array("moved".utf8))
+        }
         defer { endpoint.stop() }
         let client = try Self.client(endpoint)
 
@@ -38,7 +41,8 @@ import Testing
                 if call == "private" { _ = try await client.privateCall("Balance") } else { _ = try await client.publicCall("Time") }
                 Issue.record("the \(call) call succeeded through a redirect")
             } catch {
-                #expect(error == .redirected(method: call == "private" ? "Balance" : "Time", status: status, host: "127.0.0.2:\(thief.port)"))
+                #expect(
+                    error == .redirected(method: call == "private" ? "Balance" : "Time", status: status, host: "127.0.0.2:\(thief.port)"))
                 #expect(error.description.contains("HTTP \(status)") && error.description.contains("redirect to 127.0.0.2"), "\(error)")
                 #expect(!error.description.contains("SECRET-TOKEN") && !error.description.contains("/steal"), "only the host is named")
                 #expect(!error.isTransient, "a redirect is not retried")
@@ -85,7 +89,9 @@ import Testing
     /// Within the limit, answers arrive whole; a body streamed to a ResponseFile is hashed as written.
     @Test func answersWithinTheLimitAndFileBodies() async throws {
         let endpoint = try LoopbackHTTPServer { line in
-            line.contains("RetrieveExport") ? .stream(total: 3 << 20, declareLength: false) : .response(status: 200, headers: [], body: Array(#"{"error":[],"result":{"unixtime":1}}"#.utf8))
+            line.contains("RetrieveExport")
+                ? .stream(total: 3 << 20, declareLength: false)
+                : .response(status: 200, headers: [], body: Array(#"{"error":[],"result":{"unixtime":1}}"#.utf8))
         }
         defer { endpoint.stop() }
         let client = try Self.client(endpoint, maxResponseBytes: 1 << 20)

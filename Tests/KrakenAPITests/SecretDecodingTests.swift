@@ -16,7 +16,6 @@ import Testing
         return n.map { Array(output.prefix($0)) }
     }
 
-
     @Test func decoderAgreesWithFoundation() {
         var rng = SplitMix(seed: 20_261_130)
         let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ !\n.".utf8)
@@ -50,10 +49,12 @@ import Testing
     }
 
     @Test func signerKeepsKrakensVectorAndRejectsNonBase64() throws {
-        let signer = try RequestSigner(secret: Secret("kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="))
+        let signer = try RequestSigner(
+            secret: Secret("kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="))
         let body = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
-        #expect(signer.sign(path: "/0/private/AddOrder", nonce: 1_616_492_376_594, body: Array(body.utf8))
-            == "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ==")
+        #expect(
+            signer.sign(path: "/0/private/AddOrder", nonce: 1_616_492_376_594, body: Array(body.utf8))
+                == "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ==")
         for bad in ["kQH5HW/8p1uGOVjbgWA", "not base64 !!", "", "====", "kQH5HW/8p1u=GOVjbgWA7"] {
             #expect(throws: SigningError.secretNotBase64) { try RequestSigner(secret: Secret(bad)) }
         }
@@ -70,7 +71,9 @@ import Testing
 
     @Test func secretFillThatThrowsPropagates() {
         struct Boom: Error {}
-        #expect(throws: Boom.self) { try Secret(capacity: 8) { (_: UnsafeMutableBufferPointer<UInt8>) throws(Boom) -> Int in throw Boom() } }
+        #expect(throws: Boom.self) {
+            try Secret(capacity: 8) { (_: UnsafeMutableBufferPointer<UInt8>) throws(Boom) -> Int in throw Boom() }
+        }
         let s = Secret(capacity: 4) { (b: UnsafeMutableBufferPointer<UInt8>) -> Int in
             b[0] = 1
             b[1] = 2

@@ -24,7 +24,9 @@ import Testing
             addr.sin_family = sa_family_t(AF_INET)
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             addr.sin_port = 0
-            let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            let bound = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
             guard bound == 0, listen(s, 128) == 0 else {
                 close(s)
                 throw POSIXError(.EADDRINUSE)
@@ -64,7 +66,9 @@ import Testing
     @Test func cancellingAnUnansweredRequestEndsItPromptly() async throws {
         let listener = try SilentListener()
         let transport = URLSessionTransport()
-        let request = TransportRequest(method: "POST", url: URL(string: "http://127.0.0.1:\(listener.port)/0/private/Ledgers")!, headers: [], body: Array("nonce=1".utf8), timeout: 60)
+        let request = TransportRequest(
+            method: "POST", url: URL(string: "http://127.0.0.1:\(listener.port)/0/private/Ledgers")!, headers: [],
+            body: Array("nonce=1".utf8), timeout: 60)
         let outcome = OutcomeBox()
         let ended = Counter()
         let task = Task {

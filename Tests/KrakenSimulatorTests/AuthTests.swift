@@ -49,7 +49,8 @@ struct AuthTests {
         #expect(missing["error"]?.arrayValue == [.string("EAPI:Invalid nonce")])
         // Body changed after signing: the signature covers the exact bytes.
         let a = sim.accounts[0]
-        let sig = try RequestSigner(secret: Secret(a.secret)).sign(path: "/0/private/Ledgers", nonce: 600, body: Array("nonce=600&asset=XXBT%2CZUSD".utf8))
+        let sig = try RequestSigner(secret: Secret(a.secret)).sign(
+            path: "/0/private/Ledgers", nonce: 600, body: Array("nonce=600&asset=XXBT%2CZUSD".utf8))
         let (_, bytes) = try await RawHTTP.send(
             sim.baseURL.appendingPathComponent("0/private/Ledgers"),
             headers: ["API-Key": a.apiKey, "API-Sign": sig, "Content-Type": "application/x-www-form-urlencoded"],
@@ -64,8 +65,14 @@ struct AuthTests {
         let sim = try await TestSim.start { $0.nonceWindow = 10 }
         #expect(try await RawHTTP.signedPost(sim, method: "Balance", nonce: 100, body: "nonce=100")["error"]?.arrayValue == [])
         #expect(try await RawHTTP.signedPost(sim, method: "Balance", nonce: 95, body: "nonce=95")["error"]?.arrayValue == [])
-        #expect(try await RawHTTP.signedPost(sim, method: "Balance", nonce: 95, body: "nonce=95")["error"]?.arrayValue == [.string("EAPI:Invalid nonce")])
-        #expect(try await RawHTTP.signedPost(sim, method: "Balance", nonce: 89, body: "nonce=89")["error"]?.arrayValue == [.string("EAPI:Invalid nonce")])
+        #expect(
+            try await RawHTTP.signedPost(sim, method: "Balance", nonce: 95, body: "nonce=95")["error"]?.arrayValue == [
+                .string("EAPI:Invalid nonce")
+            ])
+        #expect(
+            try await RawHTTP.signedPost(sim, method: "Balance", nonce: 89, body: "nonce=89")["error"]?.arrayValue == [
+                .string("EAPI:Invalid nonce")
+            ])
         await sim.stop()
     }
 
@@ -91,21 +98,30 @@ struct AuthTests {
         let open = try await a1.privateCall("OpenOrders")
         let openID = try #require(open.result["open"]?.objectMembers?.first?.0)
         try await sim.state.setPermissions(account: "acct1", ["query-closed-trades"])
-        #expect(await TestSim.errors { try await a1.privateCall("QueryOrders", parameters: [("txid", openID)]) } == ["EGeneral:Permission denied"])
+        #expect(
+            await TestSim.errors { try await a1.privateCall("QueryOrders", parameters: [("txid", openID)]) } == [
+                "EGeneral:Permission denied"
+            ])
         await sim.stop()
     }
 
     @Test func otpIsRequiredWhenConfigured() async throws {
         let sim = try await TestSim.start { $0.otp = ["acct1": "246810"] }
         let nonces = CounterNonces()
-        #expect(await TestSim.errors { try await TestSim.client(sim, nonces: nonces).privateCall("Balance") } == ["EGeneral:Permission denied"])
-        #expect(await TestSim.errors { try await TestSim.client(sim, otp: "000000", nonces: nonces).privateCall("Balance") } == ["EAPI:Invalid signature"])
+        #expect(
+            await TestSim.errors { try await TestSim.client(sim, nonces: nonces).privateCall("Balance") } == ["EGeneral:Permission denied"])
+        #expect(
+            await TestSim.errors { try await TestSim.client(sim, otp: "000000", nonces: nonces).privateCall("Balance") } == [
+                "EAPI:Invalid signature"
+            ])
         #expect(await TestSim.errors { try await TestSim.client(sim, otp: "246810", nonces: nonces).privateCall("Balance") } == [])
         await sim.stop()
     }
 
     @Test func counterExceededAndMaximumRecorded() async throws {
-        let sim = try await TestSim.start { $0.maxCounter = 5; $0.decayPerSecond = 0 }
+        let sim = try await TestSim.start {
+            $0.maxCounter = 5; $0.decayPerSecond = 0
+        }
         let c = try TestSim.client(sim)
         #expect(await TestSim.errors { try await c.privateCall("Ledgers") } == [])  // 2
         #expect(await TestSim.errors { try await c.privateCall("Ledgers") } == [])  // 4
@@ -122,7 +138,9 @@ struct AuthTests {
     }
 
     @Test func counterDecays() async throws {
-        let sim = try await TestSim.start { $0.tier = .pro; $0.maxCounter = nil; $0.decayPerSecond = nil }
+        let sim = try await TestSim.start {
+            $0.tier = .pro; $0.maxCounter = nil; $0.decayPerSecond = nil
+        }
         let c = try TestSim.client(sim)
         for _ in 0..<5 { _ = try await c.privateCall("Ledgers") }
         #expect(try await sim.state.counter(account: "acct1").counter > 9)
@@ -133,7 +151,9 @@ struct AuthTests {
     }
 
     @Test func repeatedFailuresLockTheKeyOut() async throws {
-        let sim = try await TestSim.start { $0.lockoutThreshold = 3; $0.lockoutSeconds = 60 }
+        let sim = try await TestSim.start {
+            $0.lockoutThreshold = 3; $0.lockoutSeconds = 60
+        }
         let unknown = try TestSim.client(sim, apiKey: "hammering-key")
         for _ in 0..<3 { #expect(await TestSim.errors { try await unknown.privateCall("Balance") } == ["EAPI:Invalid key"]) }
         #expect(await TestSim.errors { try await unknown.privateCall("Balance") } == ["EGeneral:Temporary lockout"])

@@ -18,7 +18,10 @@ import Testing
         #expect(status == 0)
         // The help wraps at the terminal's width: compare with the line breaks taken out.
         let text = out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        #expect(text.contains("--tier <tier> Rate-limit tier (Kraken verification level: counter maximum and decay). (values: starter, intermediate, pro; default: starter)"), "\(out)")
+        #expect(
+            text.contains(
+                "--tier <tier> Rate-limit tier (Kraken verification level: counter maximum and decay). (values: starter, intermediate, pro; default: starter)"
+            ), "\(out)")
     }
 
     @Test(.enabled(if: ExternalClientTests.executable != nil)) func anUnknownTierIsAUsageError() async throws {

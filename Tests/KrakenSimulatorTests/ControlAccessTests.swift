@@ -15,8 +15,10 @@ import Testing
         for ip in ["127.0.0.1", "127.3.2.1", "::1", "[::1]", "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1"] {
             #expect(ControlAccess.isLoopback(ip: ip), "\(ip)")
         }
-        for ip in ["10.0.0.5", "192.168.1.20", "192.0.2.2", "0.0.0.0", "::", "::ffff:10.0.0.5", "fe80::1%eth0", "2001:db8::1",
-                   "128.0.0.1", "localhost", "", "not an address"] {
+        for ip in [
+            "10.0.0.5", "192.168.1.20", "192.0.2.2", "0.0.0.0", "::", "::ffff:10.0.0.5", "fe80::1%eth0", "2001:db8::1",
+            "128.0.0.1", "localhost", "", "not an address",
+        ] {
             #expect(!ControlAccess.isLoopback(ip: ip), "\(ip)")
         }
         #expect(!ControlAccess.isLoopback(ip: nil))
@@ -30,7 +32,8 @@ import Testing
     @discardableResult
     static func command(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         let p = try ChildProcess.start(
-            executable, arguments: arguments, environment: ProcessInfo.processInfo.environment, stdout: .capture(limit: 1 << 20), stderr: .stdout)
+            executable, arguments: arguments, environment: ProcessInfo.processInfo.environment, stdout: .capture(limit: 1 << 20),
+            stderr: .stdout)
         let t = await p.exitOrKill(timeout: 60)
         p.waitForOutput(timeout: 5)
         guard case .exited(let status)? = t else { return (-1, p.stdoutText) }
@@ -48,7 +51,9 @@ import Testing
     /// A test host in a network namespace made for this test: a veth pair, this side `10.231.n.1/30`, the
     /// namespace's side `10.231.n.2/30`. `body` gets this side's address and a function running curl in the
     /// namespace. Everything is removed afterwards (deleting the namespace deletes the pair).
-    static func withTestHost(_ body: (_ hostAddress: String, _ curlFromTestHost: @escaping ([String]) async throws -> (Int32, String)) async throws -> Void) async throws {
+    static func withTestHost(
+        _ body: (_ hostAddress: String, _ curlFromTestHost: @escaping ([String]) async throws -> (Int32, String)) async throws -> Void
+    ) async throws {
         let n = Int.random(in: 1...250)
         let tag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         let (ns, here, there) = ("ka-sim-\(tag)", "kah\(tag.prefix(8))", "kat\(tag.prefix(8))")
@@ -71,28 +76,28 @@ import Testing
     @Test(.enabled(if: canMakeTestHost, "needs root, iproute2 and curl to make a test host in a network namespace"))
     func controlRequestFromANonLoopbackPeerIsRefused() async throws {
         try await TestSim.with({ $0.host = "0.0.0.0" }) { sim in
-        try await Self.withTestHost { address, curl in
-            /// The body and the HTTP status (curl's last line).
-            func get(_ path: String) async throws -> (Int, String) {
-                let (status, output) = try await curl(["http://\(address):\(sim.port)\(path)"])
-                try #require(status == 0, "curl \(path): \(output)")
-                let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
-                return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
+            try await Self.withTestHost { address, curl in
+                /// The body and the HTTP status (curl's last line).
+                func get(_ path: String) async throws -> (Int, String) {
+                    let (status, output) = try await curl(["http://\(address):\(sim.port)\(path)"])
+                    try #require(status == 0, "curl \(path): \(output)")
+                    let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+                    return (Int(lines.last ?? "") ?? -1, lines.dropLast().joined(separator: "\n"))
+                }
+                // The server sees the test host's address (10.231.n.2) as the peer.
+                let (status, body) = try await get("/_sim/accounts")
+                #expect(status == 403, "\(body)")
+                #expect(body.contains("loopback"), "\(body)")
+                #expect(!body.contains(sim.accounts[0].secret))
+                #expect(try await get("/_sim").0 == 403)
+                // Kraken's endpoints are still served to that peer.
+                let (timeStatus, timeBody) = try await get("/0/public/Time")
+                #expect(timeStatus == 200, "\(timeBody)")
             }
-            // The server sees the test host's address (10.231.n.2) as the peer.
-            let (status, body) = try await get("/_sim/accounts")
-            #expect(status == 403, "\(body)")
-            #expect(body.contains("loopback"), "\(body)")
-            #expect(!body.contains(sim.accounts[0].secret))
-            #expect(try await get("/_sim").0 == 403)
-            // Kraken's endpoints are still served to that peer.
-            let (timeStatus, timeBody) = try await get("/0/public/Time")
-            #expect(timeStatus == 200, "\(timeBody)")
-        }
-        // The control API still answers loopback.
-        let (localStatus, localBody) = try await RawHTTP.send(URL(string: "http://127.0.0.1:\(sim.port)/_sim/accounts")!, method: "GET")
-        #expect(localStatus == 200)
-        #expect(String(decoding: localBody, as: UTF8.self).contains(sim.accounts[0].secret))
+            // The control API still answers loopback.
+            let (localStatus, localBody) = try await RawHTTP.send(URL(string: "http://127.0.0.1:\(sim.port)/_sim/accounts")!, method: "GET")
+            #expect(localStatus == 200)
+            #expect(String(decoding: localBody, as: UTF8.self).contains(sim.accounts[0].secret))
         }
     }
 

@@ -48,7 +48,10 @@ struct ExternalClientTests {
 
     static var executable: String? {
         let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for candidate in [dir, dir.deletingLastPathComponent(), URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug")] {
+        for candidate in [
+            dir, dir.deletingLastPathComponent(),
+            URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(".build/debug"),
+        ] {
             let path = candidate.appendingPathComponent("kraken-simulator").path
             if FileManager.default.isExecutableFile(atPath: path) { return path }
         }
@@ -78,7 +81,8 @@ struct ExternalClientTests {
             if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
         }
         let (status, body) = try await Self.run(
-            "/bin/bash", ["-c", Self.script], environment: ["URL": String(url), "KEY": fields["key"] ?? "", "SECRET": fields["secret"] ?? ""])
+            "/bin/bash", ["-c", Self.script],
+            environment: ["URL": String(url), "KEY": fields["key"] ?? "", "SECRET": fields["secret"] ?? ""])
         #expect(status == 0)
         #expect(try JSONValue.parse(body)["error"]?.arrayValue == [])
         let attributes = try FileManager.default.attributesOfItem(atPath: creds)

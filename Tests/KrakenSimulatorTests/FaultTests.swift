@@ -22,7 +22,9 @@ struct FaultTests {
         let c = try TestSim.client(sim)
         await sim.state.addFault(FaultRule(kind: kind, count: 1))
         let error = await Self.failure { try await c.privateCall("Balance") }
-        guard case .http(_, let s, let snippet) = error else { Issue.record("expected HTTP \(status), got \(String(describing: error))"); return }
+        guard case .http(_, let s, let snippet) = error else {
+            Issue.record("expected HTTP \(status), got \(String(describing: error))"); return
+        }
         #expect(s == status)
         if status == 520 { #expect(snippet.contains("520")) }
         #expect(error?.isTransient == true)
@@ -88,14 +90,18 @@ struct FaultTests {
 
     @Test func faultDecisionsAreSeeded() async throws {
         func outcomes(seed: UInt64) async throws -> [Bool] {
-            let sim = try await TestSim.start { $0.faultSeed = seed; $0.faults = [FaultRule(kind: .serviceBusy, rate: 0.5)] }
+            let sim = try await TestSim.start {
+                $0.faultSeed = seed; $0.faults = [FaultRule(kind: .serviceBusy, rate: 0.5)]
+            }
             let c = try TestSim.client(sim)
             var out: [Bool] = []
             for _ in 0..<24 { out.append(await Self.failure { try await c.publicCall("Time") } == nil) }
             await sim.stop()
             return out
         }
-        let a = try await outcomes(seed: 7), b = try await outcomes(seed: 7), d = try await outcomes(seed: 8)
+        let a = try await outcomes(seed: 7)
+        let b = try await outcomes(seed: 7)
+        let d = try await outcomes(seed: 8)
         #expect(a == b)
         #expect(a != d)
         #expect(a.contains(true) && a.contains(false))

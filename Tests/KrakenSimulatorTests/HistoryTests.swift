@@ -13,7 +13,9 @@ struct HistoryTests {
     static func dec(_ v: JSONValue?) -> Decimal { v.flatMap { Decimal(string: $0.stringValue ?? $0.numberText ?? "") } ?? .nan }
 
     @Test func sameSeedSameDataOtherSeedOtherData() async throws {
-        let a = try Self.state(), b = try Self.state(), c = try Self.state { $0.seed = 2 }
+        let a = try Self.state()
+        let b = try Self.state()
+        let c = try Self.state { $0.seed = 2 }
         #expect(try await a.historyDigest(account: "acct1") == b.historyDigest(account: "acct1"))
         #expect(try await a.historyDigest(account: "acct1") != c.historyDigest(account: "acct1"))
         #expect(try await a.historyDigest(account: "acct1") != a.historyDigest(account: "acct2"))
@@ -55,7 +57,9 @@ struct HistoryTests {
             #expect(legs.count == 2)
             #expect(legs.allSatisfy { $0["refid"]?.stringValue == id && $0["type"]?.stringValue == "trade" && $0["time"] == t["time"] })
             let isBuy = t["type"]?.stringValue == "buy"
-            let cost = Self.dec(t["cost"]), fee = Self.dec(t["fee"]), vol = Self.dec(t["vol"])
+            let cost = Self.dec(t["cost"])
+            let fee = Self.dec(t["fee"])
+            let vol = Self.dec(t["vol"])
             let quote = legs.first { Self.dec($0["fee"]) > 0 || Self.dec($0["amount"]).magnitude == cost }!
             let base = legs.first { $0 != quote }!
             #expect(Self.dec(quote["amount"]) == (isBuy ? -cost : cost))
@@ -69,7 +73,8 @@ struct HistoryTests {
             #expect(n >= 1, "closed order \(id) has trades")
             #expect(Self.dec(o["vol_exec"]) == Self.dec(o["vol"]))
         }
-        let withdrawalLedger = Dictionary(grouping: e.ledger.filter { $0.entry["type"]?.stringValue == "withdrawal" }, by: { $0.entry["refid"]!.stringValue! })
+        let withdrawalLedger = Dictionary(
+            grouping: e.ledger.filter { $0.entry["type"]?.stringValue == "withdrawal" }, by: { $0.entry["refid"]!.stringValue! })
         for w in e.withdrawals {
             let entry = try #require(withdrawalLedger[w["refid"]!.stringValue!]?.first?.entry)
             #expect(Self.dec(entry["amount"]) == -Self.dec(w["amount"]) && Self.dec(entry["fee"]) == Self.dec(w["fee"]))
@@ -77,7 +82,9 @@ struct HistoryTests {
         }
         let ids = e.ledger.map(\.id) + e.trades.map(\.id) + e.orders.map(\.id)
         #expect(ids.allSatisfy { $0.count == 19 && $0.split(separator: "-").map(\.count) == [6, 5, 6] })
-        #expect(e.ledger.allSatisfy { $0.id.hasPrefix("L") } && e.trades.allSatisfy { $0.id.hasPrefix("T") } && e.orders.allSatisfy { $0.id.hasPrefix("O") })
+        #expect(
+            e.ledger.allSatisfy { $0.id.hasPrefix("L") } && e.trades.allSatisfy { $0.id.hasPrefix("T") }
+                && e.orders.allSatisfy { $0.id.hasPrefix("O") })
     }
 
     /// Local (Europe/Berlin) weekday and minute of a Kraken time.
@@ -95,14 +102,18 @@ struct HistoryTests {
     }
 
     @Test func cleanHistoryHasNoAnomaliesAndStaysInBusinessHours() async throws {
-        let s = try Self.state { $0.clean = true; $0.injections = nil; $0.days = 240 }
+        let s = try Self.state {
+            $0.clean = true; $0.injections = nil; $0.days = 240
+        }
         #expect(await s.anomalies.isEmpty)
         let doc = await s.truthDocument()
         #expect(doc["anomalies"]?.arrayValue?.isEmpty == true && doc["armed"]?.arrayValue?.isEmpty == true)
         let e = try await s.export(account: "acct1")
         #expect(e.trades.allSatisfy { !Self.offHours($0.trade["time"]) })
         #expect(e.orders.allSatisfy { !Self.offHours($0.order["opentm"]) })
-        let normal = Set(doc["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?.objectMembers?.flatMap { $0.1.arrayValue ?? [] }.compactMap { $0["address"]?.stringValue } ?? [])
+        let normal = Set(
+            doc["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?.objectMembers?.flatMap { $0.1.arrayValue ?? [] }.compactMap
+            { $0["address"]?.stringValue } ?? [])
         #expect(!normal.isEmpty && e.withdrawals.allSatisfy { normal.contains($0["info"]!.stringValue!) })
         let pairs = Set(e.trades.compactMap { $0.trade["pair"]?.stringValue })
         #expect(pairs == ["XXBTZUSD", "XETHZUSD", "XXBTZEUR", "XETHZEUR", "DOTUSD", "SOLUSD"])
@@ -110,14 +121,17 @@ struct HistoryTests {
 
     @Test func plantedAnomaliesAreInTheTruthAndInTheData() async throws {
         // 2026-01-15 .. 2026-11-01: both DST changes of 2026 (29 Mar, 25 Oct) are inside.
-        let s = try Self.state { $0.days = 290; $0.accounts = 1 }
+        let s = try Self.state {
+            $0.days = 290; $0.accounts = 1
+        }
         let truth = await s.anomalies
         let kinds = Set(truth.map(\.kind))
-        #expect(kinds == [
-            "ledger_balance_gap", "withdrawal_unknown_address", "withdrawal_amount_outlier", "withdrawal_new_asset",
-            "withdrawal_burst", "off_hours_trade", "off_hours_order", "off_hours_trade_dst_spring",
-            "off_hours_trade_dst_autumn", "trade_size_outlier", "first_ever_pair", "withdrawal_address_repointed",
-        ])
+        #expect(
+            kinds == [
+                "ledger_balance_gap", "withdrawal_unknown_address", "withdrawal_amount_outlier", "withdrawal_new_asset",
+                "withdrawal_burst", "off_hours_trade", "off_hours_order", "off_hours_trade_dst_spring",
+                "off_hours_trade_dst_autumn", "trade_size_outlier", "first_ever_pair", "withdrawal_address_repointed",
+            ])
         let e = try await s.export(account: "acct1")
         let trades = Dictionary(uniqueKeysWithValues: e.trades.map { ($0.id, $0.trade) })
         let withdrawals = Dictionary(uniqueKeysWithValues: e.withdrawals.map { ($0["refid"]!.stringValue!, $0) })
@@ -144,11 +158,15 @@ struct HistoryTests {
         #expect(Self.local(trades[autumn.entityID]?["time"]).minute == 7 * 60 + 30)
         // The unknown address is not in the normal address book; the outlier is far above normal amounts.
         let doc = await s.truthDocument()
-        let normal = Set(doc["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?.objectMembers?.flatMap { $0.1.arrayValue ?? [] }.compactMap { $0["address"]?.stringValue } ?? [])
+        let normal = Set(
+            doc["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?.objectMembers?.flatMap { $0.1.arrayValue ?? [] }.compactMap
+            { $0["address"]?.stringValue } ?? [])
         let unknown = try #require(truth.first { $0.kind == "withdrawal_unknown_address" })
         #expect(!normal.contains(withdrawals[unknown.entityID]!["info"]!.stringValue!))
         let outlier = try #require(truth.first { $0.kind == "withdrawal_amount_outlier" })
-        let eurNormal = e.withdrawals.filter { $0["asset"]?.stringValue == "ZEUR" && $0["refid"]?.stringValue != outlier.entityID }.map { Self.dec($0["amount"]) }
+        let eurNormal = e.withdrawals.filter { $0["asset"]?.stringValue == "ZEUR" && $0["refid"]?.stringValue != outlier.entityID }.map {
+            Self.dec($0["amount"])
+        }
         #expect(Self.dec(withdrawals[outlier.entityID]?["amount"]) > 10 * (eurNormal.max() ?? 0))
         let first = try #require(truth.first { $0.kind == "first_ever_pair" })
         #expect(trades[first.entityID]?["pair"]?.stringValue == "ADAEUR")
@@ -160,7 +178,9 @@ struct HistoryTests {
     private func a0(_ t: [PlantedAnomaly]) -> PlantedAnomaly { t[0] }
 
     @Test func runtimeInjectionsAreRecorded() async throws {
-        let sim = try await TestSim.start { $0.injections = [InjectionPlan(account: "acct1", error: "EAPI:Invalid nonce", afterCalls: 2, count: 3)] }
+        let sim = try await TestSim.start {
+            $0.injections = [InjectionPlan(account: "acct1", error: "EAPI:Invalid nonce", afterCalls: 2, count: 3)]
+        }
         let c = try TestSim.client(sim)
         var errors: [[String]] = []
         for _ in 0..<6 { errors.append(await TestSim.errors { try await c.privateCall("Balance") }) }
@@ -175,14 +195,18 @@ struct HistoryTests {
         for _ in 0..<5 { #expect(await TestSim.errors { try await c2.privateCall("Balance") } == ["EGeneral:Permission denied"]) }
         #expect(await TestSim.errors { try await c2.privateCall("Balance") } == [])
         let served = try await RawHTTP.control(sim, "/_sim/truth/anomalies")
-        #expect(served.arrayValue?.contains { $0["rule"]?.stringValue == "api_error_burst" && $0["details"]?["count"]?.numberText == "5" } == true)
+        #expect(
+            served.arrayValue?.contains { $0["rule"]?.stringValue == "api_error_burst" && $0["details"]?["count"]?.numberText == "5" }
+                == true)
         await sim.stop()
     }
 
     @Test func plantNowAndTruthFile() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sim-truth-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let sim = try await TestSim.start { $0.truthFile = path; $0.clean = true }
+        let sim = try await TestSim.start {
+            $0.truthFile = path; $0.clean = true
+        }
         let before = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: path))))
         #expect(before["anomalies"]?.arrayValue?.isEmpty == true)
         for kind in ["withdrawal_unknown_address", "trade_size_outlier", "ledger_balance_gap", "first_ever_pair"] {
@@ -195,9 +219,14 @@ struct HistoryTests {
     }
 
     @Test func scaleKnob() async throws {
-        let small = try Self.state { $0.scale = 300; $0.accounts = 1 }
-        let big = try Self.state { $0.scale = 20_000; $0.accounts = 1 }
-        let n1 = try await small.counts(account: "acct1").ledger, n2 = try await big.counts(account: "acct1").ledger
+        let small = try Self.state {
+            $0.scale = 300; $0.accounts = 1
+        }
+        let big = try Self.state {
+            $0.scale = 20_000; $0.accounts = 1
+        }
+        let n1 = try await small.counts(account: "acct1").ledger
+        let n2 = try await big.counts(account: "acct1").ledger
         #expect((200...450).contains(n1))
         #expect((16_000...24_000).contains(n2))
     }

@@ -50,8 +50,12 @@ struct PaginationTests {
         #expect(future.result["trades"]?.membersCount == 0)
         let without = try await c.privateCall("Ledgers", parameters: [("without_count", "true")])
         #expect(without.result["count"] == nil && without.result["ledger"]?.membersCount == 50)
-        #expect(await TestSim.errors { try await c.privateCall("Ledgers", parameters: [("start", "LNOTAN-IDXXX-XXXXXX")]) } == ["EGeneral:Invalid arguments:start"])
-        #expect(await TestSim.errors { try await c.privateCall("Ledgers", parameters: [("ofs", "-1")]) } == ["EGeneral:Invalid arguments:ofs"])
+        #expect(
+            await TestSim.errors { try await c.privateCall("Ledgers", parameters: [("start", "LNOTAN-IDXXX-XXXXXX")]) } == [
+                "EGeneral:Invalid arguments:start"
+            ])
+        #expect(
+            await TestSim.errors { try await c.privateCall("Ledgers", parameters: [("ofs", "-1")]) } == ["EGeneral:Invalid arguments:ofs"])
         await sim.stop()
     }
 
@@ -160,13 +164,25 @@ struct PaginationTests {
         let sim = try await TestSim.start()
         let c = try TestSim.client(sim)
         let export = try await sim.state.export(account: "acct1")
-        let l = export.ledger.map(\.id), t = export.trades.map(\.id), o = export.orders.map(\.id)
-        #expect(try await c.privateCall("QueryLedgers", parameters: [("id", l.prefix(20).joined(separator: ","))]).result.membersCount == 20)
-        #expect(await TestSim.errors { try await c.privateCall("QueryLedgers", parameters: [("id", l.prefix(21).joined(separator: ","))]) } == ["EGeneral:Invalid arguments"])
-        #expect(try await c.privateCall("QueryTrades", parameters: [("txid", t.prefix(20).joined(separator: ","))]).result.membersCount == 20)
-        #expect(await TestSim.errors { try await c.privateCall("QueryTrades", parameters: [("txid", t.prefix(21).joined(separator: ","))]) } == ["EGeneral:Invalid arguments"])
-        #expect(try await c.privateCall("QueryOrders", parameters: [("txid", o.prefix(50).joined(separator: ","))]).result.membersCount == 50)
-        #expect(await TestSim.errors { try await c.privateCall("QueryOrders", parameters: [("txid", o.prefix(51).joined(separator: ","))]) } == ["EGeneral:Invalid arguments"])
+        let l = export.ledger.map(\.id)
+        let t = export.trades.map(\.id)
+        let o = export.orders.map(\.id)
+        #expect(
+            try await c.privateCall("QueryLedgers", parameters: [("id", l.prefix(20).joined(separator: ","))]).result.membersCount == 20)
+        #expect(
+            await TestSim.errors { try await c.privateCall("QueryLedgers", parameters: [("id", l.prefix(21).joined(separator: ","))]) } == [
+                "EGeneral:Invalid arguments"
+            ])
+        #expect(
+            try await c.privateCall("QueryTrades", parameters: [("txid", t.prefix(20).joined(separator: ","))]).result.membersCount == 20)
+        #expect(
+            await TestSim.errors { try await c.privateCall("QueryTrades", parameters: [("txid", t.prefix(21).joined(separator: ","))]) }
+                == ["EGeneral:Invalid arguments"])
+        #expect(
+            try await c.privateCall("QueryOrders", parameters: [("txid", o.prefix(50).joined(separator: ","))]).result.membersCount == 50)
+        #expect(
+            await TestSim.errors { try await c.privateCall("QueryOrders", parameters: [("txid", o.prefix(51).joined(separator: ","))]) }
+                == ["EGeneral:Invalid arguments"])
         #expect(await TestSim.errors { try await c.privateCall("QueryLedgers") } == ["EGeneral:Invalid arguments:id"])
         await sim.stop()
     }

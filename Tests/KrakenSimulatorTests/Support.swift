@@ -62,9 +62,10 @@ enum TestSim {
         await sim.stop()
     }
 
-    static func client(_ sim: SimulatorServer, account: Int = 0, secret: String? = nil, apiKey: String? = nil,
-                       otp: String? = nil, nonces: CounterNonces = CounterNonces(), timeout: TimeInterval = 10) throws -> KrakenClient
-    {
+    static func client(
+        _ sim: SimulatorServer, account: Int = 0, secret: String? = nil, apiKey: String? = nil,
+        otp: String? = nil, nonces: CounterNonces = CounterNonces(), timeout: TimeInterval = 10
+    ) throws -> KrakenClient {
         let a = sim.accounts[account]
         return try KrakenClient(
             baseURL: sim.baseURL.absoluteString,
@@ -100,9 +101,10 @@ enum RawHTTP {
     }
 
     /// Signs `body` for `method` with the account's secret (our signer; the curl test proves it independently).
-    static func signedPost(_ sim: SimulatorServer, account: Int = 0, method: String, nonce: UInt64, body: String,
-                           contentType: String = "application/x-www-form-urlencoded") async throws -> JSONValue
-    {
+    static func signedPost(
+        _ sim: SimulatorServer, account: Int = 0, method: String, nonce: UInt64, body: String,
+        contentType: String = "application/x-www-form-urlencoded"
+    ) async throws -> JSONValue {
         let a = sim.accounts[account]
         let path = "/0/private/\(method)"
         let signer = try RequestSigner(secret: Secret(a.secret))

@@ -2,8 +2,8 @@ import Analyser
 import AuditConfig
 import AuditKernel
 import AuditStore
-import Collector
 import ChildProcesses
+import Collector
 import Foundation
 import KrakenAPI
 import KrakenSimulator
@@ -164,7 +164,8 @@ enum PSQL {
         environment["PGOPTIONS"] = "-c TimeZone=UTC"
         // psql talks only to the external cluster: a blocking, bounded wait is fine here.
         let process = try ChildProcess.start(
-            "/usr/bin/env", arguments: arguments, environment: environment, stdout: .capture(limit: 64 << 20), stderr: .capture(limit: 1 << 20))
+            "/usr/bin/env", arguments: arguments, environment: environment, stdout: .capture(limit: 64 << 20),
+            stderr: .capture(limit: 1 << 20))
         let termination = process.waitOrKill(timeout: 120)
         process.waitForOutput(timeout: 10)
         let stdout = process.stdout

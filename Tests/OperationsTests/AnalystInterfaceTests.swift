@@ -30,8 +30,10 @@ import Testing
             "SELECT c.relname, c.relkind::text, obj_description(c.oid, 'pg_class') FROM pg_class c WHERE c.relnamespace = 'kraken'::regnamespace ORDER BY 1"
         ).rows
         let names = try views.map { try $0.decode(0, as: String.self) }
-        for required in ["ledger", "trades", "orders", "withdrawals", "deposits", "balances_daily", "trading_daily",
-                         "findings_open", "api_usage_hourly", "collection_health"] {
+        for required in [
+            "ledger", "trades", "orders", "withdrawals", "deposits", "balances_daily", "trading_daily",
+            "findings_open", "api_usage_hourly", "collection_health",
+        ] {
             #expect(names.contains(required), "missing view kraken.\(required)")
         }
         for row in views {
@@ -268,7 +270,8 @@ import Testing
         let path = TestDatabase.sqlDirectory.appendingPathComponent("queries/reconciliation_trades_ledger.sql").path
         let rows = try PSQL.run(file: path, variables: [:], as: demo.reader)
         let found = Set(rows.map { "\($0[0]) \($0[0].hasPrefix("ledger") ? $0[4] : $0[3])" })
-        #expect(found == ["ledger entry without trade \(demo.removedTradeId)", "trade without ledger entries \(AnalystDemo.orphanTradeId)"])
+        #expect(
+            found == ["ledger entry without trade \(demo.removedTradeId)", "trade without ledger entries \(AnalystDemo.orphanTradeId)"])
         #expect(rows.count == 3, "two ledger entries of the removed trade and the orphan trade: \(rows)")
     }
 
@@ -287,8 +290,9 @@ import Testing
         #expect(try g.expand("GROUP BY $__timeGroup(day, '1d')") == "GROUP BY floor(extract(epoch from day)/86400)*86400")
         #expect(try g.expand("SELECT $__timeGroup(day, '1d'), x") == "SELECT floor(extract(epoch from day)/86400)*86400 AS \"time\", x")
         #expect(try g.expand("$__time(day)") == "day AS \"time\"")
-        #expect(try g.expand("account IN ($account) AND asset = '$asset' AND a IN (${account}) AND [[asset]] = 1")
-            == "account IN ('main','o''brien') AND asset = 'XXBT' AND a IN ('main','o''brien') AND XXBT = 1")
+        #expect(
+            try g.expand("account IN ($account) AND asset = '$asset' AND a IN (${account}) AND [[asset]] = 1")
+                == "account IN ('main','o''brien') AND asset = 'XXBT' AND a IN ('main','o''brien') AND XXBT = 1")
         #expect(GrafanaSQL.goFloat(604_800) == "604800")
         #expect(GrafanaSQL.goFloat(2_592_000) == "2.592e+06")
         #expect(throws: GrafanaSQL.ExpansionError.self) { try g.expand("$__interval") }

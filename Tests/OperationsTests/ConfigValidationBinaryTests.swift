@@ -62,7 +62,8 @@ import Testing
     @Test func renotifyInfinityWithAReachableDatabaseExits78() async throws {
         let database = try TestDatabase("cfgbin")
         try database.migrated().close()
-        let text = Self.base.replacingOccurrences(of: "postgresql://127.0.0.1:9/none?connect_timeout=5", with: database.url)
+        let text =
+            Self.base.replacingOccurrences(of: "postgresql://127.0.0.1:9/none?connect_timeout=5", with: database.url)
             + "[alerts]\nhook = \"/bin/true\"\nrenotify_after_hours = inf\n"
         let (status, output) = try await Self.run(["alerts"], config: text)
         #expect(status == 78, "\(output)")
@@ -73,7 +74,8 @@ import Testing
     /// the account taker chooses the names.
     @Test(arguments: [["doctor"], ["analyse"]])
     func aNamesOnlyWithdrawalAllowlistExits78SayingWhy(args: [String]) async throws {
-        let (status, output) = try await Self.run(args, config: Self.base + "[rules.unexpected_withdrawal]\nallowlist = { XETH = [\"eth-ledger\"] }\n")
+        let (status, output) = try await Self.run(
+            args, config: Self.base + "[rules.unexpected_withdrawal]\nallowlist = { XETH = [\"eth-ledger\"] }\n")
         #expect(status == 78, "\(output)")
         #expect(output.contains("rules.unexpected_withdrawal.allowlist.XETH[0]"), "\(output)")
         #expect(output.contains("'eth-ledger' looks like an address-book name"), "\(output)")
@@ -82,7 +84,8 @@ import Testing
 
     @Test(arguments: [["doctor"], ["analyse"], ["run"], ["rules"]])
     func aBadRuleParameterIsRefusedWhenTheConfigIsLoaded(args: [String]) async throws {
-        let (status, output) = try await Self.run(args, config: Self.base + "[rules.unexpected_withdrawal]\nnew_asset_severity = \"High\"\n")
+        let (status, output) = try await Self.run(
+            args, config: Self.base + "[rules.unexpected_withdrawal]\nnew_asset_severity = \"High\"\n")
         #expect(status == 78, "\(output)")
         #expect(output.contains("rules.unexpected_withdrawal.new_asset_severity"), "\(output)")
     }

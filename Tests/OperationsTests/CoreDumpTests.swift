@@ -27,24 +27,24 @@ import Testing
         let seen = dir.appendingPathComponent("seen").path
         let script = dir.appendingPathComponent("secret.sh").path
         try """
-            #!/bin/sh
-            { echo "owner=$(stat -c %u /proc/$PPID/status)"; echo "me=$(id -u)"; grep 'Max core file size' /proc/$PPID/limits; } > '\(seen).tmp'
-            mv '\(seen).tmp' '\(seen)'
-            echo '\(Self.secret)'
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        { echo "owner=$(stat -c %u /proc/$PPID/status)"; echo "me=$(id -u)"; grep 'Max core file size' /proc/$PPID/limits; } > '\(seen).tmp'
+        mv '\(seen).tmp' '\(seen)'
+        echo '\(Self.secret)'
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script)
         let config = dir.appendingPathComponent("kraken-audit.toml").path
         // Nothing listens on these: doctor's later checks fail fast, which does not matter here.
         try """
-            [database]
-            url = "postgresql://127.0.0.1:9/none?connect_timeout=2"
-            [[account]]
-            name = "main"
-            api_key_env = "KA_CORE_KEY"
-            api_secret_command = ["\(script)"]
-            api_url = "http://127.0.0.1:9"
-            timeout_seconds = 2
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        [database]
+        url = "postgresql://127.0.0.1:9/none?connect_timeout=2"
+        [[account]]
+        name = "main"
+        api_key_env = "KA_CORE_KEY"
+        api_secret_command = ["\(script)"]
+        api_url = "http://127.0.0.1:9"
+        timeout_seconds = 2
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: config)
 
         let drop = asRoot ? "\(setpriv) --reuid=65534 --regid=65534 --clear-groups " : ""
@@ -54,10 +54,11 @@ import Testing
             environment: ["PATH": "/usr/bin:/bin", "KA_CORE_KEY": "PUBKEY"], stdout: .capture(limit: 1 << 20))
         _ = await NightlyRunTests.finish(p, timeout: 120)
         let report = try #require(try? String(contentsOfFile: seen, encoding: .utf8), "the secret command did not run: \(p.stdoutText)")
-        let fields = Dictionary(report.split(separator: "\n").compactMap { line -> (String, String)? in
-            let kv = line.split(separator: "=", maxSplits: 1)
-            return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
-        }, uniquingKeysWith: { a, _ in a })
+        let fields = Dictionary(
+            report.split(separator: "\n").compactMap { line -> (String, String)? in
+                let kv = line.split(separator: "=", maxSplits: 1)
+                return kv.count == 2 ? (String(kv[0]), String(kv[1])) : nil
+            }, uniquingKeysWith: { a, _ in a })
         try #require(fields["me"] != nil && fields["me"] != "0", "the binary ran as root; the check needs an unprivileged user: \(report)")
         #expect(fields["owner"] == "0", "/proc/<kraken-audit>/status is owned by uid \(fields["owner"] ?? "?"): the process is dumpable")
         let coreLine = try #require(report.split(separator: "\n").first { $0.hasPrefix("Max core file size") })

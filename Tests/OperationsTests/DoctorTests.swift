@@ -25,7 +25,11 @@ struct FakeKraken: HTTPTransport {
         let expected = try RequestSigner(secret: Secret(secret)).sign(path: request.url.path, nonce: nonce, body: request.body)
         guard headers["API-Sign"] == expected else { return Self.error("EAPI:Invalid signature") }
         let perms = permissions.map { "\"\($0)\"" }.joined(separator: ",")
-        return TransportResponse(status: 200, body: Array(#"{"error":[],"result":{"apiKeyName":"audit","nonce":"\#(nonce)","nonceWindow":0,"permissions":[\#(perms)],"ipAllowlist":["203.0.113.7"],"validUntil":"0"}}"#.utf8))
+        return TransportResponse(
+            status: 200,
+            body: Array(
+                #"{"error":[],"result":{"apiKeyName":"audit","nonce":"\#(nonce)","nonceWindow":0,"permissions":[\#(perms)],"ipAllowlist":["203.0.113.7"],"validUntil":"0"}}"#
+                    .utf8))
     }
 
     static func error(_ e: String) -> TransportResponse { TransportResponse(status: 200, body: Array(#"{"error":["\#(e)"]}"#.utf8)) }
@@ -44,7 +48,8 @@ struct FakeKraken: HTTPTransport {
     }
 
     func config(secretPath: String, dbURL: String) throws -> AuditConfiguration {
-        try ConfigLoader.parse("""
+        try ConfigLoader.parse(
+            """
             [database]
             url = "\(dbURL)"
             [[account]]
@@ -99,20 +104,26 @@ struct FakeKraken: HTTPTransport {
 
     /// Issue 15: the posture checklist names each weakness and the Kraken setting that fixes it.
     @Test func postureChecklistNamesTheKrakenSettingToChange() throws {
-        let weak = try JSONValue.parse(Array(#"""
-            {"permissions":["query-funds","withdraw-funds"],"ipAllowlist":[],"nonceWindow":5000,"validUntil":"1764200000"}
-            """#.utf8))
+        let weak = try JSONValue.parse(
+            Array(
+                #"""
+                {"permissions":["query-funds","withdraw-funds"],"ipAllowlist":[],"nonceWindow":5000,"validUntil":"1764200000"}
+                """#.utf8))
         let checks = Doctor.postureChecks(weak, subject: "kraken main", settings: nil, now: Date(timeIntervalSince1970: 1_764_135_267))
         let warnings = checks.filter { $0.status == .warning }
         #expect(warnings.count == 4, "\(Doctor.render(checks))")
         #expect(warnings.contains { $0.detail.contains("no IP allowlist") && $0.fix?.contains("IP allowlist") == true })
-        #expect(warnings.contains { $0.detail.contains("withdraw-funds") && $0.fix?.contains("Key permissions: untick withdraw-funds") == true })
+        #expect(
+            warnings.contains { $0.detail.contains("withdraw-funds") && $0.fix?.contains("Key permissions: untick withdraw-funds") == true }
+        )
         #expect(warnings.contains { $0.detail.contains("nonce window 5000") && $0.fix?.contains("Nonce window") == true })
         #expect(warnings.contains { $0.detail.contains("expires") && $0.fix?.contains("Key expiration") == true })
         // A read-only key with an allowlist, no window and no expiry: four green lines.
-        let good = try JSONValue.parse(Array(#"""
-            {"permissions":["query-funds","query-ledger"],"ipAllowlist":["203.0.113.7"],"nonceWindow":0,"validUntil":"0"}
-            """#.utf8))
+        let good = try JSONValue.parse(
+            Array(
+                #"""
+                {"permissions":["query-funds","query-ledger"],"ipAllowlist":["203.0.113.7"],"nonceWindow":0,"validUntil":"0"}
+                """#.utf8))
         let ok = Doctor.postureChecks(good, subject: "kraken main", settings: nil)
         #expect(ok.count == 4 && ok.allSatisfy { $0.status == .ok }, "\(Doctor.render(ok))")
     }
@@ -130,7 +141,8 @@ struct FakeKraken: HTTPTransport {
         #expect(ExitStatus.forError(ConfigError.missingKey(path: "x")) == .config)
         #expect(ExitStatus.forError(PGError(kind: .connection, message: "x")) == .tempFail)
         #expect(ExitStatus.forError(KrakenError.http(method: "Ledgers", status: 502, snippet: "")) == .tempFail)
-        #expect(ExitStatus.forError(KrakenError.api(method: "Ledgers", errors: [KrakenErrorString("EGeneral:Temporary lockout")])) == .tempFail)
+        #expect(
+            ExitStatus.forError(KrakenError.api(method: "Ledgers", errors: [KrakenErrorString("EGeneral:Temporary lockout")])) == .tempFail)
         #expect(ExitStatus.forError(KrakenError.api(method: "Ledgers", errors: [KrakenErrorString("EAPI:Invalid key")])) == .unavailable)
         #expect(ExitStatus.forError(MigrationError.databaseNewer(versions: [9])) == .dataError)
     }

@@ -71,7 +71,10 @@ import Testing
 
         // Kraken: unreachable, 5xx, locked out 75; refused for good 69; malformed 65; insecure URL 78.
         ("KrakenError.api invalid key", krakenKey, 69),
-        ("KrakenError.api permission denied", KrakenError.api(method: "Ledgers", errors: [KrakenErrorString("EGeneral:Permission denied")]), 69),
+        (
+            "KrakenError.api permission denied",
+            KrakenError.api(method: "Ledgers", errors: [KrakenErrorString("EGeneral:Permission denied")]), 69
+        ),
         ("KrakenError.api temporary lockout", krakenLockout, 75),
         ("KrakenError.api EService", KrakenError.api(method: "Ledgers", errors: [KrakenErrorString("EService:Unavailable")]), 75),
         ("KrakenError.api rate limit", KrakenError.api(method: "Ledgers", errors: [KrakenErrorString("EAPI:Rate limit exceeded")]), 75),
@@ -114,7 +117,10 @@ import Testing
         // Collection of one account, as its outcome counts for the command (ExitStatus.forOutcomes).
         ("CollectError.kraken refused", CollectError.kraken(krakenKey, attempts: 1), 69),
         ("CollectError.kraken 5xx", CollectError.kraken(http502, attempts: 3), 75),
-        ("CollectError.kraken invalid nonce", CollectError.kraken(.api(method: "Ledgers", errors: [KrakenErrorString("EAPI:Invalid nonce")]), attempts: 2), 75),
+        (
+            "CollectError.kraken invalid nonce",
+            CollectError.kraken(.api(method: "Ledgers", errors: [KrakenErrorString("EAPI:Invalid nonce")]), attempts: 2), 75
+        ),
         ("CollectError.lockedOut", CollectError.lockedOut(fingerprint: "f", secondsLeft: 60), 75),
         ("CollectError.malformed", CollectError.malformed(endpoint: "Ledgers", reason: "r"), 65),
         ("CollectError.unreadableCursor", CollectError.unreadableCursor(account: "a", endpoint: "Ledgers", reason: "r"), 65),
@@ -142,7 +148,10 @@ import Testing
         ("GrantError.invalidName", GrantError.invalidName(""), 64),
         ("GrantError.granteeMissing", GrantError.granteeMissing("alice"), 64),
         ("GrantError.roleMissing", GrantError.roleMissing("kraken_audit_reader"), 78),
-        ("GrantError.notAllowed", GrantError.notAllowed(role: "r", grantee: "g", PGError(kind: .query, sqlState: "42501", message: "denied")), 69),
+        (
+            "GrantError.notAllowed",
+            GrantError.notAllowed(role: "r", grantee: "g", PGError(kind: .query, sqlState: "42501", message: "denied")), 69
+        ),
         ("GrantError.database temporary", GrantError.database(pgDown), 75),
         ("GrantError.database", GrantError.database(pgSyntax), 70),
 

@@ -10,7 +10,9 @@ import Testing
 /// is a usage error, exit 64, naming the values; `--help` lists them).
 @Suite struct GlobalOptionsBinaryTests {
     /// A config for `database` (or an unreachable one) with one account whose secrets come from the environment.
-    static func config(database: String = "postgresql://127.0.0.1:9/none?connect_timeout=5", extra: String = "") throws -> (path: String, dir: URL) {
+    static func config(database: String = "postgresql://127.0.0.1:9/none?connect_timeout=5", extra: String = "") throws -> (
+        path: String, dir: URL
+    ) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-global-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let path = dir.appendingPathComponent("kraken-audit.toml").path
@@ -47,7 +49,10 @@ import Testing
 
     /// A bad rule parameter ends every command that loads the config with exit 78 naming the key: proof that
     /// the config given before the subcommand was the one read.
-    @Test(arguments: [["doctor"], ["analyse"], ["rules"], ["collect"], ["report"], ["alerts"], ["run"], ["migrate"], ["findings", "list"], ["grant", "reader", "alice"]])
+    @Test(arguments: [
+        ["doctor"], ["analyse"], ["rules"], ["collect"], ["report"], ["alerts"], ["run"], ["migrate"], ["findings", "list"],
+        ["grant", "reader", "alice"],
+    ])
     func configBeforeTheSubcommandIsRead(subcommand: [String]) async throws {
         let (path, dir) = try Self.config(extra: "[rules.off_hours_trading]\nno_such_parameter = 1\n")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -32,7 +32,8 @@ struct GrafanaSQL {
 
     func expand(_ sql: String) throws -> String {
         let interpolated = try interpolateVariables(sql)
-        var s = interpolated
+        var s =
+            interpolated
             .replacingOccurrences(of: "$__unixEpochFrom()", with: String(Int64(from.timeIntervalSince1970.rounded(.down))))
             .replacingOccurrences(of: "$__unixEpochTo()", with: String(Int64(to.timeIntervalSince1970.rounded(.down))))
         s = try expandMacros(s)
@@ -102,7 +103,9 @@ struct GrafanaSQL {
 
     func evaluate(_ name: String, _ args: [String]) throws -> String {
         func column() throws -> String {
-            guard let c = args.first, !c.isEmpty else { throw ExpansionError(description: "missing time column argument for macro \(name)") }
+            guard let c = args.first, !c.isEmpty else {
+                throw ExpansionError(description: "missing time column argument for macro \(name)")
+            }
             return c
         }
         switch name {

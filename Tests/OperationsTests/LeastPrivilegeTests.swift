@@ -27,36 +27,37 @@ import Testing
         try await NightlyRunTests.withSetup(simulator: {
             $0.permissions = ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger", "export-data"]
         }) { s in
-        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
-        let admin = try s.database.connect()
-        defer { admin.close() }
-        let writerURL = try Self.login(.writer, database: s.database, on: admin)
-        // The same configuration, connecting as the writer; without the account Kraken does not know.
-        var toml = try String(contentsOfFile: s.config, encoding: .utf8)
-        toml = toml.replacingOccurrences(of: "url = \"\(s.database.url)\"", with: "url = \"\(writerURL)\"")
-        let broken = try #require(toml.range(of: "[[account]]\nname = \"broken\""))
-        toml = String(toml[..<broken.lowerBound])
-        #expect(toml.contains(writerURL) && !toml.contains("broken"))
-        try toml.write(toFile: s.config, atomically: true, encoding: .utf8)
+            #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
+            let admin = try s.database.connect()
+            defer { admin.close() }
+            let writerURL = try Self.login(.writer, database: s.database, on: admin)
+            // The same configuration, connecting as the writer; without the account Kraken does not know.
+            var toml = try String(contentsOfFile: s.config, encoding: .utf8)
+            toml = toml.replacingOccurrences(of: "url = \"\(s.database.url)\"", with: "url = \"\(writerURL)\"")
+            let broken = try #require(toml.range(of: "[[account]]\nname = \"broken\""))
+            toml = String(toml[..<broken.lowerBound])
+            #expect(toml.contains(writerURL) && !toml.contains("broken"))
+            try toml.write(toFile: s.config, atomically: true, encoding: .utf8)
 
-        let exports = s.dir.appendingPathComponent("exports").path
-        let (backfill, backfillOut) = try await NightlyRunTests.run(
-            s, ["collect", "--backfill", "export", "--wait", "--poll-seconds", "1", "--export-dir", exports])
-        #expect(backfill == 0, "\(backfillOut)")
-        let reports = s.dir.appendingPathComponent("reports").path
-        for night in 1...2 {
-            let (code, out) = try await NightlyRunTests.run(s, ["run", "--report-dir", reports])
-            #expect(code == 0, "night \(night): \(out)")
-        }
-        for account in ["acct1", "acct2"] {
-            let truth = try await s.sim.state.export(account: account)
-            let stored = try admin.query(
-                "SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = $1", [account]
-            ).rows[0].decode(0, as: Int.self)
-            #expect(stored == truth.ledger.count, "\(account)")
-        }
-        #expect(try admin.query("SELECT count(*) FROM audit.exports WHERE status = 'imported'").rows[0].decode(0, as: Int.self) > 0)
-        #expect(try admin.query("SELECT count(*) FROM audit.collector_runs WHERE status <> 'success'").rows[0].decode(0, as: Int.self) == 0)
+            let exports = s.dir.appendingPathComponent("exports").path
+            let (backfill, backfillOut) = try await NightlyRunTests.run(
+                s, ["collect", "--backfill", "export", "--wait", "--poll-seconds", "1", "--export-dir", exports])
+            #expect(backfill == 0, "\(backfillOut)")
+            let reports = s.dir.appendingPathComponent("reports").path
+            for night in 1...2 {
+                let (code, out) = try await NightlyRunTests.run(s, ["run", "--report-dir", reports])
+                #expect(code == 0, "night \(night): \(out)")
+            }
+            for account in ["acct1", "acct2"] {
+                let truth = try await s.sim.state.export(account: account)
+                let stored = try admin.query(
+                    "SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = $1", [account]
+                ).rows[0].decode(0, as: Int.self)
+                #expect(stored == truth.ledger.count, "\(account)")
+            }
+            #expect(try admin.query("SELECT count(*) FROM audit.exports WHERE status = 'imported'").rows[0].decode(0, as: Int.self) > 0)
+            #expect(
+                try admin.query("SELECT count(*) FROM audit.collector_runs WHERE status <> 'success'").rows[0].decode(0, as: Int.self) == 0)
         }
     }
 
@@ -68,7 +69,9 @@ import Testing
         defer { admin.close() }
         let writer = try PGConnection(url: try Self.login(.writer, database: database, on: admin), logger: TestDatabase.logger)
         defer { writer.close() }
-        for (table, column) in [("api_calls", "retry"), ("finding_events", "note"), ("status_history", "status"), ("source_mismatches", "api_value")] {
+        for (table, column) in [
+            ("api_calls", "retry"), ("finding_events", "note"), ("status_history", "status"), ("source_mismatches", "api_value"),
+        ] {
             let privileges = try admin.query(
                 """
                 SELECT string_agg(p, ',' ORDER BY p) FROM unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE']) p
@@ -120,7 +123,9 @@ import Testing
         defer { db.close() }
         #expect(try db.query(probe).rows[0].decode(0, as: String.self) == "7-a")
         let path = try db.query("SHOW search_path").rows[0].decode(0, as: String.self)
-        #expect(path.replacingOccurrences(of: " ", with: "") == PGConnection.pinnedSearchPath.replacingOccurrences(of: " ", with: ""), "\(path)")
+        #expect(
+            path.replacingOccurrences(of: " ", with: "") == PGConnection.pinnedSearchPath.replacingOccurrences(of: " ", with: ""), "\(path)"
+        )
         // The attack is real: with that search_path the same call is shadowed.
         try db.executeScript("SET search_path = evil, public")
         #expect(try db.query(probe).rows[0].decode(0, as: String.self) == "shadowed")

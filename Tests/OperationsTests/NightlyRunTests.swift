@@ -55,11 +55,11 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let hook = dir.appendingPathComponent("hook.sh").path
         try """
-            #!/bin/sh
-            mkdir -p '\(dir.path)/alerts'
-            cat > '\(dir.path)/alerts/'"$KRAKEN_AUDIT_DELIVERY_ID".json
-            env > '\(dir.path)/alerts/'"$KRAKEN_AUDIT_DELIVERY_ID".env
-            """.write(toFile: hook, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        mkdir -p '\(dir.path)/alerts'
+        cat > '\(dir.path)/alerts/'"$KRAKEN_AUDIT_DELIVERY_ID".json
+        env > '\(dir.path)/alerts/'"$KRAKEN_AUDIT_DELIVERY_ID".env
+        """.write(toFile: hook, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
         var toml = """
             [database]
@@ -93,12 +93,14 @@ import Testing
 
     /// Starts the binary with `args` (plus --config and --log-level error), stdout and stderr captured.
     static func launch(_ s: Setup, _ args: [String]) throws -> ChildProcess {
-        try ChildProcess.start(binary, arguments: args + ["--config", s.config, "--log-level", "error"], environment: s.env, stdout: .capture(limit: 4 << 20))
+        try ChildProcess.start(
+            binary, arguments: args + ["--config", s.config, "--log-level", "error"], environment: s.env, stdout: .capture(limit: 4 << 20))
     }
 
     /// Waits for a child without holding a thread of the cooperative pool (the in-process simulator needs
     /// them); a child still running after `timeout` is killed and the test fails with its output.
-    static func finish(_ p: ChildProcess, timeout: Double = 180, sourceLocation: SourceLocation = #_sourceLocation) async -> (Int32, String) {
+    static func finish(_ p: ChildProcess, timeout: Double = 180, sourceLocation: SourceLocation = #_sourceLocation) async -> (Int32, String)
+    {
         guard let t = await p.exit(timeout: timeout) else {
             let stacks = await threadStacks(p.pid)
             _ = await p.exitOrKill(timeout: 0)
@@ -115,9 +117,10 @@ import Testing
     /// Every thread's stack of a hung process (gdb, when installed), for the failure message.
     static func threadStacks(_ pid: pid_t) async -> String {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb") else { return "(gdb not installed)" }
-        guard let gdb = try? ChildProcess.start(
-            "/usr/bin/gdb", arguments: ["-p", "\(pid)", "-batch", "-nx", "-ex", "thread apply all bt 30"],
-            environment: ProcessInfo.processInfo.environment, stdout: .capture(limit: 200_000))
+        guard
+            let gdb = try? ChildProcess.start(
+                "/usr/bin/gdb", arguments: ["-p", "\(pid)", "-batch", "-nx", "-ex", "thread apply all bt 30"],
+                environment: ProcessInfo.processInfo.environment, stdout: .capture(limit: 200_000))
         else { return "(gdb could not start)" }
         _ = await gdb.exitOrKill(timeout: 60)
         gdb.waitForOutput(timeout: 5)
@@ -126,7 +129,8 @@ import Testing
 
     /// Runs the binary with exactly `args` (plus --config), capturing stdout and stderr.
     static func runRaw(_ s: Setup, _ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> (Int32, String) {
-        let p = try ChildProcess.start(binary, arguments: args + ["--config", s.config], environment: s.env, stdout: .capture(limit: 4 << 20))
+        let p = try ChildProcess.start(
+            binary, arguments: args + ["--config", s.config], environment: s.env, stdout: .capture(limit: 4 << 20))
         return await finish(p, sourceLocation: sourceLocation)
     }
 
@@ -136,114 +140,126 @@ import Testing
 
     @Test func twoRunsFailingAccountConcurrentRunAndAlerts() async throws {
         try await Self.withSetup { s in
-        let reports = s.dir.appendingPathComponent("reports").path
-        let metrics = s.dir.appendingPathComponent("kraken_audit.prom").path
-        let args = ["run", "--report-dir", reports, "--metrics-file", metrics]
+            let reports = s.dir.appendingPathComponent("reports").path
+            let metrics = s.dir.appendingPathComponent("kraken_audit.prom").path
+            let args = ["run", "--report-dir", reports, "--metrics-file", metrics]
 
-        // An unmigrated database is refused with the fix.
-        let (unmigrated, text) = try await Self.run(s, args)
-        #expect(unmigrated == 78)
-        #expect(text.contains("kraken-audit migrate"))
-        #expect(try await Self.run(s, ["migrate"]).0 == 0)
+            // An unmigrated database is refused with the fix.
+            let (unmigrated, text) = try await Self.run(s, args)
+            #expect(unmigrated == 78)
+            #expect(text.contains("kraken-audit migrate"))
+            #expect(try await Self.run(s, ["migrate"]).0 == 0)
 
-        // First run: two accounts collected, the broken one failed → exit 3, report says what failed.
-        let (code1, out1) = try await Self.run(s, args)
-        #expect(code1 == 3, "\(out1)")
-        #expect(out1.contains("broken: FAILED"))
-        #expect(out1.contains("EAPI:Invalid key"))
-        let files1 = try FileManager.default.contentsOfDirectory(atPath: reports).sorted()
-        #expect(files1.filter { $0.hasSuffix(".md") }.count == 1)
-        #expect(files1.filter { $0.hasSuffix(".html") }.count == 1)
-        #expect(files1.filter { $0.hasSuffix(".json") }.count == 1)
-        #expect(!files1.contains { $0.hasPrefix(".") })  // no temp files left
-        let md = try String(contentsOfFile: "\(reports)/\(try #require(files1.first { $0.hasSuffix(".md") }))", encoding: .utf8)
-        #expect(md.contains("## Account broken"))
-        #expect(md.contains("**FAILED**"))
-        let json = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(reports)/\(try #require(files1.first { $0.hasSuffix(".json") }))"))))
-        #expect(json["schema"]?.stringValue == "kraken-audit.report/1")
+            // First run: two accounts collected, the broken one failed → exit 3, report says what failed.
+            let (code1, out1) = try await Self.run(s, args)
+            #expect(code1 == 3, "\(out1)")
+            #expect(out1.contains("broken: FAILED"))
+            #expect(out1.contains("EAPI:Invalid key"))
+            let files1 = try FileManager.default.contentsOfDirectory(atPath: reports).sorted()
+            #expect(files1.filter { $0.hasSuffix(".md") }.count == 1)
+            #expect(files1.filter { $0.hasSuffix(".html") }.count == 1)
+            #expect(files1.filter { $0.hasSuffix(".json") }.count == 1)
+            #expect(!files1.contains { $0.hasPrefix(".") })  // no temp files left
+            let md = try String(contentsOfFile: "\(reports)/\(try #require(files1.first { $0.hasSuffix(".md") }))", encoding: .utf8)
+            #expect(md.contains("## Account broken"))
+            #expect(md.contains("**FAILED**"))
+            let json = try JSONValue.parse(
+                Array(try Data(contentsOf: URL(fileURLWithPath: "\(reports)/\(try #require(files1.first { $0.hasSuffix(".json") }))"))))
+            #expect(json["schema"]?.stringValue == "kraken-audit.report/1")
 
-        let prom = try String(contentsOfFile: metrics, encoding: .utf8)
-        #expect(prom.contains("kraken_audit_last_run_exit_code 3"))
-        #expect(prom.contains("kraken_audit_account_success{account=\"broken\"} 0"))
-        #expect(prom.contains("kraken_audit_account_success{account=\"acct1\"} 1"))
-        #expect(prom.contains("kraken_audit_rows_collected{account=\"acct1\",endpoint=\"Ledgers\"}"))
-        #expect(prom.contains("# TYPE kraken_audit_last_success_timestamp_seconds gauge"))
+            let prom = try String(contentsOfFile: metrics, encoding: .utf8)
+            #expect(prom.contains("kraken_audit_last_run_exit_code 3"))
+            #expect(prom.contains("kraken_audit_account_success{account=\"broken\"} 0"))
+            #expect(prom.contains("kraken_audit_account_success{account=\"acct1\"} 1"))
+            #expect(prom.contains("kraken_audit_rows_collected{account=\"acct1\",endpoint=\"Ledgers\"}"))
+            #expect(prom.contains("# TYPE kraken_audit_last_success_timestamp_seconds gauge"))
 
-        // Alerts: each new medium+ finding group went to the hook once; no secret in payload or environment.
-        let alertsDir = s.dir.appendingPathComponent("alerts").path
-        let alerts1 = Set(((try? FileManager.default.contentsOfDirectory(atPath: alertsDir)) ?? []).filter { $0.hasSuffix(".json") })
-        let db = try s.database.connect()
-        let queued = try db.query("SELECT count(DISTINCT delivery_id) FROM audit.alert_outbox").rows[0].decode(0, as: Int.self)
-        #expect(alerts1.count == queued)
-        for f in try FileManager.default.contentsOfDirectory(atPath: alertsDir) {
-            let content = try String(contentsOfFile: "\(alertsDir)/\(f)", encoding: .utf8)
-            for a in s.sim.accounts { #expect(!content.contains(a.secret)) }
-        }
-
-        // Second run is incremental and sends no alert twice.
-        let (code2, _) = try await Self.run(s, args)
-        #expect(code2 == 3)
-        let alerts2 = Set(((try? FileManager.default.contentsOfDirectory(atPath: alertsDir)) ?? []).filter { $0.hasSuffix(".json") })
-        #expect(alerts1.isSubset(of: alerts2))
-        // No finding was announced twice (new findings of the second run may add deliveries).
-        var announced: [Int64] = []
-        for f in alerts2 {
-            let doc = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(alertsDir)/\(f)"))))
-            for x in doc["findings"]?.arrayValue ?? [] where x["event"]?.stringValue == "new" {
-                announced.append(Int64(x["id"]?.numberText ?? "0") ?? 0)
+            // Alerts: each new medium+ finding group went to the hook once; no secret in payload or environment.
+            let alertsDir = s.dir.appendingPathComponent("alerts").path
+            let alerts1 = Set(((try? FileManager.default.contentsOfDirectory(atPath: alertsDir)) ?? []).filter { $0.hasSuffix(".json") })
+            let db = try s.database.connect()
+            let queued = try db.query("SELECT count(DISTINCT delivery_id) FROM audit.alert_outbox").rows[0].decode(0, as: Int.self)
+            #expect(alerts1.count == queued)
+            for f in try FileManager.default.contentsOfDirectory(atPath: alertsDir) {
+                let content = try String(contentsOfFile: "\(alertsDir)/\(f)", encoding: .utf8)
+                for a in s.sim.accounts { #expect(!content.contains(a.secret)) }
             }
-        }
-        #expect(Set(announced).count == announced.count)
-        #expect(try db.query("SELECT count(*) FROM audit.alert_outbox WHERE delivered_at IS NULL").rows[0].decode(0, as: Int.self) == 0)
-        let files2 = try FileManager.default.contentsOfDirectory(atPath: reports)
-        #expect(files2.filter { $0.hasSuffix(".html") }.count == 2)
-        let runs = try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL ORDER BY id").rows.map { try $0.decode(0, as: String.self) }
-        #expect(runs == ["partial", "partial"])
-        // The broken account failed both nights for one cause: one finding, occurring twice, shown by `findings show`.
-        let stale = try db.query(
-            "SELECT f.id FROM audit.findings f JOIN audit.accounts a ON a.id = f.account_id WHERE f.rule_id = 'stale_collection' AND a.name = 'broken'"
-        ).rows.map { try $0.decode(0, as: Int.self) }
-        #expect(stale.count == 1)
-        if let id = stale.first {
-            let (shown, text) = try await Self.run(s, ["findings", "show", "\(id)"])
-            #expect(shown == 0 && text.contains("occurrences: 2"), "\(text)")
-        }
 
-        // --fail-on: only the account that works, and new findings at medium+ after new activity → exit 0 or 4.
-        let (code3, _) = try await Self.run(s, ["run", "--account", "acct1", "--fail-on", "critical"])
-        #expect(code3 == 0 || code3 == 4)
+            // Second run is incremental and sends no alert twice.
+            let (code2, _) = try await Self.run(s, args)
+            #expect(code2 == 3)
+            let alerts2 = Set(((try? FileManager.default.contentsOfDirectory(atPath: alertsDir)) ?? []).filter { $0.hasSuffix(".json") })
+            #expect(alerts1.isSubset(of: alerts2))
+            // No finding was announced twice (new findings of the second run may add deliveries).
+            var announced: [Int64] = []
+            for f in alerts2 {
+                let doc = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(alertsDir)/\(f)"))))
+                for x in doc["findings"]?.arrayValue ?? [] where x["event"]?.stringValue == "new" {
+                    announced.append(Int64(x["id"]?.numberText ?? "0") ?? 0)
+                }
+            }
+            #expect(Set(announced).count == announced.count)
+            #expect(try db.query("SELECT count(*) FROM audit.alert_outbox WHERE delivered_at IS NULL").rows[0].decode(0, as: Int.self) == 0)
+            let files2 = try FileManager.default.contentsOfDirectory(atPath: reports)
+            #expect(files2.filter { $0.hasSuffix(".html") }.count == 2)
+            let runs = try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL ORDER BY id").rows
+                .map { try $0.decode(0, as: String.self) }
+            #expect(runs == ["partial", "partial"])
+            // The broken account failed both nights for one cause: one finding, occurring twice, shown by `findings show`.
+            let stale = try db.query(
+                "SELECT f.id FROM audit.findings f JOIN audit.accounts a ON a.id = f.account_id WHERE f.rule_id = 'stale_collection' AND a.name = 'broken'"
+            ).rows.map { try $0.decode(0, as: Int.self) }
+            #expect(stale.count == 1)
+            if let id = stale.first {
+                let (shown, text) = try await Self.run(s, ["findings", "show", "\(id)"])
+                #expect(shown == 0 && text.contains("occurrences: 2"), "\(text)")
+            }
+
+            // --fail-on: only the account that works, and new findings at medium+ after new activity → exit 0 or 4.
+            let (code3, _) = try await Self.run(s, ["run", "--account", "acct1", "--fail-on", "critical"])
+            #expect(code3 == 0 || code3 == 4)
         }
     }
 
     @Test func secondConcurrentRunExitsAtOnce() async throws {
         // A slow counter so the first run takes a while.
         try await Self.withSetup(decay: 40) { s in
-        #expect(try await Self.run(s, ["migrate"]).0 == 0)
-        let first = try Self.launch(s, ["run", "--account", "acct1"])
-        let db = try s.database.connect()
-        let deadline = Date().addingTimeInterval(20)
-        var locked = false
-        while Date() < deadline, !locked {
-            locked = try db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", [Int64(0x6B72_616B_0072_756E) & 0xFFFF_FFFF]).rows[0].decode(0, as: Int.self) > 0
-            if !locked { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(locked)
-        let started = Date()
-        let (code, out) = try await Self.run(s, ["run", "--account", "acct1"])
-        #expect(code == 5, "\(out)")
-        #expect(out.contains("another kraken-audit run is in progress"))
-        #expect(Date().timeIntervalSince(started) < 10)
-        // SIGTERM stops the first one cleanly: exit 143, lock released, nothing half done.
-        first.signal(SIGTERM)
-        #expect(await Self.finish(first, timeout: 60).0 == 143)
-        var released = false
-        let until = Date().addingTimeInterval(5)
-        while !released, Date() < until {  // the server ends the session a moment after the process exits
-            released = try db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1", [Int64(0x6B72_616B_0072_756E) & 0xFFFF_FFFF]).rows[0].decode(0, as: Int.self) == 0
-            if !released { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        #expect(released)
-        #expect(try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL").rows[0].decode(0, as: String.self) == "interrupted")
+            #expect(try await Self.run(s, ["migrate"]).0 == 0)
+            let first = try Self.launch(s, ["run", "--account", "acct1"])
+            let db = try s.database.connect()
+            let deadline = Date().addingTimeInterval(20)
+            var locked = false
+            while Date() < deadline, !locked {
+                locked =
+                    try db.query(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
+                        [Int64(0x6B72_616B_0072_756E) & 0xFFFF_FFFF]
+                    ).rows[0].decode(0, as: Int.self) > 0
+                if !locked { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(locked)
+            let started = Date()
+            let (code, out) = try await Self.run(s, ["run", "--account", "acct1"])
+            #expect(code == 5, "\(out)")
+            #expect(out.contains("another kraken-audit run is in progress"))
+            #expect(Date().timeIntervalSince(started) < 10)
+            // SIGTERM stops the first one cleanly: exit 143, lock released, nothing half done.
+            first.signal(SIGTERM)
+            #expect(await Self.finish(first, timeout: 60).0 == 143)
+            var released = false
+            let until = Date().addingTimeInterval(5)
+            while !released, Date() < until {  // the server ends the session a moment after the process exits
+                released =
+                    try db.query(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
+                        [Int64(0x6B72_616B_0072_756E) & 0xFFFF_FFFF]
+                    ).rows[0].decode(0, as: Int.self) == 0
+                if !released { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(released)
+            #expect(
+                try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL").rows[0].decode(
+                    0, as: String.self) == "interrupted")
         }
     }
 }
@@ -254,52 +270,54 @@ import Testing
     /// TransportCancellationTests).
     @Test func sigtermDuringAnUnansweredRequestStopsAtOnce() async throws {
         try await NightlyRunTests.withSetup(simulator: { $0.slowSeconds = 120 }) { s in
-        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
-        await s.sim.state.addFault(FaultRule(kind: .slow, rate: 1))
-        let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
-        // The run asks Kraken's time first; that request now waits 120 s for an answer.
-        try await Task.sleep(for: .seconds(2))
-        #expect(p.isRunning)
-        let sent = Date()
-        p.signal(SIGTERM)
-        let (code, out) = await NightlyRunTests.finish(p, timeout: 30)
-        #expect(code == 143, "\(out)")
-        #expect(Date().timeIntervalSince(sent) < 15)
-        await s.sim.state.clearFaults()
+            #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
+            await s.sim.state.addFault(FaultRule(kind: .slow, rate: 1))
+            let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
+            // The run asks Kraken's time first; that request now waits 120 s for an answer.
+            try await Task.sleep(for: .seconds(2))
+            #expect(p.isRunning)
+            let sent = Date()
+            p.signal(SIGTERM)
+            let (code, out) = await NightlyRunTests.finish(p, timeout: 30)
+            #expect(code == 143, "\(out)")
+            #expect(Date().timeIntervalSince(sent) < 15)
+            await s.sim.state.clearFaults()
         }
     }
 
-
     @Test func krakenOutageForTheWholeRunIsTemporaryAndRecordsNothingAsDone() async throws {
         try await NightlyRunTests.withSetup { s in
-        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
-        await s.sim.state.addFault(FaultRule(kind: .http502, rate: 1))
-        let (code, out) = try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"])
-        #expect(code == 75, "\(out)")
-        #expect(out.contains("HTTP 502"))
-        let db = try s.database.connect()
-        #expect(try db.query("SELECT count(*) FROM audit.collect_cursors").rows[0].decode(0, as: Int.self) == 0)
-        #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) == 0)
-        #expect(try db.query("SELECT array_agg(DISTINCT status)::text FROM audit.collector_runs WHERE account_id IS NOT NULL").rows[0].decode(0, as: String.self) == "{failed}")
-        // Kraken back: the next run completes.
-        await s.sim.state.clearFaults()
-        #expect(try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"]).0 == 0)
+            #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
+            await s.sim.state.addFault(FaultRule(kind: .http502, rate: 1))
+            let (code, out) = try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"])
+            #expect(code == 75, "\(out)")
+            #expect(out.contains("HTTP 502"))
+            let db = try s.database.connect()
+            #expect(try db.query("SELECT count(*) FROM audit.collect_cursors").rows[0].decode(0, as: Int.self) == 0)
+            #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) == 0)
+            #expect(
+                try db.query("SELECT array_agg(DISTINCT status)::text FROM audit.collector_runs WHERE account_id IS NOT NULL").rows[0]
+                    .decode(0, as: String.self) == "{failed}")
+            // Kraken back: the next run completes.
+            await s.sim.state.clearFaults()
+            #expect(try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--account", "acct2"]).0 == 0)
         }
     }
 
     @Test func unwritableReportDirectoryIsReportedAndTheRestIsDone() async throws {
         try await NightlyRunTests.withSetup { s in
-        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
-        let notADir = s.dir.appendingPathComponent("reports-file").path
-        try "x".write(toFile: notADir, atomically: true, encoding: .utf8)
-        let metrics = s.dir.appendingPathComponent("m.prom").path
-        let (code, out) = try await NightlyRunTests.run(s, ["run", "--account", "acct1", "--report-dir", notADir, "--metrics-file", metrics])
-        #expect(code == 3, "\(out)")
-        #expect(out.contains("report FAILED"))
-        #expect(try String(contentsOfFile: notADir, encoding: .utf8) == "x")  // nothing half-written over it
-        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("kraken_audit_last_run_exit_code 3"))
-        let db = try s.database.connect()
-        #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0)
+            #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
+            let notADir = s.dir.appendingPathComponent("reports-file").path
+            try "x".write(toFile: notADir, atomically: true, encoding: .utf8)
+            let metrics = s.dir.appendingPathComponent("m.prom").path
+            let (code, out) = try await NightlyRunTests.run(
+                s, ["run", "--account", "acct1", "--report-dir", notADir, "--metrics-file", metrics])
+            #expect(code == 3, "\(out)")
+            #expect(out.contains("report FAILED"))
+            #expect(try String(contentsOfFile: notADir, encoding: .utf8) == "x")  // nothing half-written over it
+            #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("kraken_audit_last_run_exit_code 3"))
+            let db = try s.database.connect()
+            #expect(try db.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0)
         }
     }
 }
@@ -311,19 +329,19 @@ import Testing
     /// Migrates, starts `run --account acct1` and waits until it has stored ledger rows.
     static func withRunUnderWay(_ body: (NightlyRunTests.Setup, ChildProcess) async throws -> Void) async throws {
         try await NightlyRunTests.withSetup(decay: 60) { s in
-        #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
-        let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
-        let watcher = try s.database.connect()
-        defer { watcher.close() }
-        let deadline = Date().addingTimeInterval(20)
-        var started = false
-        while !started, Date() < deadline {
-            started = try watcher.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0
-            if !started { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(started)
-        #expect(p.isRunning, "the run ended before the database went away: \(p.stdoutText)")
-        try await body(s, p)
+            #expect(try await NightlyRunTests.run(s, ["migrate"]).0 == 0)
+            let p = try NightlyRunTests.launch(s, ["run", "--account", "acct1"])
+            let watcher = try s.database.connect()
+            defer { watcher.close() }
+            let deadline = Date().addingTimeInterval(20)
+            var started = false
+            while !started, Date() < deadline {
+                started = try watcher.query("SELECT count(*) FROM audit.ledger_entries").rows[0].decode(0, as: Int.self) > 0
+                if !started { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(started)
+            #expect(p.isRunning, "the run ended before the database went away: \(p.stdoutText)")
+            try await body(s, p)
         }
     }
 
@@ -342,7 +360,9 @@ import Testing
         #expect(code == 0, "\(again)")
         let truth = try await s.sim.state.export(account: "acct1")
         let db = try s.database.connect()
-        let stored = try db.query("SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = 'acct1'").rows[0].decode(0, as: Int.self)
+        let stored = try db.query(
+            "SELECT count(*) FROM audit.ledger_entries l JOIN audit.accounts a ON a.id = l.account_id WHERE a.name = 'acct1'"
+        ).rows[0].decode(0, as: Int.self)
         #expect(stored == truth.ledger.count)
         #expect(try db.query("SELECT count(*) FROM audit.collector_runs WHERE status = 'running'").rows[0].decode(0, as: Int.self) == 0)
     }
@@ -351,18 +371,18 @@ import Testing
         let admin = try PGConnection(url: "dbname=postgres", logger: TestDatabase.logger)
         defer { admin.close() }
         try await Self.withRunUnderWay { s, p in
-        // Terminate every connection to the database for a moment (what a server restart does to its clients).
-        let until = Date().addingTimeInterval(1)
-        var terminated = 0
-        while Date() < until {
-            terminated += try admin.query(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                [s.database.name]
-            ).rows[0].decode(0, as: Int.self)
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        #expect(terminated > 0)
-        try await Self.expectCleanEndThenExactRerun(s, p)
+            // Terminate every connection to the database for a moment (what a server restart does to its clients).
+            let until = Date().addingTimeInterval(1)
+            var terminated = 0
+            while Date() < until {
+                terminated += try admin.query(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    [s.database.name]
+                ).rows[0].decode(0, as: Int.self)
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(terminated > 0)
+            try await Self.expectCleanEndThenExactRerun(s, p)
         }
     }
 
@@ -393,20 +413,20 @@ import Testing
     @Test(.enabled(if: pgCtl != nil)) func serverRestartMidRun() async throws {
         let pgCtl = try #require(Self.pgCtl)
         try await Self.withRunUnderWay { s, p in
-        let admin = try s.database.connect()
-        let bootedBefore = try admin.query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
-        let dataDirectory = try admin.query("SELECT current_setting('data_directory')").rows[0].decode(0, as: String.self)
-        admin.close()
-        let (command, arguments) = try Self.restartCommand(pgCtl: pgCtl, dataDirectory: dataDirectory)
-        let restart = try ChildProcess.start(command, arguments: arguments, environment: ProcessInfo.processInfo.environment)
-        let restarted = await restart.exitOrKill(timeout: 120)
-        restart.waitForOutput(timeout: 5)
-        try #require(
-            restarted == .exited(0),
-            "pg_ctl restart: \(String(describing: restarted)) \(restart.stdoutText) \(restart.stderrText)")
-        let bootedAfter = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
-        #expect(bootedAfter != bootedBefore)  // it really was a new server process
-        try await Self.expectCleanEndThenExactRerun(s, p)
+            let admin = try s.database.connect()
+            let bootedBefore = try admin.query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
+            let dataDirectory = try admin.query("SELECT current_setting('data_directory')").rows[0].decode(0, as: String.self)
+            admin.close()
+            let (command, arguments) = try Self.restartCommand(pgCtl: pgCtl, dataDirectory: dataDirectory)
+            let restart = try ChildProcess.start(command, arguments: arguments, environment: ProcessInfo.processInfo.environment)
+            let restarted = await restart.exitOrKill(timeout: 120)
+            restart.waitForOutput(timeout: 5)
+            try #require(
+                restarted == .exited(0),
+                "pg_ctl restart: \(String(describing: restarted)) \(restart.stdoutText) \(restart.stderrText)")
+            let bootedAfter = try s.database.connect().query("SELECT pg_postmaster_start_time()::text").rows[0].decode(0, as: String.self)
+            #expect(bootedAfter != bootedBefore)  // it really was a new server process
+            try await Self.expectCleanEndThenExactRerun(s, p)
         }
     }
 }

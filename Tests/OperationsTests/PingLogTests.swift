@@ -28,7 +28,8 @@ import Testing
         let token = "c0ffee00-1234-4bad-9e11-5ecre7t0ken99"
         let port = try Self.closedPort()
         let logs = CapturedLogs()
-        let pinger = Pinger(url: "http://127.0.0.1:\(port)/ping/\(token)?key=\(token)q", transport: URLSessionTransport(), logger: logs.logger())
+        let pinger = Pinger(
+            url: "http://127.0.0.1:\(port)/ping/\(token)?key=\(token)q", transport: URLSessionTransport(), logger: logs.logger())
         await pinger.start()
         await pinger.finish(exitCode: 75)
         let text = logs.text
@@ -40,7 +41,9 @@ import Testing
 
     @Test func httpErrorStatusLogsTheHostNeverTheToken() async throws {
         struct Refusing: HTTPTransport {
-            func send(_ request: TransportRequest) async throws -> TransportResponse { TransportResponse(status: 404, body: Array(request.url.absoluteString.utf8)) }
+            func send(_ request: TransportRequest) async throws -> TransportResponse {
+                TransportResponse(status: 404, body: Array(request.url.absoluteString.utf8))
+            }
         }
         let token = "another-secret-token-4711"
         let logs = CapturedLogs()

@@ -17,16 +17,19 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-endpoint-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let config = dir.appendingPathComponent("kraken-audit.toml").path
-        try (ConfigText.database(database.url)
+        try
+            (ConfigText.database(database.url)
             + ConfigText.account(
-                name: "main", keyEnv: "KA_KEY", secretEnv: "KA_SECRET", apiURL: "http://127.0.0.1:\(port)", timeoutSeconds: 20, extra: extra))
+                name: "main", keyEnv: "KA_KEY", secretEnv: "KA_SECRET", apiURL: "http://127.0.0.1:\(port)", timeoutSeconds: 20, extra: extra
+            ))
             .write(toFile: config, atomically: true, encoding: .utf8)
         var env = ProcessInfo.processInfo.environment
         env["KRAKEN_AUDIT_SQL_DIR"] = NightlyRunTests.repo.appendingPathComponent("sql").path
         env["KA_KEY"] = "PUBLIC-KEY"
         env["KA_SECRET"] = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
         let p = try ChildProcess.start(
-            NightlyRunTests.binary, arguments: ["collect", "--config", config, "--log-level", "error", "--export-dir", dir.appendingPathComponent("exports").path],
+            NightlyRunTests.binary,
+            arguments: ["collect", "--config", config, "--log-level", "error", "--export-dir", dir.appendingPathComponent("exports").path],
             environment: env, stdout: .capture(limit: 1 << 20))
         return await NightlyRunTests.finish(p, timeout: 120)
     }
@@ -35,7 +38,9 @@ import Testing
         #expect(ExitStatus.forError(KrakenError.redirected(method: "Balance", status: 307, host: "127.0.0.2:1")) == .unavailable)
         #expect(ExitStatus.forError(KrakenError.responseTooLarge(method: "Ledgers", limit: 1)) == .unavailable)
 
-        let thief = try LoopbackHTTPServer(host: "127.0.0.2") { _ in .response(status: 200, headers: [], body: Array(#"{"error":[],"result":{}}"#.utf8)) }
+        let thief = try LoopbackHTTPServer(host: "127.0.0.2") { _ in
+            .response(status: 200, headers: [], body: Array(#"{"error":[],"result":{}}"#.utf8))
+        }
         defer { thief.stop() }
         let endpoint = try LoopbackHTTPServer { _ in
             .response(status: 307, headers: [("Location", "http://127.0.0.2:\(thief.port)/steal?token=SECRET-TOKEN")], body: [])
@@ -52,7 +57,9 @@ import Testing
     /// `[[account]] max_response_mib` reaches the transport: with 1 MiB, `collect` refuses a 2 MiB answer
     /// (exit 69, the error names the limit) instead of reading it.
     @Test func maxResponseMibFromTheConfigCapsAnswers() async throws {
-        let big = Array(#"{"error":[],"result":{"unixtime":1,"pad":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 2 << 20) + Array(#""}}"#.utf8)
+        let big =
+            Array(#"{"error":[],"result":{"unixtime":1,"pad":""#.utf8) + Array(repeating: UInt8(ascii: "x"), count: 2 << 20)
+            + Array(#""}}"#.utf8)
         let endpoint = try LoopbackHTTPServer { _ in .response(status: 200, headers: [("Content-Type", "application/json")], body: big) }
         defer { endpoint.stop() }
         let (status, output) = try await Self.collect(port: endpoint.port, extra: ["max_response_mib = 1"])

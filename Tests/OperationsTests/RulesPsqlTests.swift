@@ -23,17 +23,17 @@ import Testing
         try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: NightlyRunTests.repo.appendingPathComponent("sql").path, toPath: sqlDir)
         try """
-            -- id: probe
-            -- title: Probe for shell quoting
-            -- severity: low
-            -- entity: account
-            -- param: label string "x" | Any text.
-            -- catches: nothing
-            -- false positives: none
+        -- id: probe
+        -- title: Probe for shell quoting
+        -- severity: low
+        -- entity: account
+        -- param: label string "x" | Any text.
+        -- catches: nothing
+        -- false positives: none
 
-            SELECT :'account_id'::integer AS a, :'label'::text AS l, :'now'::timestamptz AS n, :'timezone'::text AS tz,
-                   :'changed_after'::timestamptz AS c;
-            """.write(toFile: sqlDir + "/rules/probe.sql", atomically: true, encoding: .utf8)
+        SELECT :'account_id'::integer AS a, :'label'::text AS l, :'now'::timestamptz AS n, :'timezone'::text AS tz,
+               :'changed_after'::timestamptz AS c;
+        """.write(toFile: sqlDir + "/rules/probe.sql", atomically: true, encoding: .utf8)
         let markers = ["pwned-label", "pwned-label2", "pwned-allow", "pwned-dir", "pwned-dir2"].map { dir.appendingPathComponent($0).path }
         let label = #"$(touch \#(markers[0]))`touch \#(markers[1])` it's \"quoted\"; echo $HOME \\ end"#
         var toml = "[ops]\ntimezone = \"Europe/Berlin\"\n\n"
@@ -72,12 +72,12 @@ import Testing
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
         let fake = bin.appendingPathComponent("psql").path
         try """
-            #!/bin/sh
-            if [ "$2" = "-At" ]; then out="$PSQL_RECORD.lookup"; else out="$PSQL_RECORD.outer"; fi
-            : > "$out"
-            for a in "$@"; do printf '%s\\0' "$a" >> "$out"; done
-            if [ "$2" = "-At" ]; then echo 42; fi
-            """.write(toFile: fake, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        if [ "$2" = "-At" ]; then out="$PSQL_RECORD.lookup"; else out="$PSQL_RECORD.outer"; fi
+        : > "$out"
+        for a in "$@"; do printf '%s\\0' "$a" >> "$out"; done
+        if [ "$2" = "-At" ]; then echo 42; fi
+        """.write(toFile: fake, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: fake)
         let record = s.dir.appendingPathComponent("argv").path
         var env = ProcessInfo.processInfo.environment

@@ -34,7 +34,9 @@ import Testing
         try FileManager.default.createDirectory(at: stale, withIntermediateDirectories: true)
         let ran = dir.appendingPathComponent("ran").path
         // A build that fails, while executables from an older build are still there.
-        try Self.tool(fakes, "swift", """
+        try Self.tool(
+            fakes, "swift",
+            """
             case "$*" in
               *--show-bin-path*) echo '\(stale.path)' ;;
               *) echo "error: fake compile failure in Sources/Reports/Renderers.swift:42" >&2; exit 1 ;;
@@ -47,7 +49,9 @@ import Testing
         let (code, out) = try await Self.run("scripts/demo", environment: env)
         #expect(code != 0, "\(out)")
         #expect(out.contains("error: fake compile failure"), "\(out)")
-        #expect(!FileManager.default.fileExists(atPath: ran), "ran after a failed build: \((try? String(contentsOfFile: ran, encoding: .utf8)) ?? "")")
+        #expect(
+            !FileManager.default.fileExists(atPath: ran),
+            "ran after a failed build: \((try? String(contentsOfFile: ran, encoding: .utf8)) ?? "")")
     }
 
     @Test func benchExportPassesPathsSafelyAndStopsOnAFailingStep() async throws {
@@ -61,7 +65,9 @@ import Testing
         try Self.tool(fakes, "dropdb", "exit 0")
         let simulator = tmp.appendingPathComponent("fake-simulator").path
         let creds = tmp.appendingPathComponent("creds-content.json").path
-        try Self.tool(tmp, "fake-simulator", """
+        try Self.tool(
+            tmp, "fake-simulator",
+            """
             while [ $# -gt 0 ]; do [ "$1" = --credentials-file ] && out=$2; shift; done
             cp "\(creds)" "$out"
             echo url=http://127.0.0.1:9

@@ -25,7 +25,8 @@ import Testing
     func gaps(_ p: Pipeline) throws -> [Finding] { try p.findings().filter { $0.ruleId == "ledger_gap" } }
 
     func ledgerID(_ p: Pipeline, refid: String) throws -> String {
-        try p.db.query("SELECT ledger_id FROM audit.ledger_entries WHERE refid = $1 AND type = 'withdrawal'", [refid]).rows[0].decode(0, as: String.self)
+        try p.db.query("SELECT ledger_id FROM audit.ledger_entries WHERE refid = $1 AND type = 'withdrawal'", [refid]).rows[0].decode(
+            0, as: String.self)
     }
 
     func stored(_ p: Pipeline, ledgerID: String) throws -> (amount: String, balance: String)? {
@@ -40,50 +41,55 @@ import Testing
     /// A payout, collected; then Kraken shows it smaller (the balance as before) and the next run re-reads it.
     @Test(arguments: PipelineTests.seeds) func amountAlteredUpstream(seed: UInt64) async throws {
         try await withPipeline(seed: seed) { p in
-        let payout = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
-        let refid = try #require(payout["refid"] as? String)
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        try await W.night(p)
-        let id = try ledgerID(p, refid: refid)
-        let before = try #require(try stored(p, ledgerID: id))
-        // Near miss: the next run re-reads the same entries unchanged.
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        try await W.night(p)
-        let quiet = try gaps(p)
-        #expect(quiet.isEmpty, "\(quiet.map(\.line))")
+            let payout = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
+            let refid = try #require(payout["refid"] as? String)
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            try await W.night(p)
+            let id = try ledgerID(p, refid: refid)
+            let before = try #require(try stored(p, ledgerID: id))
+            // Near miss: the next run re-reads the same entries unchanged.
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            try await W.night(p)
+            let quiet = try gaps(p)
+            #expect(quiet.isEmpty, "\(quiet.map(\.line))")
 
-        let altered = try await RedTeamKeyTests().control(p, "_sim/ledger/alter", #"{"account": "acct1", "ledger_id": "\#(id)", "amount": "0.015"}"#)
-        #expect(altered["amount"]?.stringValue == "-0.0850000000", "\(altered.jsonText)")
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        try await W.night(p)
-        let after = try #require(try stored(p, ledgerID: id))
-        #expect(after.amount != before.amount && after.balance == before.balance)
-        let found = try gaps(p)
-        let gap = try #require(found.first { $0.entityId == id }, "\(found.map(\.line))")
-        #expect(gap.severity == .high)
-        #expect(found.count == 1, "\(found.map(\.line))")
+            let altered = try await RedTeamKeyTests().control(
+                p, "_sim/ledger/alter", #"{"account": "acct1", "ledger_id": "\#(id)", "amount": "0.015"}"#)
+            #expect(altered["amount"]?.stringValue == "-0.0850000000", "\(altered.jsonText)")
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            try await W.night(p)
+            let after = try #require(try stored(p, ledgerID: id))
+            #expect(after.amount != before.amount && after.balance == before.balance)
+            let found = try gaps(p)
+            let gap = try #require(found.first { $0.entityId == id }, "\(found.map(\.line))")
+            #expect(gap.severity == .high)
+            #expect(found.count == 1, "\(found.map(\.line))")
         }
     }
 
     /// A payout's balance changed upstream (the amount as before): the entry and the next one of the asset break.
     @Test(arguments: PipelineTests.seeds) func balanceAlteredUpstream(seed: UInt64) async throws {
         try await withPipeline(seed: seed) { p in
-        let first = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        let second = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        try await W.night(p)
-        let quiet = try gaps(p)
-        #expect(quiet.isEmpty, "\(quiet.map(\.line))")
-        let firstID = try ledgerID(p, refid: try #require(first["refid"] as? String))
-        let secondID = try ledgerID(p, refid: try #require(second["refid"] as? String))
+            let first = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            let second = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            try await W.night(p)
+            let quiet = try gaps(p)
+            #expect(quiet.isEmpty, "\(quiet.map(\.line))")
+            let firstID = try ledgerID(p, refid: try #require(first["refid"] as? String))
+            let secondID = try ledgerID(p, refid: try #require(second["refid"] as? String))
 
-        _ = try await RedTeamKeyTests().control(p, "_sim/ledger/alter", #"{"account": "acct1", "ledger_id": "\#(firstID)", "balance": "0.5"}"#)
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        try await W.night(p)
-        let found = try gaps(p)
-        #expect(Set(found.compactMap(\.entityId)) == [firstID, secondID], "\(found.map(\.line))")
-        #expect(found.allSatisfy { $0.severity == .high })
+            _ = try await RedTeamKeyTests().control(
+                p, "_sim/ledger/alter", #"{"account": "acct1", "ledger_id": "\#(firstID)", "balance": "0.5"}"#)
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            try await W.night(p)
+            let found = try gaps(p)
+            #expect(Set(found.compactMap(\.entityId)) == [firstID, secondID], "\(found.map(\.line))")
+            #expect(found.allSatisfy { $0.severity == .high })
         }
     }
 
@@ -92,29 +98,32 @@ import Testing
     /// it was stored changes nothing in the audit copy.
     @Test(arguments: PipelineTests.seeds) func entryVanishesUpstream(seed: UInt64) async throws {
         try await withPipeline(seed: seed) { p in
-        let kept = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        try await W.night(p)
-        let quiet = try gaps(p)
-        #expect(quiet.isEmpty, "\(quiet.map(\.line))")
-        let keptID = try ledgerID(p, refid: try #require(kept["refid"] as? String))
+            let kept = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.1"])
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            try await W.night(p)
+            let quiet = try gaps(p)
+            #expect(quiet.isEmpty, "\(quiet.map(\.line))")
+            let keptID = try ledgerID(p, refid: try #require(kept["refid"] as? String))
 
-        let hidden = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.02"])
-        let hiddenRefid = try #require(hidden["refid"] as? String)
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        let next = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
-        _ = try await RedTeamKeyTests().control(p, "_sim/ledger/delete", #"{"account": "acct1", "refid": "\#(hiddenRefid)"}"#)
-        // And the entry kraken-audit already holds vanishes too.
-        _ = try await RedTeamKeyTests().control(p, "_sim/ledger/delete", #"{"account": "acct1", "ledger_id": "\#(keptID)"}"#)
-        await RedTeamPayoutTests.advance(p, seconds: 5)
-        try await W.night(p)
+            let hidden = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.02"])
+            let hiddenRefid = try #require(hidden["refid"] as? String)
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            let next = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
+            _ = try await RedTeamKeyTests().control(p, "_sim/ledger/delete", #"{"account": "acct1", "refid": "\#(hiddenRefid)"}"#)
+            // And the entry kraken-audit already holds vanishes too.
+            _ = try await RedTeamKeyTests().control(p, "_sim/ledger/delete", #"{"account": "acct1", "ledger_id": "\#(keptID)"}"#)
+            await RedTeamPayoutTests.advance(p, seconds: 5)
+            try await W.night(p)
 
-        let nextID = try ledgerID(p, refid: try #require(next["refid"] as? String))
-        let found = try gaps(p)
-        let gap = try #require(found.first { $0.entityId == nextID }, "\(found.map(\.line))")
-        #expect(gap.severity == .high)
-        #expect(found.count == 1, "\(found.map(\.line))")
-        #expect(try stored(p, ledgerID: keptID) != nil, "the audit copy keeps the entry Kraken no longer shows")
+            let nextID = try ledgerID(p, refid: try #require(next["refid"] as? String))
+            let found = try gaps(p)
+            let gap = try #require(found.first { $0.entityId == nextID }, "\(found.map(\.line))")
+            #expect(gap.severity == .high)
+            #expect(found.count == 1, "\(found.map(\.line))")
+            #expect(try stored(p, ledgerID: keptID) != nil, "the audit copy keeps the entry Kraken no longer shows")
         }
     }
 }

@@ -37,8 +37,11 @@ import Testing
             "SELECT coalesce(trim_scale(max(-amount)), 0.02)::text FROM audit.ledger_entries WHERE type = 'withdrawal' AND asset = 'XXBT'"
         ).rows[0].decode(0, as: String.self)
         let payout = max(try #require(Decimal(string: largest)), Decimal(string: "0.02")!)
-        let maximum = payout + Decimal(string: "0.0001")!, velocity = payout * Decimal(string: "2.5")!
-        let p = try withWithdrawalLimits(base, """
+        let maximum = payout + Decimal(string: "0.0001")!
+        let velocity = payout * Decimal(string: "2.5")!
+        let p = try withWithdrawalLimits(
+            base,
+            """
             max_amount = { XXBT = "\(maximum)" }
             velocity_24h = { XXBT = "\(velocity)" }
             """)
@@ -49,46 +52,52 @@ import Testing
     /// passes the velocity limit from the third (high), the count limit (3) from the fourth (medium).
     @Test(arguments: PipelineTests.seeds) func payoutSplitBelowMaxAmount(seed: UInt64) async throws {
         try await W.withPipeline(seed: seed) { base in
-        _ = try await W.coldStorage(base)
-        try await W.night(base)
-        let (p, payout, velocity) = try Self.operatorLimits(base)
-        var refids: [String] = []
-        for _ in 1...5 {
-            let answer = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "\(payout)"])
-            refids.append(try #require(answer["refid"] as? String))
-            await Self.advance(p, seconds: 120)
-        }
-        try await W.night(p)
+            _ = try await W.coldStorage(base)
+            try await W.night(base)
+            let (p, payout, velocity) = try Self.operatorLimits(base)
+            var refids: [String] = []
+            for _ in 1...5 {
+                let answer = try await W.control(
+                    p, "_sim/address-book/withdraw",
+                    ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "\(payout)"])
+                refids.append(try #require(answer["refid"] as? String))
+                await Self.advance(p, seconds: 120)
+            }
+            try await W.night(p)
 
-        let findings = try p.findings().filter { $0.ruleId == "unexpected_withdrawal" }
-        func finding(_ k: Int) -> Finding? { findings.first { $0.entityId == refids[k] } }
-        // None of them is above the per-withdrawal limit: that is the evasion.
-        #expect(!findings.contains { Self.reasons($0).contains { $0.hasPrefix("above the") } }, "\(findings.map(\.line))")
-        for k in 0..<2 {
-            #expect((finding(k)?.severity ?? .info) < .medium, "payout \(k + 1): \(finding(k)?.line ?? "-")")
-        }
-        for k in 2..<5 {
-            let f = try #require(finding(k), "payout \(k + 1) not reported: \(findings.map(\.line))")
-            #expect(f.severity == .high)
-            let total = payout * Decimal(k + 1)
-            #expect(Self.reasons(f).contains("24 h total \(total) XXBT above the \(velocity) XXBT limit"), "\(Self.reasons(f))")
-            #expect(Self.reasons(f).contains { $0 == "\(k + 1) withdrawals of XXBT within 24 h (limit 3)" } == (k >= 3), "\(Self.reasons(f))")
-        }
+            let findings = try p.findings().filter { $0.ruleId == "unexpected_withdrawal" }
+            func finding(_ k: Int) -> Finding? { findings.first { $0.entityId == refids[k] } }
+            // None of them is above the per-withdrawal limit: that is the evasion.
+            #expect(!findings.contains { Self.reasons($0).contains { $0.hasPrefix("above the") } }, "\(findings.map(\.line))")
+            for k in 0..<2 {
+                #expect((finding(k)?.severity ?? .info) < .medium, "payout \(k + 1): \(finding(k)?.line ?? "-")")
+            }
+            for k in 2..<5 {
+                let f = try #require(finding(k), "payout \(k + 1) not reported: \(findings.map(\.line))")
+                #expect(f.severity == .high)
+                let total = payout * Decimal(k + 1)
+                #expect(Self.reasons(f).contains("24 h total \(total) XXBT above the \(velocity) XXBT limit"), "\(Self.reasons(f))")
+                #expect(
+                    Self.reasons(f).contains { $0 == "\(k + 1) withdrawals of XXBT within 24 h (limit 3)" } == (k >= 3),
+                    "\(Self.reasons(f))")
+            }
         }
     }
 
     /// Near miss: the same payouts a day and an hour apart stay under both limits: no finding at medium or above.
     @Test(arguments: PipelineTests.seeds) func nearMissPayoutsADayApartStaySilent(seed: UInt64) async throws {
         try await W.withPipeline(seed: seed) { base in
-        try await W.night(base)
-        let (p, payout, _) = try Self.operatorLimits(base)
-        for _ in 1...4 {
-            try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "\(payout)"])
-            await Self.advance(p, seconds: 25 * 3600)
-        }
-        try await W.night(p)
-        let loud = try p.findings().filter { W.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }
-        #expect(loud.isEmpty, "\(loud.map(\.line))")
+            try await W.night(base)
+            let (p, payout, _) = try Self.operatorLimits(base)
+            for _ in 1...4 {
+                try await W.control(
+                    p, "_sim/address-book/withdraw",
+                    ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "\(payout)"])
+                await Self.advance(p, seconds: 25 * 3600)
+            }
+            try await W.night(p)
+            let loud = try p.findings().filter { W.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }
+            #expect(loud.isEmpty, "\(loud.map(\.line))")
         }
     }
 
@@ -98,29 +107,31 @@ import Testing
     /// usual ether payout to that address.
     @Test(arguments: PipelineTests.seeds) func firstWithdrawalOfANewAsset(seed: UInt64) async throws {
         try await W.withPipeline(seed: seed) { p in
-        let truth = await p.sim.truthDocument
-        let ethEntries = truth["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?["XETH"]?.arrayValue ?? []
-        let eth = try #require(ethEntries.first?["address"]?.stringValue)
-        let ethName = try #require(ethEntries.first?["key"]?.stringValue)
-        #expect(p.configText.contains("\"\(eth)\""))
-        try await W.night(p)
-        #expect(try p.findings().filter { W.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }.isEmpty)
+            let truth = await p.sim.truthDocument
+            let ethEntries = truth["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?["XETH"]?.arrayValue ?? []
+            let eth = try #require(ethEntries.first?["address"]?.stringValue)
+            let ethName = try #require(ethEntries.first?["key"]?.stringValue)
+            #expect(p.configText.contains("\"\(eth)\""))
+            try await W.night(p)
+            #expect(try p.findings().filter { W.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }.isEmpty)
 
-        let usual = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XETH", "name": ethName, "amount": "0.05"])
-        let usualRefid = try #require(usual["refid"] as? String)
-        await Self.advance(p, seconds: 10)
-        try await W.control(p, "_sim/address-book", ["account": "acct1", "asset": "USDT", "name": ethName, "address": eth])
-        let attack = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "USDT", "name": ethName, "amount": "500"])
-        let refid = try #require(attack["refid"] as? String)
-        try await W.night(p)
+            let usual = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XETH", "name": ethName, "amount": "0.05"])
+            let usualRefid = try #require(usual["refid"] as? String)
+            await Self.advance(p, seconds: 10)
+            try await W.control(p, "_sim/address-book", ["account": "acct1", "asset": "USDT", "name": ethName, "address": eth])
+            let attack = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "USDT", "name": ethName, "amount": "500"])
+            let refid = try #require(attack["refid"] as? String)
+            try await W.night(p)
 
-        let findings = try p.findings()
-        let f = try #require(findings.first { $0.ruleId == "unexpected_withdrawal" && $0.entityId == refid }, "\(findings.map(\.line))")
-        #expect(f.severity == .high)
-        #expect(Self.reasons(f).contains("destination not in the allowlist"), "\(Self.reasons(f))")
-        #expect(Self.reasons(f).contains("first withdrawal of USDT"), "\(Self.reasons(f))")
-        let usualLoud = findings.filter { $0.entityId == usualRefid && $0.severity >= .medium }
-        #expect(usualLoud.isEmpty, "\(usualLoud.map(\.line))")
+            let findings = try p.findings()
+            let f = try #require(findings.first { $0.ruleId == "unexpected_withdrawal" && $0.entityId == refid }, "\(findings.map(\.line))")
+            #expect(f.severity == .high)
+            #expect(Self.reasons(f).contains("destination not in the allowlist"), "\(Self.reasons(f))")
+            #expect(Self.reasons(f).contains("first withdrawal of USDT"), "\(Self.reasons(f))")
+            let usualLoud = findings.filter { $0.entityId == usualRefid && $0.severity >= .medium }
+            #expect(usualLoud.isEmpty, "\(usualLoud.map(\.line))")
         }
     }
 
@@ -140,59 +151,65 @@ import Testing
         utc.timeZone = try #require(TimeZone(identifier: "UTC"))
         let midnightUTC = try #require(utc.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])))
         // The history ends at that Sunday's 00:00 UTC; the red team acts that morning.
-        try await Pipeline.with(seed: seed, clean: true, scale: 200, days: 30, accounts: 1, endSeconds: Int64(midnightUTC.timeIntervalSince1970)) { base in
-        let p = try base.reconfigured { text in
-            text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-                line.hasPrefix("business_days = ") ? "business_days = \"Mon-Sun\"" : String(line)
-            }.joined(separator: "\n")
-        }
-        #expect(p.configText.contains("business_hours = \"08:00-20:00\""))
-        let truth = await p.sim.truthDocument
-        var local = Calendar(identifier: .gregorian)
-        local.timeZone = try #require(TimeZone(identifier: truth["timezone"]?.stringValue ?? ""))
-        func at(_ hour: Int, _ minute: Int) throws -> Date {
-            try #require(local.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2], hour: hour, minute: minute)))
-        }
-        func setClock(_ date: Date) async {
-            await p.sim.state.setClockOffset(date.timeIntervalSince1970 - Date().timeIntervalSince1970)
-        }
-        // The offset changed at 02:00/03:00 that night.
-        #expect(local.timeZone.secondsFromGMT(for: try at(1, 0)) != local.timeZone.secondsFromGMT(for: try at(7, 59)))
-        let cold = try await W.coldStorage(p)
+        try await Pipeline.with(
+            seed: seed, clean: true, scale: 200, days: 30, accounts: 1, endSeconds: Int64(midnightUTC.timeIntervalSince1970)
+        ) { base in
+            let p = try base.reconfigured { text in
+                text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                    line.hasPrefix("business_days = ") ? "business_days = \"Mon-Sun\"" : String(line)
+                }.joined(separator: "\n")
+            }
+            #expect(p.configText.contains("business_hours = \"08:00-20:00\""))
+            let truth = await p.sim.truthDocument
+            var local = Calendar(identifier: .gregorian)
+            local.timeZone = try #require(TimeZone(identifier: truth["timezone"]?.stringValue ?? ""))
+            func at(_ hour: Int, _ minute: Int) throws -> Date {
+                try #require(local.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2], hour: hour, minute: minute)))
+            }
+            func setClock(_ date: Date) async {
+                await p.sim.state.setClockOffset(date.timeIntervalSince1970 - Date().timeIntervalSince1970)
+            }
+            // The offset changed at 02:00/03:00 that night.
+            #expect(local.timeZone.secondsFromGMT(for: try at(1, 0)) != local.timeZone.secondsFromGMT(for: try at(7, 59)))
+            let cold = try await W.coldStorage(p)
 
-        // The first night before the morning's deposits (booked up to an hour before each payout).
-        await setClock(try at(6, 30))
-        try await W.night(p)
-        await setClock(try at(7, 59))
-        let takerOrder = try await RedTeamKeyTests().control(p, "_sim/order", #"{"account": "acct1"}"#)
-        try await W.control(p, "_sim/address-book", ["account": "acct1", "asset": "XXBT", "name": "btc-payout", "address": W.attacker])
-        let taker = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-payout", "amount": "0.02"])
-        await setClock(try at(8, 1))
-        let ownerOrder = try await RedTeamKeyTests().control(p, "_sim/order", #"{"account": "acct1"}"#)
-        let owner = try await W.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.02"])
-        #expect(owner["address"] as? String == cold)
-        #expect(takerOrder["local_opentm"]?.stringValue?.contains("\(day) 07:5") == true, "\(takerOrder.jsonText)")
-        #expect(ownerOrder["local_opentm"]?.stringValue?.contains("\(day) 08:0") == true, "\(ownerOrder.jsonText)")
-        await setClock(try at(8, 3))
-        try await W.night(p)
+            // The first night before the morning's deposits (booked up to an hour before each payout).
+            await setClock(try at(6, 30))
+            try await W.night(p)
+            await setClock(try at(7, 59))
+            let takerOrder = try await RedTeamKeyTests().control(p, "_sim/order", #"{"account": "acct1"}"#)
+            try await W.control(p, "_sim/address-book", ["account": "acct1", "asset": "XXBT", "name": "btc-payout", "address": W.attacker])
+            let taker = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-payout", "amount": "0.02"])
+            await setClock(try at(8, 1))
+            let ownerOrder = try await RedTeamKeyTests().control(p, "_sim/order", #"{"account": "acct1"}"#)
+            let owner = try await W.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.02"])
+            #expect(owner["address"] as? String == cold)
+            #expect(takerOrder["local_opentm"]?.stringValue?.contains("\(day) 07:5") == true, "\(takerOrder.jsonText)")
+            #expect(ownerOrder["local_opentm"]?.stringValue?.contains("\(day) 08:0") == true, "\(ownerOrder.jsonText)")
+            await setClock(try at(8, 3))
+            try await W.night(p)
 
-        let findings = try p.findings()
-        let takerOrderID = try #require(takerOrder["ordertxid"]?.stringValue)
-        let ownerOrderIDs = [ownerOrder["ordertxid"]?.stringValue, ownerOrder["trade_txid"]?.stringValue].compactMap { $0 }
-        let offHours = findings.filter { $0.ruleId == "off_hours_trading" }
-        let flagged = try #require(offHours.first { $0.entityId == takerOrderID }, "\(findings.map(\.line))")
-        #expect(flagged.severity == .medium)
-        #expect(!offHours.contains { ownerOrderIDs.contains($0.entityId ?? "") }, "\(offHours.map(\.line))")
-        let takerRefid = try #require(taker["refid"] as? String), ownerRefid = try #require(owner["refid"] as? String)
-        let withdrawal = try #require(findings.first { $0.ruleId == "unexpected_withdrawal" && $0.entityId == takerRefid }, "\(findings.map(\.line))")
-        #expect(withdrawal.severity == .high)
-        #expect(withdrawal.title.contains("\(day) 07:59"), "\(withdrawal.title)")
-        let offHoursPayout = try #require(offHours.first { $0.entityId == takerRefid }, "\(offHours.map(\.line))")
-        #expect(offHoursPayout.severity == .medium)
-        #expect(offHoursPayout.title.contains("before 08:00"), "\(offHoursPayout.title)")
-        #expect(!offHours.contains { $0.entityId == ownerRefid }, "\(offHours.map(\.line))")
-        let ownerLoud = findings.filter { $0.entityId == ownerRefid && $0.severity >= .medium }
-        #expect(ownerLoud.isEmpty, "\(ownerLoud.map(\.line))")
+            let findings = try p.findings()
+            let takerOrderID = try #require(takerOrder["ordertxid"]?.stringValue)
+            let ownerOrderIDs = [ownerOrder["ordertxid"]?.stringValue, ownerOrder["trade_txid"]?.stringValue].compactMap { $0 }
+            let offHours = findings.filter { $0.ruleId == "off_hours_trading" }
+            let flagged = try #require(offHours.first { $0.entityId == takerOrderID }, "\(findings.map(\.line))")
+            #expect(flagged.severity == .medium)
+            #expect(!offHours.contains { ownerOrderIDs.contains($0.entityId ?? "") }, "\(offHours.map(\.line))")
+            let takerRefid = try #require(taker["refid"] as? String)
+            let ownerRefid = try #require(owner["refid"] as? String)
+            let withdrawal = try #require(
+                findings.first { $0.ruleId == "unexpected_withdrawal" && $0.entityId == takerRefid }, "\(findings.map(\.line))")
+            #expect(withdrawal.severity == .high)
+            #expect(withdrawal.title.contains("\(day) 07:59"), "\(withdrawal.title)")
+            let offHoursPayout = try #require(offHours.first { $0.entityId == takerRefid }, "\(offHours.map(\.line))")
+            #expect(offHoursPayout.severity == .medium)
+            #expect(offHoursPayout.title.contains("before 08:00"), "\(offHoursPayout.title)")
+            #expect(!offHours.contains { $0.entityId == ownerRefid }, "\(offHours.map(\.line))")
+            let ownerLoud = findings.filter { $0.entityId == ownerRefid && $0.severity >= .medium }
+            #expect(ownerLoud.isEmpty, "\(ownerLoud.map(\.line))")
         }
     }
 }

@@ -8,7 +8,7 @@ import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Issue 15, red team (withdrawal destinations): the account taker edits the address book and withdraws "to a
@@ -57,53 +57,59 @@ import FoundationNetworking
     @Test(arguments: PipelineTests.seeds)
     func attackerAddressSavedUnderAnAllowlistedNameIsReportedByBothRules(seed: UInt64) async throws {
         try await Self.withPipeline(seed: seed) { p in
-        let cold = try await Self.coldStorage(p)
-        // A payout to the cold wallet as usual, collected and analysed: silent.
-        let usual = try await Self.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
-        #expect(usual["address"] as? String == cold)
-        // Kraken's clock moves on (its times have whole seconds: the two payouts must not share one).
-        await p.sim.state.setClockOffset(p.sim.state.clockOffsetSeconds + 10)
-        try await Self.night(p)
-        #expect(try p.findings().filter { Self.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }.isEmpty)
+            let cold = try await Self.coldStorage(p)
+            // A payout to the cold wallet as usual, collected and analysed: silent.
+            let usual = try await Self.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
+            #expect(usual["address"] as? String == cold)
+            // Kraken's clock moves on (its times have whole seconds: the two payouts must not share one).
+            await p.sim.state.setClockOffset(p.sim.state.clockOffsetSeconds + 10)
+            try await Self.night(p)
+            #expect(try p.findings().filter { Self.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }.isEmpty)
 
-        // The account taker saves their address under the allowlisted entry's name and withdraws to "it".
-        try await Self.control(p, "_sim/address-book", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "address": Self.attacker])
-        let attack = try await Self.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.02"])
-        let refid = try #require(attack["refid"] as? String)
-        #expect(attack["address"] as? String == Self.attacker)
-        try await Self.night(p)
+            // The account taker saves their address under the allowlisted entry's name and withdraws to "it".
+            try await Self.control(
+                p, "_sim/address-book", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "address": Self.attacker])
+            let attack = try await Self.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.02"])
+            let refid = try #require(attack["refid"] as? String)
+            #expect(attack["address"] as? String == Self.attacker)
+            try await Self.night(p)
 
-        let findings = try p.findings()
-        let unexpected = findings.filter { $0.ruleId == "unexpected_withdrawal" && $0.entityId == refid }
-        #expect(unexpected.map(\.severity) == [.high], "\(findings.map(\.line))")
-        #expect(unexpected.first?.title.contains("btc-cold-storage (\(Self.attacker))") == true)
-        #expect(unexpected.first?.title.contains("not in the allowlist") == true)
-        let changed = findings.filter { $0.ruleId == "withdrawal_address_changed" }
-        #expect(changed.map(\.severity) == [.high], "\(findings.map(\.line))")
-        #expect(changed.first?.entityId == refid)
-        #expect(changed.first?.title.contains("\"btc-cold-storage\" (XXBT) re-pointed: withdrawal to \(Self.attacker)") == true)
-        #expect(changed.first?.title.contains(cold) == true)
+            let findings = try p.findings()
+            let unexpected = findings.filter { $0.ruleId == "unexpected_withdrawal" && $0.entityId == refid }
+            #expect(unexpected.map(\.severity) == [.high], "\(findings.map(\.line))")
+            #expect(unexpected.first?.title.contains("btc-cold-storage (\(Self.attacker))") == true)
+            #expect(unexpected.first?.title.contains("not in the allowlist") == true)
+            let changed = findings.filter { $0.ruleId == "withdrawal_address_changed" }
+            #expect(changed.map(\.severity) == [.high], "\(findings.map(\.line))")
+            #expect(changed.first?.entityId == refid)
+            #expect(changed.first?.title.contains("\"btc-cold-storage\" (XXBT) re-pointed: withdrawal to \(Self.attacker)") == true)
+            #expect(changed.first?.title.contains(cold) == true)
         }
     }
 
     @Test(arguments: PipelineTests.seeds)
     func aNamesOnlyAllowlistIsRefused(seed: UInt64) async throws {
         try await Self.withPipeline(seed: seed) { p in
-        // The operator's allowlist written with the address-book names of the ground truth, as the old example did.
-        let truth = await p.sim.truthDocument
-        let names = (truth["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?["XXBT"]?.arrayValue ?? [])
-            .compactMap { $0["key"]?.stringValue }
-        #expect(names.contains("btc-cold-storage"))
-        let lines = p.configText.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.hasPrefix("allowlist = ") ? "allowlist = { XXBT = [\(names.map { "\"\($0)\"" }.joined(separator: ", "))] }" : String(line)
-        }
-        let config = try ConfigLoader.parse(lines.joined(separator: "\n"), path: "names.toml")
-        // What every command does when it loads the configuration (ConfigError: exit 78, see ExitCodes).
-        #expect(throws: ConfigError.invalidValue(
-            path: "rules.unexpected_withdrawal.allowlist.XXBT[0]",
-            reason: Self.refusal(names[0]))) {
-            try validateRuleConfiguration(config, sqlDirectory: TestDatabase.sqlDirectory.path)
-        }
+            // The operator's allowlist written with the address-book names of the ground truth, as the old example did.
+            let truth = await p.sim.truthDocument
+            let names = (truth["accounts"]?.arrayValue?.first?["normal_withdrawal_addresses"]?["XXBT"]?.arrayValue ?? [])
+                .compactMap { $0["key"]?.stringValue }
+            #expect(names.contains("btc-cold-storage"))
+            let lines = p.configText.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                line.hasPrefix("allowlist = ")
+                    ? "allowlist = { XXBT = [\(names.map { "\"\($0)\"" }.joined(separator: ", "))] }" : String(line)
+            }
+            let config = try ConfigLoader.parse(lines.joined(separator: "\n"), path: "names.toml")
+            // What every command does when it loads the configuration (ConfigError: exit 78, see ExitCodes).
+            #expect(
+                throws: ConfigError.invalidValue(
+                    path: "rules.unexpected_withdrawal.allowlist.XXBT[0]",
+                    reason: Self.refusal(names[0]))
+            ) {
+                try validateRuleConfiguration(config, sqlDirectory: TestDatabase.sqlDirectory.path)
+            }
         }
     }
 
@@ -119,23 +125,27 @@ import FoundationNetworking
     @Test(arguments: PipelineTests.seeds)
     func nearMissARenameToTheSameAddressGivesNoHighFinding(seed: UInt64) async throws {
         try await Self.withPipeline(seed: seed) { p in
-        let cold = try await Self.coldStorage(p)
-        try await Self.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
-        try await Self.night(p)
-        // The owner renames the entry; the address stays.
-        let renamed = try await Self.control(p, "_sim/address-book/rename", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "new_name": "btc-cold-storage-2027"])
-        #expect(renamed["address"] as? String == cold)
-        let payout = try await Self.control(p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage-2027", "amount": "0.01"])
-        let refid = try #require(payout["refid"] as? String)
-        try await Self.night(p)
+            let cold = try await Self.coldStorage(p)
+            try await Self.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "amount": "0.01"])
+            try await Self.night(p)
+            // The owner renames the entry; the address stays.
+            let renamed = try await Self.control(
+                p, "_sim/address-book/rename",
+                ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage", "new_name": "btc-cold-storage-2027"])
+            #expect(renamed["address"] as? String == cold)
+            let payout = try await Self.control(
+                p, "_sim/address-book/withdraw", ["account": "acct1", "asset": "XXBT", "name": "btc-cold-storage-2027", "amount": "0.01"])
+            let refid = try #require(payout["refid"] as? String)
+            try await Self.night(p)
 
-        let findings = try p.findings()
-        let loud = findings.filter { Self.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }
-        #expect(loud.isEmpty, "\(loud.map(\.line))")
-        // Known to the analyst all the same: the allowlisted address under a new name (info).
-        let changed = findings.filter { $0.ruleId == "withdrawal_address_changed" }
-        #expect(changed.map(\.severity) == [.info], "\(findings.map(\.line))")
-        #expect(changed.first?.entityId == refid)
+            let findings = try p.findings()
+            let loud = findings.filter { Self.withdrawalRules.contains($0.ruleId) && $0.severity >= .medium }
+            #expect(loud.isEmpty, "\(loud.map(\.line))")
+            // Known to the analyst all the same: the allowlisted address under a new name (info).
+            let changed = findings.filter { $0.ruleId == "withdrawal_address_changed" }
+            #expect(changed.map(\.severity) == [.info], "\(findings.map(\.line))")
+            #expect(changed.first?.entityId == refid)
         }
     }
 }

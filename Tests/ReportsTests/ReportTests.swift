@@ -1,13 +1,14 @@
 import AuditKernel
 import AuditStore
 import Foundation
-#if canImport(FoundationXML)
-    import FoundationXML
-#endif
 import KrakenAPI
 import Reports
 import TestSupport
 import Testing
+
+#if canImport(FoundationXML)
+    import FoundationXML
+#endif
 
 @Suite struct ReportTests {
     let database: TestDatabase
@@ -110,7 +111,9 @@ import Testing
         let findings = try #require(tables["findings.csv"])
         #expect(findings.hasPrefix("account,id,severity,rule_id,status,title"))
         #expect(findings.contains("\"'=HYPERLINK(\"\"x\"\") trade, \"\"quoted\"\"\""))  // formula neutralised, quotes doubled
-        #expect(tables["withdrawals.csv"]?.contains("2025-11-25T03:12:00+01:00,XXBT,0.72485000,0.00020000,bc1qa35ls3egf0872h3w,btc-wallet-2") == true)
+        #expect(
+            tables["withdrawals.csv"]?.contains("2025-11-25T03:12:00+01:00,XXBT,0.72485000,0.00020000,bc1qa35ls3egf0872h3w,btc-wallet-2")
+                == true)
         #expect(tables["trades.csv"]?.contains("main,XXBTZUSD,1,0.02000000,600.20000,0.96032") == true)
     }
 

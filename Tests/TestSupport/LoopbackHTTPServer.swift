@@ -35,7 +35,9 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr(host)
         addr.sin_port = 0
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard bound == 0, listen(s, 16) == 0 else {
             close(s)
             throw POSIXError(.EADDRNOTAVAIL)
@@ -86,7 +88,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         }
         let head = String(decoding: data[0..<headEnd!], as: UTF8.self)
         // Read the request body too (Content-Length), so closing never resets a request still being sent.
-        let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+        let length =
+            head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
             .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
         var bodyHave = data.count - headEnd!
         while bodyHave < length {

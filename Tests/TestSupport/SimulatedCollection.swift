@@ -100,7 +100,8 @@ public struct SimulatedCollection: Sendable {
             }
             let config = try ConfigLoader.parse(toml, path: "test.toml")
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-export-\(UUID().uuidString)")
-            return SimulatedCollection(sim: sim, database: database, db: db, config: config, logger: logger, setup: setup, exportDirectory: dir)
+            return SimulatedCollection(
+                sim: sim, database: database, db: db, config: config, logger: logger, setup: setup, exportDirectory: dir)
         } catch {
             await sim.stop()
             throw error
@@ -128,7 +129,9 @@ public struct SimulatedCollection: Sendable {
         return Collector(
             config: config,
             credentials: { account in
-                guard let a = accounts.first(where: { $0.name == account.name }) else { throw CollectError.configuration("no such simulated account") }
+                guard let a = accounts.first(where: { $0.name == account.name }) else {
+                    throw CollectError.configuration("no such simulated account")
+                }
                 return KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret))
             },
             transport: transport, logger: logger)

@@ -16,7 +16,10 @@ public final class TestDatabase: Sendable {
     /// Creates a database named `ka_<prefix>_<random>`.
     public init(_ prefix: String) throws {
         guard ProcessInfo.processInfo.environment["PGHOST"] != nil || ProcessInfo.processInfo.environment["PGPORT"] != nil else {
-            throw Unavailable(description: "no PostgreSQL cluster in the environment (PGHOST/PGPORT unset): run the tests through scripts/test, which starts one with pg_virtualenv")
+            throw Unavailable(
+                description:
+                    "no PostgreSQL cluster in the environment (PGHOST/PGPORT unset): run the tests through scripts/test, which starts one with pg_virtualenv"
+            )
         }
         let admin = try PGConnection(url: "dbname=postgres", logger: TestDatabase.logger)
         defer { admin.close() }
