@@ -56,55 +56,36 @@ final class AnalystDemo: Sendable {
     func admin() throws -> PGConnection { try database.connect() }
 
     private static func build() async throws -> AnalystDemo {
-        var logger = Logger(label: "analyst-demo")
-        logger.logLevel = .warning
-        var o = SimulatorOptions()
-        o.endSeconds = end
-        o.days = days
-        o.scale = 800
-        o.accounts = 2
-        o.seed = 11
-        o.injections = []
-        o.maxCounter = 20
-        o.decayPerSecond = 200
-        let sim = try await SimulatorServer.start(o, logger: logger)
-        await sim.state.addFault(FaultRule(kind: .http520, count: 2, methods: ["Ledgers"]))
-        await sim.state.addFault(FaultRule(kind: .serviceUnavailable, count: 1, methods: ["TradesHistory"]))
+        let setup = SimulatedCollection.Setup(
+            accounts: 2, scale: 800, days: days, maxCounter: 20, decayPerSecond: 200, seed: 11, endSeconds: end,
+            databasePrefix: "analyst", logLabel: "analyst-demo")
+        // The simulator lives only while the history is collected; the database outlives it (returned).
+        let (database, config, simAccounts, logger) = try await withSimulatedCollection(setup) { h in
+            await h.sim.state.addFault(FaultRule(kind: .http520, count: 2, methods: ["Ledgers"]))
+            await h.sim.state.addFault(FaultRule(kind: .serviceUnavailable, count: 1, methods: ["TradesHistory"]))
+            var toml = "[database]\nurl = \"\(h.database.url)\"\n\n[ops]\ntimezone = \"Europe/Berlin\"\n\n"
+            for a in h.sim.accounts {
+                toml += """
+                    [[account]]
+                    name = "\(a.name)"
+                    api_key_env = "UNUSED_KEY"
+                    api_secret_env = "UNUSED_SECRET"
+                    api_url = "\(h.sim.baseURL.absoluteString)"
+                    timezone = "Europe/Berlin"
+                    rate_limit = { max = 20, decay_per_second = 200 }
+                    timeout_seconds = 5
 
-        let database = try TestDatabase("analyst")
-        let db = try database.migrated()
+                    """
+            }
+            let config = try ConfigLoader.parse(toml, path: "analyst-demo.toml")
+            let outcomes = await h.reconfigured(config).collect()
+            for outcome in outcomes where !outcome.succeeded {
+                throw DemoError(description: "collecting \(outcome.account) failed: \(String(describing: outcome.error))")
+            }
+            return (h.database, config, h.sim.accounts, h.logger)
+        }
+        let db = try database.connect()
         defer { db.close() }
-        var toml = "[database]\nurl = \"\(database.url)\"\n\n[ops]\ntimezone = \"Europe/Berlin\"\n\n"
-        for a in sim.accounts {
-            toml += """
-                [[account]]
-                name = "\(a.name)"
-                api_key_env = "UNUSED_KEY"
-                api_secret_env = "UNUSED_SECRET"
-                api_url = "\(sim.baseURL.absoluteString)"
-                timezone = "Europe/Berlin"
-                rate_limit = { max = 20, decay_per_second = 200 }
-                timeout_seconds = 5
-
-                """
-        }
-        let config = try ConfigLoader.parse(toml, path: "analyst-demo.toml")
-        let simAccounts = sim.accounts
-        let collector = Collector(
-            config: config,
-            credentials: { account in
-                guard let a = simAccounts.first(where: { $0.name == account.name }) else {
-                    throw CollectError.configuration("no such simulated account")
-                }
-                return KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret))
-            },
-            transport: URLSessionTransport(), logger: logger)
-        let outcomes = await collector.collect(
-            accounts: [], options: CollectOptions(retry: RetryPolicy(maxAttempts: 6, baseDelay: 0.01, maxDelay: 0.05)))
-        await sim.stop()
-        for outcome in outcomes where !outcome.succeeded {
-            throw DemoError(description: "collecting \(outcome.account) failed: \(String(describing: outcome.error))")
-        }
         let catalogue = try RuleCatalogue(directory: TestDatabase.sqlDirectory.appendingPathComponent("rules"))
         let summary = try Analyser(config: config, catalogue: catalogue, logger: logger, options: AnalyserOptions(alerts: nil))
             .analyse(on: db)
