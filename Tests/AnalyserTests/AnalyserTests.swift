@@ -168,6 +168,28 @@ struct AnalyserTests {
         #expect(try off.findings("off_hours_trading").isEmpty)
     }
 
+    /// A withdrawal is timed by its ledger entry whenever one exists, also when only its WithdrawStatus record
+    /// changed since the last analysis: a status change must not make the rule judge the other table's time.
+    @Test func offHoursWithdrawalIsTimedByItsLedgerEntryAcrossRuns() throws {
+        let f = try Fixture("dstwdsrc")
+        let refid = "FTSRC01-LEDGER-TIME-WINS-AAAA"
+        // Ledger 08:00:02 local (in hours); WithdrawStatus 07:59:58 local (pending, changes later).
+        try f.ledger(
+            "LSRC01-LEDGR-TIMEWN", refid: refid, time: "2026-03-30T06:00:02Z", type: "withdrawal", asset: "XXBT",
+            amount: "-0.0200000000", balance: "1.0000000000", updatedAt: "2026-03-30T06:05:00Z")  // stored long ago
+        try f.withdrawal(
+            refid, asset: "XXBT", amount: "0.0200000000", time: "2026-03-30T05:59:58Z", address: "bc1qledgertimewins", key: "payout",
+            status: "Pending")
+        try f.analyse(["off_hours_trading"])
+        #expect(try f.findings("off_hours_trading").isEmpty)
+        // Only the WithdrawStatus record changes (Pending → Success).
+        try f.db.execute(
+            "UPDATE audit.withdrawals SET status = 'Success', updated_at = clock_timestamp() WHERE account_id = $1 AND refid = $2",
+            [f.accountId, refid])
+        try f.analyse(["off_hours_trading"])
+        #expect(try f.findings("off_hours_trading").isEmpty)
+    }
+
     // MARK: dedupe, status, incremental
 
     func seedAnomalies(_ f: Fixture) throws {

@@ -24,22 +24,33 @@ WITH params AS (
            :'business_days'::integer[] AS days, :'holidays'::date[] AS holidays, :'timezone'::text AS tz,
            :'withdrawal_severity'::text AS withdrawal_severity
 ),
+scope AS (
+    -- Withdrawal refids changed since the last analysis, in the ledger or in WithdrawStatus.
+    SELECT l.refid
+      FROM audit.ledger_entries l
+     WHERE l.account_id = :'account_id'::integer AND l.type = 'withdrawal' AND l.amount < 0 AND l.refid IS NOT NULL
+       AND l.updated_at > :'changed_after'::timestamptz AND l.time >= :'occurred_after'::timestamptz
+       AND :'withdrawal_severity'::text <> 'off'
+    UNION
+    SELECT w.refid
+      FROM audit.withdrawals w
+     WHERE w.account_id = :'account_id'::integer
+       AND w.updated_at > :'changed_after'::timestamptz AND w.time >= :'occurred_after'::timestamptz
+       AND :'withdrawal_severity'::text <> 'off'
+),
 withdrawals AS (
-    -- One row per withdrawal refid changed since the last analysis: its ledger entry, else its WithdrawStatus
-    -- record (a pending withdrawal may have no ledger entry yet).
-    SELECT DISTINCT ON (x.refid) x.*
-      FROM (SELECT l.refid, l.time, l.asset, -l.amount AS amount, 0 AS pref
-              FROM audit.ledger_entries l
-             WHERE l.account_id = :'account_id'::integer AND l.type = 'withdrawal' AND l.amount < 0
-               AND l.refid IS NOT NULL
-               AND l.updated_at > :'changed_after'::timestamptz AND l.time >= :'occurred_after'::timestamptz
-            UNION ALL
-            SELECT w.refid, w.time, w.asset, w.amount, 1
-              FROM audit.withdrawals w
-             WHERE w.account_id = :'account_id'::integer
-               AND w.updated_at > :'changed_after'::timestamptz AND w.time >= :'occurred_after'::timestamptz) x
-     WHERE :'withdrawal_severity'::text <> 'off'
-     ORDER BY x.refid, x.pref, x.time
+    -- One row per refid, timed by its ledger entry whenever one exists (whichever table changed), else by its
+    -- WithdrawStatus record (a pending withdrawal may have no ledger entry yet): incremental and full analyses
+    -- then judge the same time.
+    SELECT s.refid, coalesce(l.time, w.time) AS time, coalesce(l.asset, w.asset) AS asset,
+           coalesce(-l.amount, w.amount) AS amount
+      FROM scope s
+      LEFT JOIN LATERAL (
+            SELECT * FROM audit.ledger_entries l
+             WHERE l.account_id = :'account_id'::integer AND l.refid = s.refid AND l.type = 'withdrawal'
+               AND l.amount < 0
+             ORDER BY l.time LIMIT 1) l ON true
+      LEFT JOIN audit.withdrawals w ON w.account_id = :'account_id'::integer AND w.refid = s.refid
 ),
 events AS (
     SELECT 'order' AS entity_type, o.txid AS entity_id, o.opentm AS at, o.descr_pair AS pair,
