@@ -57,7 +57,10 @@ import Testing
         let user = "ka_appendonly_\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
         let password = "pw" + UUID().uuidString.prefix(12)
         let create = try admin.query(
-            "SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) || format('; GRANT kraken_audit_writer TO %I', $1::text)",
+            """
+            SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)
+                   || format('; GRANT kraken_audit_writer TO %I', $1::text)
+            """,
             [user, password]
         ).rows[0].decode(0, as: String.self)
         try admin.executeScript(create)
