@@ -104,7 +104,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "AuditKernel", "KrakenAPI", "ChildProcesses"]),
+        .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "AuditKernel", "KrakenAPI", "ChildProcesses", "TestSupport"]),
 
         // Benchmarks (print figures; see README "Performance").
         .executableTarget(

@@ -3,6 +3,7 @@ import Foundation
 import KrakenAPI
 import KrakenSimulator
 import Logging
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -48,18 +49,11 @@ enum TestSim {
     }
 
     /// Runs `body` with a simulator started from ``options(_:)`` and stops it afterwards, awaited, whether `body`
-    /// returns or throws (this target's form of TestSupport's `withSimulator`).
+    /// returns or throws (TestSupport's `withSimulator` with this target's options).
     static func with(_ configure: (inout SimulatorOptions) -> Void = { _ in }, _ body: (SimulatorServer) async throws -> Void)
         async throws
     {
-        let sim = try await start(configure)
-        do {
-            try await body(sim)
-        } catch {
-            await sim.stop()
-            throw error
-        }
-        await sim.stop()
+        try await withSimulator(options(configure), logger: logger, body)
     }
 
     static func client(
