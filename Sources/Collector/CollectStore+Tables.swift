@@ -1,12 +1,12 @@
 extension CollectStore {
     /// The collector's upserted tables (../shared/design.md: natural keys, raw JSON kept, history of statuses).
     enum Tables {
-        /// Rows that came from an export (`source = 'export'`) are compared by ``Reconcile``, never overwritten.
+        /// Rows that came from an export (`source = 'export'`) are compared by ``Reconcile``, never given a new version.
         static let fromAPIOnly = "t.source = 'api' AND t.raw IS DISTINCT FROM EXCLUDED.raw"
         static let changed = "t.raw IS DISTINCT FROM EXCLUDED.raw"
 
         static let ledger = UpsertTable(
-            table: "ledger_entries", stage: "stage_ledger",
+            table: "ledger_entries", versions: "ledger_entry_versions", stage: "stage_ledger",
             columns: [
                 ("ledger_id", "text"), ("refid", "text"), ("time", "timestamptz"), ("type", "text"), ("subtype", "text"),
                 ("aclass", "text"), ("asset", "text"), ("amount", "numeric"), ("fee", "numeric"), ("balance", "numeric"),
@@ -15,7 +15,7 @@ extension CollectStore {
             keys: ["ledger_id"], updateWhen: fromAPIOnly)
 
         static let trades = UpsertTable(
-            table: "trades", stage: "stage_trades",
+            table: "trades", versions: "trade_versions", stage: "stage_trades",
             columns: [
                 ("txid", "text"), ("ordertxid", "text"), ("postxid", "text"), ("pair", "text"), ("time", "timestamptz"),
                 ("type", "text"), ("ordertype", "text"), ("price", "numeric"), ("cost", "numeric"), ("fee", "numeric"),
@@ -25,7 +25,7 @@ extension CollectStore {
             keys: ["txid"], keepWhenMissing: ["ledgers"], updateWhen: fromAPIOnly)
 
         static let orders = UpsertTable(
-            table: "orders", stage: "stage_orders",
+            table: "orders", versions: "order_versions", stage: "stage_orders",
             columns: [
                 ("txid", "text"), ("refid", "text"), ("userref", "bigint"), ("cl_ord_id", "text"), ("status", "text"),
                 ("reason", "text"), ("opentm", "timestamptz"), ("closetm", "timestamptz"), ("starttm", "timestamptz"),
@@ -39,7 +39,7 @@ extension CollectStore {
 
         /// One staging table for both funding tables: withdrawals have `key`, deposits `originators`.
         static let funding = UpsertTable(
-            table: "withdrawals", stage: "stage_funding",
+            table: "withdrawals", versions: "withdrawal_versions", stage: "stage_funding",
             columns: [
                 ("refid", "text"), ("method", "text"), ("network", "text"), ("aclass", "text"), ("asset", "text"),
                 ("txid", "text"), ("info", "text"), ("amount", "numeric"), ("fee", "numeric"), ("time", "timestamptz"),
@@ -47,7 +47,7 @@ extension CollectStore {
             ],
             keys: ["refid"], notInTable: ["originators"], updateWhen: changed)
         static let withdrawals = funding
-        static let deposits = funding.feeding("deposits", notInTable: ["key"])
+        static let deposits = funding.feeding("deposits", versions: "deposit_versions", notInTable: ["key"])
 
         /// Every staging table, created once per connection by ``CollectStore/prepare(_:)``.
         static let stages = [ledger, trades, orders, funding]

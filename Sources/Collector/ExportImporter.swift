@@ -288,11 +288,11 @@ struct ExportImporter {
             result.inserted = try db.query(
                 """
                 WITH ins AS (
-                    INSERT INTO audit.ledger_entries (account_id, ledger_id, refid, time, type, subtype, aclass, asset, amount,
+                    INSERT INTO audit.ledger_entry_versions (account_id, ledger_id, refid, time, type, subtype, aclass, asset, amount,
                         fee, balance, raw, source, export_id)
                     SELECT $1, ledger_id, refid, time, type, subtype, aclass, asset, amount, fee, balance, raw, 'export', $2
                       FROM export_ledger
-                    ON CONFLICT (account_id, ledger_id) DO NOTHING RETURNING 1
+                    ON CONFLICT (account_id, ledger_id, version) DO NOTHING RETURNING 1  -- stored: version 1 exists
                 ) SELECT count(*) FROM ins
                 """, [accountId, krakenId]
             ).rows[0].decode(0, as: Int.self)
@@ -300,11 +300,11 @@ struct ExportImporter {
             result.inserted = try db.query(
                 """
                 WITH ins AS (
-                    INSERT INTO audit.trades (account_id, txid, ordertxid, postxid, pair, time, type, ordertype, price, cost,
+                    INSERT INTO audit.trade_versions (account_id, txid, ordertxid, postxid, pair, time, type, ordertype, price, cost,
                         fee, vol, margin, misc, ledgers, posstatus, raw, source, export_id)
                     SELECT $1, txid, ordertxid, postxid, pair, time, type, ordertype, price, cost, fee, vol, margin, misc,
                            ledgers, posstatus, raw, 'export', $2 FROM export_trades
-                    ON CONFLICT (account_id, txid) DO NOTHING RETURNING 1
+                    ON CONFLICT (account_id, txid, version) DO NOTHING RETURNING 1  -- stored: version 1 exists
                 ) SELECT count(*) FROM ins
                 """, [accountId, krakenId]
             ).rows[0].decode(0, as: Int.self)

@@ -81,7 +81,8 @@ import Testing
         }
         // Nor by cascade: truncating or deleting what the rows hang on reaches the append-only tables.
         Self.expectTriggerRefuses(owner, "TRUNCATE audit.findings CASCADE", table: "finding_events", as: "owner")
-        Self.expectTriggerRefuses(owner, "DELETE FROM audit.findings", table: "finding_events", as: "owner")
+        // (A finding's creation is itself hash-chained since migration 0012: its own trigger refuses first.)
+        Self.expectTriggerRefuses(owner, "DELETE FROM audit.findings", table: "findings", as: "owner")
         #expect(try Self.count(owner, "findings") == 1)
         // Inside a transaction the refusal rolls the whole transaction back.
         let inTransaction = #expect(throws: PGError.self) {
@@ -171,7 +172,8 @@ import Testing
                  WHERE tgrelid = $1::regclass AND NOT tgisinternal
                 """, ["audit.\(table)"]
             ).rows[0].decode(0, as: String.self)
-            #expect(triggers == "append_only_rows:O,append_only_truncate:O", "audit.\(table)")
+            // chain_append: every row is hash-chained at insert (migration 0012).
+            #expect(triggers == "append_only_rows:O,append_only_truncate:O,chain_append:O", "audit.\(table)")
             let comment = try db.query("SELECT obj_description($1::regclass, 'pg_class')", ["audit.\(table)"]).rows[0]
                 .decode(0, as: String.self)
             #expect(comment.contains("Append-only, enforced by trigger"), "audit.\(table): \(comment)")

@@ -75,15 +75,15 @@ import Testing
             do {
                 let rows = try decode(text)
                 accepted += 1
-                // Stored exactly: every amount/fee/balance and raw object round-trips through PostgreSQL.
-                try db.transaction {
-                    try db.execute("DELETE FROM audit.ledger_entries WHERE account_id = $1", [accountId])
+                // Stored exactly: every amount/fee/balance and raw object round-trips through PostgreSQL. (Stored
+                // rows are never removed, migration 0012: each attempt is rolled back after it was read.)
+                let stored = try Self.storedThenRolledBack(db) {
                     _ = try CollectStore.upsertLedger(db, accountId: accountId, rows: rows)
+                    return try db.query(
+                        "SELECT ledger_id, amount::text, fee::text, balance::text, raw->>'amount' FROM audit.ledger_entries WHERE account_id = $1 ORDER BY ledger_id",
+                        [accountId]
+                    ).rows
                 }
-                let stored = try db.query(
-                    "SELECT ledger_id, amount::text, fee::text, balance::text, raw->>'amount' FROM audit.ledger_entries WHERE account_id = $1 ORDER BY ledger_id",
-                    [accountId]
-                ).rows
                 #expect(stored.count == rows.count)
                 for r in stored {
                     let amount = try r.decode(1, as: String.self)
@@ -103,12 +103,23 @@ import Testing
         #expect(accepted > 100 && rejected > 100, "accepted \(accepted), rejected \(rejected)")
         // The 40-digit decimal is kept to the last digit.
         let rows = try decode(Self.base.replacingOccurrences(of: "\"-600.2000\"", with: "\"-1234567890123456789012345678.123456789012\""))
-        try db.transaction {
-            try db.execute("DELETE FROM audit.ledger_entries WHERE account_id = $1", [accountId])
+        let amount = try Self.storedThenRolledBack(db) {
             _ = try CollectStore.upsertLedger(db, accountId: accountId, rows: rows)
+            return try db.query("SELECT amount::text FROM audit.ledger_entries WHERE ledger_id = 'L4UESK-KG3EQ-UFO4T5'").rows[0]
+                .decode(0, as: String.self)
         }
-        #expect(
-            try db.query("SELECT amount::text FROM audit.ledger_entries WHERE ledger_id = 'L4UESK-KG3EQ-UFO4T5'").rows[0].decode(
-                0, as: String.self) == "-1234567890123456789012345678.123456789012")
+        #expect(amount == "-1234567890123456789012345678.123456789012")
+    }
+
+    private struct RolledBack<T: Sendable>: Error { let value: T }
+
+    /// Runs `body` in a transaction that is rolled back afterwards, returning what it read.
+    private static func storedThenRolledBack<T: Sendable>(_ db: PGConnection, _ body: () throws -> T) throws -> T {
+        do {
+            try db.transaction { () throws -> Void in throw RolledBack(value: try body()) }
+        } catch let done as RolledBack<T> {
+            return done.value
+        }
+        preconditionFailure("the transaction body always throws")
     }
 }

@@ -40,11 +40,14 @@ import Testing
         }
     }
 
-    @Test func setListUpdatesEveryNonKeyColumnAndKeepsMissingLists() {
+    @Test func changedObjectsAppendAVersionAndKeepMissingLists() {
         let sql = CollectStore.Tables.trades.upsertSQL()
-        #expect(sql.contains("ON CONFLICT (account_id, txid) DO UPDATE SET ordertxid = EXCLUDED.ordertxid"))
-        #expect(sql.contains("ledgers = COALESCE(EXCLUDED.ledgers, t.ledgers)"))
-        #expect(!sql.contains("txid = EXCLUDED.txid,"))
+        // Append-only (migration 0012): a new version of the stored object, never an UPDATE of it.
+        #expect(sql.contains("INSERT INTO audit.trade_versions AS v (account_id, version, first_seen_at, txid, ordertxid"))
+        #expect(sql.contains("COALESCE(t.version, 0) + 1"))
+        #expect(sql.contains("COALESCE(s.ledgers, t.ledgers)"))
+        #expect(sql.contains("ON CONFLICT (account_id, txid, version) DO NOTHING"))
+        #expect(!sql.contains("DO UPDATE") && !sql.contains("UPDATE audit."))
         #expect(!CollectStore.Tables.depositsUpsert.contains(" key") && CollectStore.Tables.depositsUpsert.contains("originators"))
         #expect(!CollectStore.Tables.withdrawalsUpsert.contains("originators") && CollectStore.Tables.withdrawalsUpsert.contains(" key"))
     }

@@ -17,12 +17,13 @@ import Testing
 /// transient errors (two HTTP 520 on Ledgers, one EService:Unavailable on TradesHistory) (so the call log has errors), analysed by the real rules (so findings exist), plus two login
 /// roles holding `kraken_audit_reader` and `kraken_audit_writer`.
 ///
-/// After the analysis one trade row is removed and one trade without ledger entries is added, so the
+/// After the analysis the ledger entries of a lost trade and one trade without ledger entries are added, so the
 /// reconciliation query has exactly these to find (``removedTradeId``, ``orphanTradeId``).
 final class AnalystDemo: Sendable {
     /// History end: 2026-11-01T00:00:00Z.
     static let end: Int64 = 1_793_491_200
     static let days = 120
+    static let removedTradeId = "TLOST0-DEMO0-ANALYS"
     static let orphanTradeId = "TORPHAN-TEST-000001"
 
     let database: TestDatabase
@@ -93,14 +94,23 @@ final class AnalystDemo: Sendable {
             throw DemoError(description: "rule \(failed.ruleId) failed: \(failed.failure ?? "")")
         }
 
-        // Reconciliation fixtures: a trade row lost (its two ledger entries remain) and a trade without ledger.
-        let removed = try db.query(
+        // Reconciliation fixtures: ledger entries of a trade whose row was lost, and a trade without ledger entries.
+        // (Stored rows are never removed, migration 0012: the lost trade's two legs are added as entries of a trade
+        // id that was never stored, copies of a real trade's legs with amount 0, so every balance stays as it was.)
+        let removed = Self.removedTradeId
+        let legs = try db.query(
             """
-            DELETE FROM audit.trades WHERE (account_id, txid) =
-                (SELECT account_id, txid FROM audit.trades ORDER BY time, txid LIMIT 1 OFFSET 10)
-            RETURNING txid
-            """
-        ).rows[0].decode(0, as: String.self)
+            INSERT INTO audit.ledger_entries (account_id, ledger_id, refid, time, type, subtype, aclass, asset, amount, fee,
+                                              balance, raw)
+            SELECT account_id, 'LLOST' || row_number() OVER (ORDER BY ledger_id), $1, time, type, subtype, aclass, asset, 0, 0,
+                   balance, raw || jsonb_build_object('refid', $1::text, 'amount', '0', 'fee', '0')
+              FROM audit.ledger_entries
+             WHERE type = 'trade'
+               AND refid = (SELECT txid FROM audit.trades ORDER BY time, txid LIMIT 1 OFFSET 10)
+            RETURNING ledger_id
+            """, [removed]
+        ).rows.count
+        guard legs == 2 else { throw DemoError(description: "expected the 11th trade to have 2 ledger legs, found \(legs)") }
         try db.execute(
             """
             INSERT INTO audit.trades (account_id, txid, ordertxid, pair, time, type, ordertype, price, cost, fee, vol, raw)
