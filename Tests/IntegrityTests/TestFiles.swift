@@ -4,7 +4,7 @@ import Testing
 
 /// A fresh private directory for one test, removed afterwards.
 func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    var template = Array((NSTemporaryDirectory() + "/integrity-test-XXXXXX").utf8CString)
+    var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("integrity-test-XXXXXX").utf8CString)
     guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
     let dir = String(cString: made)
     defer { try? FileManager.default.removeItem(atPath: dir) }
