@@ -35,7 +35,13 @@ func mode(_ path: String) -> mode_t {
     return st.st_mode & 0o7777
 }
 
+/// Writes `text` to `path` (replacing it) with `mode`. The descriptor is close-on-exec: a child another test spawns
+/// at the same moment must not inherit it, or exec'ing this file as a script fails with ETXTBSY ("Text file busy").
 func write(_ text: String, to path: String, mode: mode_t = 0o644) throws {
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-    chmod(path, mode)
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+    defer { close(fd) }
+    let bytes = Array(text.utf8)
+    guard bytes.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == bytes.count else { throw POSIXError(.EIO) }
+    fchmod(fd, mode)
 }
