@@ -65,7 +65,7 @@ public struct DigestDocument: Codable, Equatable, Sendable {
 
     /// `date` as ``createdAt`` wants it: RFC 3339 UTC, microseconds, `Z` (`2026-11-30T18:00:00.123456Z`).
     public static func timestamp(_ date: Date) -> String {
-        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded(.down)
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
         let seconds = Int64((micros / 1_000_000).rounded(.down))
         let fraction = Int64(micros) - seconds * 1_000_000
         var t = time_t(seconds)

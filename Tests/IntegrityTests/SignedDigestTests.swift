@@ -93,6 +93,15 @@ import Testing
         #expect(try JSONDecoder().decode(DigestDocument.self, from: encoder.encode(document)) == document)
     }
 
+    @Test func timestampsAreUTCWithMicroseconds() throws {
+        #expect(DigestDocument.timestamp(Date(timeIntervalSince1970: 1_796_061_600.123456)) == "2026-11-30T18:00:00.123456Z")
+        #expect(DigestDocument.timestamp(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000000Z")
+        #expect(DigestDocument.timestamp(Date(timeIntervalSince1970: 1_796_061_599.9999996)) == "2026-11-30T18:00:00.000000Z")
+        var document = Self.document()
+        document.createdAt = DigestDocument.timestamp(Date())
+        #expect(throws: Never.self) { try document.validate() }
+    }
+
     @Test func fileNameAndPathAreCloudTrailStyle() throws {
         let digest = try SignedDigest.sign(Self.document(sequence: 42), with: Self.key)
         #expect(digest.fileName == "kraken-audit_Digest_7321234567890123456_kraken_audit_0000000042_20261130T180000Z.json")
