@@ -18,6 +18,11 @@ public struct DigestArchive: Sendable {
         self.directory = directory
     }
 
+    /// Where `digest`'s file is (or would be) in this archive: ``directory`` + ``SignedDigest/relativePath``.
+    public func path(for digest: SignedDigest) -> String {
+        (directory as NSString).appendingPathComponent(digest.relativePath)
+    }
+
     /// Writes `digest` to ``SignedDigest/relativePath`` below ``directory`` and returns the file's path.
     ///
     /// Missing directories are created (0755), the file is 0644 and appears whole or not at all: written to a
@@ -26,8 +31,7 @@ public struct DigestArchive: Sendable {
     /// harmless); one with other bytes is refused (``IntegrityError/digestFileConflict(path:)``).
     @discardableResult
     public func write(_ digest: SignedDigest) throws(IntegrityError) -> String {
-        let relative = digest.relativePath
-        let path = (directory as NSString).appendingPathComponent(relative)
+        let path = path(for: digest)
         let parent = (path as NSString).deletingLastPathComponent
         try makeDirectories(parent)
         let bytes = digest.fileBytes()

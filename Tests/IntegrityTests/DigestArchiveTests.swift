@@ -18,6 +18,7 @@ import Testing
             let digest = try Self.digest(1)
             let path = try archive.write(digest)
             #expect(path == dir + "/digests/" + digest.relativePath)
+            #expect(archive.path(for: digest) == path)
             #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(digest.fileBytes()))
             #expect(mode(path) == 0o644)
             #expect(mode(dir + "/digests/7321234567890123456_kraken_audit/2026/11") == 0o755)
