@@ -63,6 +63,14 @@ public struct DigestDocument: Codable, Equatable, Sendable {
         try c.encode(chains, forKey: .chains)
     }
 
+    /// `chains` in the order ``validate()`` requires: by account id, then by table name compared byte by byte
+    /// (not by a database collation, which may order `_` differently).
+    public static func sorted(_ chains: [ChainHead]) -> [ChainHead] {
+        chains.sorted { a, b in
+            a.accountId != b.accountId ? a.accountId < b.accountId : a.table.utf8.lexicographicallyPrecedes(b.table.utf8)
+        }
+    }
+
     /// `date` as ``createdAt`` wants it: RFC 3339 UTC, microseconds, `Z` (`2026-11-30T18:00:00.123456Z`).
     public static func timestamp(_ date: Date) -> String {
         let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()

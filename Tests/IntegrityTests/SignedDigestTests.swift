@@ -93,6 +93,18 @@ import Testing
         #expect(try JSONDecoder().decode(DigestDocument.self, from: encoder.encode(document)) == document)
     }
 
+    @Test func sortedGivesTheOrderValidateWants() throws {
+        var document = Self.document()
+        let heads = ["status_history", "statuses", "api_calls", "status"].map {
+            ChainHead(accountId: 3, account: "c", table: $0, rows: 1, headHash: Self.hashA)
+        }
+        document.chains = heads + document.chains
+        #expect(throws: IntegrityError.self) { try document.validate() }
+        document.chains = DigestDocument.sorted(document.chains)
+        try document.validate()
+        #expect(document.chains.suffix(4).map(\.table) == ["api_calls", "status", "status_history", "statuses"])
+    }
+
     @Test func timestampsAreUTCWithMicroseconds() throws {
         #expect(DigestDocument.timestamp(Date(timeIntervalSince1970: 1_796_061_600.123456)) == "2026-11-30T18:00:00.123456Z")
         #expect(DigestDocument.timestamp(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000000Z")
