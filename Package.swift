@@ -61,10 +61,17 @@ let package = Package(
             name: "Alerts",
             dependencies: ["AuditKernel", "AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")]
         ),
+        // Tamper evidence (issue 17): Ed25519 keys, canonical JSON, signed digests, the digest archive and hook.
+        .target(
+            name: "Integrity",
+            dependencies: [
+                "AuditKernel", "COpenSSL", "KrakenAPI", "AuditConfig", "ChildProcesses", .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "Operations",
             dependencies: [
-                "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts", "Analyser",
+                "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts", "Analyser", "Integrity",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -75,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "kraken-audit",
             dependencies: [
-                "Operations", "AuditKernel", "AuditConfig", "Analyser", "Reports",
+                "Operations", "AuditKernel", "AuditConfig", "Analyser", "Reports", "Integrity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -129,6 +136,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditKernel", "AuditStore", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["AuditKernel", "ChildProcesses", "Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ChildProcessesTests", dependencies: ["ChildProcesses"]),
+        .testTarget(name: "IntegrityTests", dependencies: ["Integrity", "AuditKernel", "AuditConfig", "ChildProcesses", "Operations", "KrakenAPI"]),
         .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "Alerts", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PipelineTests", dependencies: ["AuditKernel", "Collector", "Analyser", "KrakenSimulator", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OperationsTests", dependencies: ["AuditKernel", "ChildProcesses", "Operations", "Reports", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),

@@ -11,6 +11,8 @@ public struct AuditConfiguration: Sendable {
     public var ops: OpsConfig
     /// `[rules.<id>]` tables, validated by the analyser against each rule's parameters.
     public var rules: [String: ConfigTable]
+    /// `[integrity]`: signed digests of the hash chains (issue 17); nil when the section is absent.
+    public var integrity: IntegrityConfig? = nil
 }
 
 /// `[database]`.
@@ -108,6 +110,34 @@ public struct AlertsConfig: Sendable {
         self.renotifyAfterHours = renotifyAfterHours
         self.notifyResolved = notifyResolved
     }
+}
+
+/// `[integrity]`: where the signing key and the digest files are, the optional hook, and how often `run` verifies
+/// every chain in full.
+public struct IntegrityConfig: Sendable, Equatable {
+    /// `signing_key_file`: the Ed25519 private key (PEM, mode 0600) that signs digests (`kraken-audit keygen`).
+    public var signingKeyFile: String
+    /// `digest_dir`: where digest files are written (one per seal, dated subdirectories).
+    public var digestDir: String
+    /// `hook`: an executable (absolute path) run with each new digest file's path as its only argument.
+    public var hook: String?
+    /// `verify_full_every_days` (``NumericKey/verifyFullEveryDays``: a whole number from 1 to 3650, default 7):
+    /// how often `run` verifies every chain in full instead of only what it appended.
+    public var verifyFullEveryDays: Int
+
+    public init(signingKeyFile: String, digestDir: String, hook: String? = nil, verifyFullEveryDays: Int = 7) {
+        self.signingKeyFile = signingKeyFile
+        self.digestDir = digestDir
+        self.hook = hook
+        self.verifyFullEveryDays = verifyFullEveryDays
+    }
+}
+
+extension NumericKey {
+    /// `[integrity] verify_full_every_days`: days between full verifications during `run`.
+    public static let verifyFullEveryDays = NumericKey(
+        table: "integrity", name: "verify_full_every_days", kind: .integer, range: 1...3650, defaultText: "7",
+        meaning: "days between two full verifications of every chain by `run` (the others check only what they appended)")
 }
 
 /// `[ops]`.

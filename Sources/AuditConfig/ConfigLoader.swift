@@ -48,7 +48,7 @@ public enum ConfigLoader {
             throw .syntax(path: path, line: 0, column: 0, message: "\(error)")
         }
         let root = Node(table: table, path: "")
-        try root.allowOnly(["database", "account", "alerts", "ops", "rules"])
+        try root.allowOnly(["database", "account", "alerts", "ops", "rules", "integrity"])
 
         var database = DatabaseConfig(url: nil)
         if let db = try root.table("database") {
@@ -99,6 +99,8 @@ public enum ConfigLoader {
                 notifyResolved: try al.bool("notify_resolved") ?? false)
         }
 
+        let integrity = try root.table("integrity").map { (node) throws(ConfigError) in try parseIntegrity(node) }
+
         var rules: [String: ConfigTable] = [:]
         if let r = try root.table("rules") {
             for key in r.table.keys {
@@ -107,7 +109,32 @@ public enum ConfigLoader {
             }
         }
         return AuditConfiguration(
-            path: path, database: database, accounts: accounts, alerts: alerts, ops: ops, rules: rules)
+            path: path, database: database, accounts: accounts, alerts: alerts, ops: ops, rules: rules, integrity: integrity)
+    }
+
+    /// `[integrity]`: `signing_key_file` and `digest_dir` are required (non-empty), `hook` must be an absolute path
+    /// (it is started without a shell or PATH search), `verify_full_every_days` a whole number of days.
+    static func parseIntegrity(_ node: Node) throws(ConfigError) -> IntegrityConfig {
+        try node.allowOnly(["signing_key_file", "digest_dir", "hook", "verify_full_every_days"])
+        func path(_ key: String, required: Bool) throws(ConfigError) -> String? {
+            guard let value = try node.string(key) else {
+                if required { throw .missingKey(path: node.key(key)) }
+                return nil
+            }
+            guard !value.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw .invalidValue(path: node.key(key), reason: "must be a path, not an empty string")
+            }
+            return value
+        }
+        let signingKeyFile = try path("signing_key_file", required: true)!
+        let digestDir = try path("digest_dir", required: true)!
+        let hook = try path("hook", required: false)
+        if let hook, !hook.hasPrefix("/") {
+            throw .invalidValue(path: node.key("hook"), reason: "'\(hook)' must be an absolute path such as /usr/local/bin/copy-digest")
+        }
+        return IntegrityConfig(
+            signingKeyFile: signingKeyFile, digestDir: digestDir, hook: hook,
+            verifyFullEveryDays: try node.integer(.verifyFullEveryDays) ?? 7)
     }
 
     static func parseAccount(_ a: Node, defaultTimezone: String) throws(ConfigError) -> AccountConfig {

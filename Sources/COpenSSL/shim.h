@@ -6,6 +6,9 @@
 #include <openssl/rand.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
+/* Ed25519 key files (Integrity): PKCS#8 private and SubjectPublicKeyInfo public keys read from memory BIOs. */
+#include <openssl/bio.h>
+#include <openssl/pem.h>
 
 /* Process hardening (KrakenAPI/ProcessHardening.swift): prctl(2) is variadic, so Swift cannot import it;
    these fixed-arity wrappers can be. Kept here because every target holding secrets imports COpenSSL. */

@@ -4,6 +4,7 @@ import AuditConfig
 import AuditKernel
 import AuditStore
 import Collector
+import Integrity
 import KrakenAPI
 import Reports
 
@@ -78,6 +79,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
             case .alreadyRunning: return .alreadyRunning
             case .interrupted(let signal): return forSignal(signal)
             }
+        case let e as IntegrityError: return forIntegrity(e)
         case is UsageError: return .usage
         case is JSONParseError: return .dataError
         case is CancellationError: return .tempFail
@@ -144,6 +146,21 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
         case .countMismatch, .fileMissing: return .tempFail
         case .krakenFailed: return .unavailable
         case .unsafeFile: return .cantCreate
+        }
+    }
+
+    /// Signing keys, the digest directory and the hook are configuration (78); a malformed digest is bad data (65); a
+    /// key or digest file kraken-audit cannot create, or one it will not overwrite, is an output problem (73); a hook
+    /// that fails is a refusing service (69); libcrypto failing on valid input is internal (70).
+    static func forIntegrity(_ e: IntegrityError) -> ExitStatus {
+        switch e {
+        case .keyFileMissing, .keyFileUnreadable, .keyFileNotPrivate, .keyFileOwner, .invalidKey, .fingerprintMismatch,
+            .hookNotExecutable, .digestDirectory:
+            return .config
+        case .keyFileExists, .keyFileWrite, .digestFileIO, .digestFileConflict: return .cantCreate
+        case .malformedDigest, .notCanonicalizable: return .dataError
+        case .hookFailed, .hookTimedOut: return .unavailable
+        case .crypto: return .software
         }
     }
 }
