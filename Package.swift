@@ -65,7 +65,8 @@ let package = Package(
         .target(
             name: "Integrity",
             dependencies: [
-                "AuditKernel", "COpenSSL", "KrakenAPI", "AuditConfig", "ChildProcesses", .product(name: "Logging", package: "swift-log"),
+                "AuditKernel", "AuditStore", "COpenSSL", "KrakenAPI", "AuditConfig", "ChildProcesses",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -136,7 +137,12 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AuditKernel", "AuditStore", "TestSupport"]),
         .testTarget(name: "AlertsTests", dependencies: ["AuditKernel", "ChildProcesses", "Alerts", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ChildProcessesTests", dependencies: ["ChildProcesses"]),
-        .testTarget(name: "IntegrityTests", dependencies: ["Integrity", "AuditKernel", "AuditConfig", "ChildProcesses", "Operations", "KrakenAPI"]),
+        .testTarget(
+            name: "IntegrityTests",
+            dependencies: [
+                "Integrity", "AuditKernel", "AuditConfig", "AuditStore", "Analyser", "ChildProcesses", "Operations", "KrakenAPI", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "Alerts", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PipelineTests", dependencies: ["AuditKernel", "Collector", "Analyser", "KrakenSimulator", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OperationsTests", dependencies: ["AuditKernel", "ChildProcesses", "Operations", "Reports", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),

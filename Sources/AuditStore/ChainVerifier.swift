@@ -137,6 +137,11 @@ public struct ChainVerifier {
                 OR chain_pos <> coalesce(lag_pos + 1, from_pos, 1)
             """
         let rows = try db.query(sql, binds).rows
+        // Where the chain triggers last left each chain: a row beyond it was not appended by them.
+        var recorded: [Int: Int64] = [:]
+        for row in try db.query("SELECT account_id, position FROM audit.chain_heads WHERE chain = $1", [table.chain]).rows {
+            recorded[try row.decode(0, as: Int.self)] = try row.decode(1, as: Int64.self)
+        }
         var problemRows: [(ChainKey, Int64?, [String: String])] = []
         for row in rows {
             let accountId = try row.decodeOptional(0, as: Int.self) ?? 0
@@ -177,7 +182,16 @@ public struct ChainVerifier {
                     "\(table.chain)\(account.map { " of account \($0)" } ?? ""): \(gap) missing \(before), before \(named) (position \(position)): rows were deleted"
                 )
             }
-            if badHash {
+            if position > recorded[accountId, default: 0] {
+                problem(
+                    .rowInsertedOutOfBand,
+                    "\(named) (position \(position)) lies beyond the chain's last link as the chain triggers recorded it (position \(recorded[accountId, default: 0])): it was inserted with the triggers switched off"
+                )
+            } else if badHash && badLink {
+                problem(
+                    .rowInsertedOutOfBand,
+                    "\(named) (position \(position)) neither hashes to its link nor links to position \(position - 1): a forged row")
+            } else if badHash {
                 problemRows.append((key, position, rowKey))
             } else if badLink {
                 problem(

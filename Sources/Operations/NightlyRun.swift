@@ -5,6 +5,7 @@ import AuditKernel
 import AuditStore
 import Collector
 import Foundation
+import Integrity
 import KrakenAPI
 import Logging
 import Reports
@@ -35,6 +36,12 @@ public struct RunSummary: Sendable {
     public var reportError: String?
     public var delivery: DeliverySummary?
     public var deliveryError: String?
+    /// The integrity verification (when `[integrity]` is configured).
+    public var integrity: IntegrityVerifier.Report?
+    public var integrityError: String?
+    /// The digest sealed at the end of the run.
+    public var sealed: Sealer.Sealed?
+    public var sealError: String?
     public var phaseSeconds: [(String, Double)] = []
     public var exitStatus: ExitStatus = .success
     /// Printed summary (markdown of the report's headline plus failures).
@@ -101,7 +108,23 @@ public struct NightlyRun: Sendable {
         summary.phaseSeconds.append(("collect", Date().timeIntervalSince(t)))
         let cancelled = Task.isCancelled
 
-        // 2. Analyse (also when some account failed: the others' data is fresh).
+        // 2. Integrity (issue 17): verify what was appended since the newest signed digest (everything every
+        //    [integrity] verify_full_every_days). A problem is recorded and becomes the critical finding
+        //    audit_tampered in the analysis below, so it reaches the alert hook like any finding.
+        if let integrity = env.config.integrity, !cancelled {
+            t = Date()
+            do {
+                let db = try env.connect()
+                defer { db.close() }
+                summary.integrity = try IntegrityJob.nightlyVerify(integrity, db: db, runId: summary.runId, logger: logger)
+            } catch {
+                summary.integrityError = "\(error)"
+                logger.error("integrity verification failed", metadata: ["error": "\(error)"])
+            }
+            summary.phaseSeconds.append(("verify", Date().timeIntervalSince(t)))
+        }
+
+        // 3. Analyse (also when some account failed: the others' data is fresh).
         t = Date()
         if !cancelled {
             do {
@@ -119,7 +142,7 @@ public struct NightlyRun: Sendable {
         }
         summary.phaseSeconds.append(("analyse", Date().timeIntervalSince(t)))
 
-        // 3. Report (markdown + HTML + JSON, one dated set per run).
+        // 4. Report (markdown + HTML + JSON, one dated set per run).
         t = Date()
         let now = Date()
         var report: Report? = nil
@@ -156,6 +179,20 @@ public struct NightlyRun: Sendable {
         }
         summary.phaseSeconds.append(("alerts", Date().timeIntervalSince(t)))
 
+        // 6. Seal: a signed digest of every chain as this run leaves it (file in [integrity] digest_dir, hook).
+        if let integrity = env.config.integrity, !Task.isCancelled {
+            t = Date()
+            do {
+                let db = try env.connect()
+                defer { db.close() }
+                summary.sealed = try IntegrityJob.seal(integrity, db: db, logger: logger)
+            } catch {
+                summary.sealError = "\(error)"
+                logger.error("sealing failed", metadata: ["error": "\(error)"])
+            }
+            summary.phaseSeconds.append(("seal", Date().timeIntervalSince(t)))
+        }
+
         summary.exitStatus = Self.exitStatus(summary, failOn: options.failOn, cancelled: cancelled || Task.isCancelled)
         summary.finished = Date()
         summary.headline = headline(summary, report: report)
@@ -188,7 +225,7 @@ public struct NightlyRun: Sendable {
             return collect
         }
         if s.analysisError != nil || !(s.analysis?.failures.isEmpty ?? true) || s.reportError != nil || s.deliveryError != nil
-            || (s.delivery?.failed ?? 0) > 0
+            || (s.delivery?.failed ?? 0) > 0 || s.integrityError != nil || s.sealError != nil
         {
             return .partial
         }
@@ -204,6 +241,8 @@ public struct NightlyRun: Sendable {
         if let e = s.analysisError { parts.append("analysis: \(e)") }
         for r in s.analysis?.failures ?? [] { parts.append("rule \(r.ruleId)/\(r.account): \(r.failure ?? "")") }
         if let e = s.reportError { parts.append("report: \(e)") }
+        if let e = s.integrityError { parts.append("verify: \(e)") }
+        if let e = s.sealError { parts.append("seal: \(e)") }
         if let e = s.deliveryError { parts.append("alerts: \(e)") }
         if let d = s.delivery, d.failed > 0 { parts.append("alerts: \(d.failed) not delivered (will retry)") }
         return parts.isEmpty ? nil : parts.joined(separator: "; ")
@@ -248,6 +287,15 @@ public struct NightlyRun: Sendable {
                 "  analysis: \(a.newFindings) new finding(s)\(bySeverity.isEmpty ? "" : " (" + bySeverity.joined(separator: ", ") + ")"), \(a.updatedFindings) seen again\n"
         }
         if let e = s.analysisError { o += "  analysis FAILED: \(e)\n" }
+        if let v = s.integrity {
+            o +=
+                v.intact
+                ? "  integrity: \(v.rowsChecked) row(s) verified (\(v.mode.rawValue)), intact\n"
+                : "  integrity: TAMPERING FOUND, \(v.problems.count) problem(s) (critical finding audit_tampered): \(v.problems[0].detail)\n"
+        }
+        if let e = s.integrityError { o += "  integrity check FAILED: \(e)\n" }
+        if let sealed = s.sealed { o += "  sealed digest \(sealed.digest.document.sequence): \(sealed.path)\n" }
+        if let e = s.sealError { o += "  seal FAILED: \(e)\n" }
         if let report {
             let open = report.accounts.reduce(0) { $0 + $1.findings.count }
             o += "  report: \(open) finding(s) in the last 24 h"

@@ -10,7 +10,7 @@ struct CatalogueTests {
         let catalogue = try RuleCatalogue(directory: TestDatabase.sqlDirectory.appendingPathComponent("rules"))
         #expect(
             catalogue.rules.map(\.id) == [
-                "api_error_burst", "key_changed", "key_posture", "key_rotation_due", "key_used_elsewhere", "ledger_gap",
+                "api_error_burst", "audit_tampered", "key_changed", "key_posture", "key_rotation_due", "key_used_elsewhere", "ledger_gap",
                 "new_pair_or_asset", "nonce_errors", "off_hours_trading", "source_mismatch",
                 "stale_collection", "trade_size_outlier", "unexpected_withdrawal", "withdrawal_address_changed",
             ])

@@ -80,8 +80,8 @@ import Testing
             #expect(try Self.count(owner, table) == 1, "audit.\(table)")
         }
         // Nor by cascade: truncating or deleting what the rows hang on reaches the append-only tables.
-        Self.expectTriggerRefuses(owner, "TRUNCATE audit.findings CASCADE", table: "finding_events", as: "owner")
-        // (A finding's creation is itself hash-chained since migration 0012: its own trigger refuses first.)
+        // (A finding's creation is itself hash-chained since migration 0012: its own triggers refuse first.)
+        Self.expectTriggerRefuses(owner, "TRUNCATE audit.findings CASCADE", table: "findings", as: "owner")
         Self.expectTriggerRefuses(owner, "DELETE FROM audit.findings", table: "findings", as: "owner")
         #expect(try Self.count(owner, "findings") == 1)
         // Inside a transaction the refusal rolls the whole transaction back.
@@ -172,8 +172,8 @@ import Testing
                  WHERE tgrelid = $1::regclass AND NOT tgisinternal
                 """, ["audit.\(table)"]
             ).rows[0].decode(0, as: String.self)
-            // chain_append: every row is hash-chained at insert (migration 0012).
-            #expect(triggers == "append_only_rows:O,append_only_truncate:O,chain_append:O", "audit.\(table)")
+            // chain_append / chain_head: every row is hash-chained at insert (migration 0012).
+            #expect(triggers == "append_only_rows:O,append_only_truncate:O,chain_append:O,chain_head:O", "audit.\(table)")
             let comment = try db.query("SELECT obj_description($1::regclass, 'pg_class')", ["audit.\(table)"]).rows[0]
                 .decode(0, as: String.self)
             #expect(comment.contains("Append-only, enforced by trigger"), "audit.\(table): \(comment)")

@@ -166,8 +166,10 @@ import Testing
         try writer.executeScript("CREATE TEMP TABLE stage_test (i int); ROLLBACK")
 
         for sql in [
-            "DROP TABLE audit.trades", "ALTER TABLE audit.trades ADD COLUMN extra int", "CREATE TABLE audit.mine (i int)",
-            "CREATE INDEX mine ON audit.trades (fee)", "TRUNCATE audit.api_calls", "DELETE FROM audit.findings",
+            // (audit.trades is the current-version view of audit.trade_versions since migration 0012.)
+            "DROP TABLE audit.trade_versions", "ALTER TABLE audit.trade_versions ADD COLUMN extra int", "CREATE TABLE audit.mine (i int)",
+            "CREATE INDEX mine ON audit.trade_versions (fee)", "DROP VIEW audit.trades", "TRUNCATE audit.api_calls",
+            "DELETE FROM audit.findings",
             "INSERT INTO audit.schema_migrations (version, name, checksum, duration_ms) VALUES (9999, 'x', 'x', 0)",
             "DROP VIEW kraken.ledger", "CREATE VIEW kraken.mine AS SELECT 1", "ALTER FUNCTION audit.take_call RENAME TO gone",
         ] {

@@ -81,6 +81,39 @@ CREATE TABLE audit.digests (
 COMMENT ON TABLE audit.digests IS
     'Signed digests of the hash chains (kraken-audit seal), one per seal. Append-only, enforced by trigger.';
 
+-- What each verification (kraken-audit verify, the nightly run) checked and found. Input of the rule
+-- audit_tampered: a problem becomes a critical finding and goes to the alert hook.
+CREATE TABLE audit.integrity_verifications (
+    id              bigserial PRIMARY KEY,
+    run_id          bigint REFERENCES audit.collector_runs(id),
+    mode            text NOT NULL CHECK (mode IN ('incremental', 'full')),
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    rows_checked    bigint NOT NULL,
+    digests_checked integer NOT NULL,
+    problems        integer NOT NULL
+);
+COMMENT ON TABLE audit.integrity_verifications IS
+    'Each verification of the hash chains and signed digests (kraken-audit verify, the nightly run). Append-only, enforced by trigger.';
+
+CREATE TABLE audit.integrity_problems (
+    id               bigserial PRIMARY KEY,
+    verification_id  bigint NOT NULL REFERENCES audit.integrity_verifications(id),
+    account_id       integer,               -- the chain's account (0: rows of no account); NULL for a digest problem
+    kind             text NOT NULL,         -- row_changed | row_deleted | row_inserted_out_of_band | link_broken | chain_truncated | chain_rebuilt | digest_invalid
+    chain            text NOT NULL,         -- the table (or 'digests')
+    position         bigint,
+    row_key          jsonb NOT NULL DEFAULT '{}'::jsonb,
+    columns          text[] NOT NULL DEFAULT '{}',
+    detail           text NOT NULL,
+    digest_sequence  bigint,                -- the signed digest that proves it, when one does
+    digest_file      text,
+    recorded_at      timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX integrity_problems_account ON audit.integrity_problems (account_id, recorded_at);
+COMMENT ON TABLE audit.integrity_problems IS
+    'What a verification found wrong, one row per problem (input of the audit_tampered rule). Append-only, enforced by trigger.';
+
 -- The entity tables become version tables; the old names become views of the current version.
 DO $$
 DECLARE
@@ -206,10 +239,18 @@ CREATE TRIGGER append_only_rows BEFORE UPDATE OR DELETE ON audit.balances
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON audit.balances
     FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_append_only_change();
 REVOKE UPDATE, DELETE, TRUNCATE ON audit.balances FROM kraken_audit_writer;
-CREATE TRIGGER append_only_rows BEFORE UPDATE OR DELETE ON audit.digests
-    FOR EACH ROW EXECUTE FUNCTION audit.refuse_append_only_change();
-CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON audit.digests
-    FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_append_only_change();
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['digests', 'integrity_verifications', 'integrity_problems'] LOOP
+        EXECUTE format('CREATE TRIGGER append_only_rows BEFORE UPDATE OR DELETE ON audit.%I '
+                       'FOR EACH ROW EXECUTE FUNCTION audit.refuse_append_only_change()', t);
+        EXECUTE format('CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON audit.%I '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_append_only_change()', t);
+    END LOOP;
+END
+$$;
 
 -- Which tables are chained, and their columns in encoding order (every column but the chain's own).
 INSERT INTO audit.chain_tables (chain, relation, key_columns, unique_key, columns)
@@ -217,8 +258,8 @@ SELECT t.chain, t.relation, t.key_columns, t.unique_key,
        (SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute
          WHERE attrelid = format('audit.%I', t.relation)::regclass AND attnum > 0 AND NOT attisdropped
            AND NOT (t.chain = 'findings' AND attname NOT IN ('id', 'rule_id', 'account_id', 'dedupe_key', 'first_seen'))
-           AND NOT (t.chain = 'exports' AND attname NOT IN ('id', 'account_id', 'report', 'descr', 'attempt', 'starttm',
-                                                           'endtm', 'requested_at')))
+           AND NOT (t.chain = 'exports' AND attname NOT IN ('id', 'account_id', 'report', 'descr', 'starttm', 'endtm',
+                                                           'requested_at')))
   FROM (VALUES
         ('api_calls', 'api_calls', ARRAY['id'], NULL::text[]),
         ('ledger_entries', 'ledger_entry_versions', ARRAY['ledger_id', 'version'], ARRAY['account_id', 'ledger_id', 'version']),
@@ -300,7 +341,11 @@ BEGIN
                        'ADD COLUMN prev_hash bytea, ADD COLUMN row_hash bytea, ADD COLUMN col_digest bytea, '
                        'ADD COLUMN chained_at timestamptz', t.relation);
         EXECUTE format('CREATE UNIQUE INDEX %I ON audit.%I (chain_account, chain_pos)', t.relation || '_chain', t.relation);
-        account_expr := CASE WHEN 'account_id' = ANY (t.columns) THEN 'coalesce(NEW.account_id, 0)' ELSE '0' END;
+        account_expr := CASE WHEN 'account_id' = ANY (t.columns) THEN 'coalesce(NEW.account_id, 0)'
+                             -- A finding's history belongs to the finding's account.
+                             WHEN t.chain = 'finding_events'
+                                 THEN '(SELECT coalesce(f.account_id, 0) FROM audit.findings f WHERE f.id = NEW.finding_id)'
+                             ELSE '0' END;
         conflict_check := CASE WHEN t.unique_key IS NULL THEN ''
             ELSE format('IF EXISTS (SELECT 1 FROM audit.%I x WHERE %s) THEN '
                         -- Placeholders satisfy NOT NULL; the row never reaches the table (the arbiter index finds
@@ -319,7 +364,7 @@ BEGIN
         EXECUTE format($f$
             CREATE FUNCTION audit.%1$I() RETURNS trigger
                 LANGUAGE plpgsql SECURITY DEFINER
-                SET search_path = pg_catalog, pg_temp
+                SET search_path = pg_catalog, audit, pg_temp
                 -- The head lookup must use the chain index even when the statistics still say the table is empty
                 -- (a first bulk import): a sequential scan per appended row would make an import quadratic.
                 SET enable_seqscan = off
@@ -354,7 +399,7 @@ BEGIN
         EXECUTE format($f$
             CREATE FUNCTION audit.%1$I() RETURNS trigger
                 LANGUAGE plpgsql SECURITY DEFINER
-                SET search_path = pg_catalog, pg_temp
+                SET search_path = pg_catalog, audit, pg_temp
             AS $body$
             BEGIN
                 INSERT INTO audit.chain_heads AS h (account_id, chain, position, head_hash, first_at, last_at)
@@ -398,9 +443,14 @@ BEGIN
     -- Positions first, then the hashes in position order (each link's hash needs the one before).
     EXECUTE format('UPDATE audit.%1$I x SET chain_account = o.acct, chain_pos = o.pos, chained_at = now()
                       FROM (SELECT ctid, %2$s AS acct, row_number() OVER (PARTITION BY %2$s ORDER BY %3$s) AS pos
-                              FROM audit.%1$I) o
+                              FROM audit.%1$I r) o
                      WHERE x.ctid = o.ctid',
-                   t.relation, CASE WHEN 'account_id' = ANY (t.columns) THEN 'coalesce(account_id, 0)' ELSE '0' END, order_by);
+                   t.relation,
+                   CASE WHEN 'account_id' = ANY (t.columns) THEN 'coalesce(r.account_id, 0)'
+                        WHEN t.chain = 'finding_events'
+                            THEN '(SELECT coalesce(f.account_id, 0) FROM audit.findings f WHERE f.id = r.finding_id)'
+                        ELSE '0' END,
+                   order_by);
     EXECUTE format('UPDATE audit.%1$I x SET row_hash = h.row_hash, col_digest = h.dig,
                            prev_hash = coalesce(h.prev_hash, ''\x0000000000000000000000000000000000000000000000000000000000000000''::bytea)
                       FROM (SELECT ctid, row_hash, dig, lag(row_hash) OVER (PARTITION BY chain_account ORDER BY chain_pos) AS prev_hash
@@ -483,7 +533,9 @@ CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON audit.findings
 CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON audit.exports
     FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_append_only_change();
 
-REVOKE ALL ON audit.chain_heads, audit.chain_tables, audit.integrity_state, audit.digests FROM kraken_audit_writer;
+REVOKE ALL ON audit.chain_heads, audit.chain_tables, audit.integrity_state, audit.digests, audit.integrity_verifications,
+    audit.integrity_problems FROM kraken_audit_writer;
+GRANT SELECT, INSERT ON audit.integrity_verifications, audit.integrity_problems TO kraken_audit_writer;
 GRANT SELECT ON audit.chain_heads, audit.chain_tables, audit.integrity_state TO kraken_audit_writer;
 GRANT UPDATE (last_full_verify) ON audit.integrity_state TO kraken_audit_writer;
 GRANT SELECT, INSERT ON audit.digests TO kraken_audit_writer;
