@@ -14,17 +14,18 @@ import Testing
     static let script = OperatorTools.repo.appendingPathComponent("scripts/install").path
     static let uninstallScript = OperatorTools.repo.appendingPathComponent("scripts/uninstall").path
 
-    /// Runs scripts/install (or `script`) with DESTDIR=`destdir`; fails the test on a non-zero exit.
+    /// Runs scripts/install with `arguments` and the debug binary, staged into DESTDIR=`destdir` unless `staged` is
+    /// false; fails the test on a non-zero exit.
     @discardableResult
     static func install(
-        _ destdir: URL, _ arguments: [String] = ["--prefix", "/usr/local"], script: String = InstallTests.script,
+        _ destdir: URL, _ arguments: [String] = ["--prefix", "/usr/local"], staged: Bool = true,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> String {
         var env = OperatorTools.environment
-        env["DESTDIR"] = destdir.path
-        let args = script == Self.script ? arguments + ["--binary", OperatorTools.binary] : arguments
-        let (status, out) = try await OperatorTools.run(script, args, environment: env)
-        #expect(status == 0, "\(script) \(args.joined(separator: " ")) failed: \(out)", sourceLocation: sourceLocation)
+        env["DESTDIR"] = staged ? destdir.path : nil
+        let args = arguments + ["--binary", OperatorTools.binary]
+        let (status, out) = try await OperatorTools.run(Self.script, args, environment: env)
+        #expect(status == 0, "scripts/install \(args.joined(separator: " ")) failed: \(out)", sourceLocation: sourceLocation)
         return out
     }
 
@@ -126,6 +127,44 @@ import Testing
         for text in [service, cron, conf] { #expect(!text.contains("/usr/local"), "\(text)") }
         #expect(FileManager.default.isExecutableFile(atPath: root + "/bin/kraken-audit"))
         #expect(FileManager.default.fileExists(atPath: root + "/share/kraken-audit/sql/migrations/0001_core.sql"))
+    }
+
+    /// As root without DESTDIR the install also creates the system user, its state directory and the private
+    /// config and credentials directories. Run with a throw-away user name, prefix and state directory (so the
+    /// machine's real kraken-audit user and /var/lib are not touched); the user is deleted afterwards.
+    @Test(.enabled(if: geteuid() == 0, "creating a system user needs root")) func rootInstallCreatesTheUserAndStateDirectories()
+        async throws
+    {
+        let dir = try OperatorTools.temporaryDirectory("install-root")
+        let user = "ka-test-\(UInt16.random(in: 1000...UInt16.max))"
+        defer {
+            _ = try? ChildProcess.run("/usr/sbin/userdel", arguments: [user], environment: OperatorTools.environment, timeout: 30)
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let prefix = dir.path + "/prefix"
+        let state = dir.path + "/state"
+        try await Self.install(dir, ["--prefix", prefix, "--user", user, "--state-dir", state], staged: false)
+        let (idStatus, id) = try await OperatorTools.run(try OperatorTools.tool("id"), [user])
+        #expect(idStatus == 0, "the system user was not created: \(id)")
+        func owner(_ path: String) throws -> (String, String, Int) {
+            let a = try FileManager.default.attributesOfItem(atPath: path)
+            return (a[.ownerAccountName] as? String ?? "?", a[.groupOwnerAccountName] as? String ?? "?", a[.posixPermissions] as? Int ?? -1)
+        }
+        #expect(try owner(state) == (user, user, 0o750))
+        #expect(try owner(state + "/reports") == (user, user, 0o750))
+        #expect(try owner(prefix + "/etc/kraken-audit") == ("root", user, 0o750))
+        #expect(try owner(prefix + "/etc/kraken-audit/credentials") == ("root", "root", 0o700))
+        #expect(try owner(prefix + "/etc/kraken-audit/kraken-audit.toml") == ("root", user, 0o640))
+        let cron = try String(contentsOfFile: prefix + "/share/kraken-audit/examples/kraken-audit.cron", encoding: .utf8)
+        #expect(cron.contains("7 3 * * * \(user) flock"))
+        #expect(cron.contains("--report-dir \(state)/reports"))
+        // Uninstall keeps the configuration, the credentials directory and the state (data).
+        let (uStatus, uOut) = try await OperatorTools.run(Self.uninstallScript, ["--prefix", prefix])
+        #expect(uStatus == 0, "\(uOut)")
+        #expect(!FileManager.default.fileExists(atPath: prefix + "/bin/kraken-audit"))
+        for kept in [state + "/reports", prefix + "/etc/kraken-audit/kraken-audit.toml", prefix + "/etc/kraken-audit/credentials"] {
+            #expect(FileManager.default.fileExists(atPath: kept), "uninstall removed \(kept)")
+        }
     }
 
     /// The subcommand names `--help` lists (`analyse, analyze` gives `analyse`; the completion scripts of
