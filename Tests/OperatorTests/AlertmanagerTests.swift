@@ -106,8 +106,10 @@ import Testing
     }
 
     /// An alert document as kraken-audit hands it to a hook (schema kraken-audit.alert/1).
-    static func document(account: String, delivery: String, event: String, findings: [(id: Int, rule: String, severity: String)]) -> String
-    {
+    static func document(
+        account: String, delivery: String, event: String, findings: [(id: Int, rule: String, severity: String)], attempt: Int = 1,
+        generatedAt: String = "2026-11-26T03:05:00+01:00"
+    ) -> String {
         let items = findings.map { f in
             """
             {"id": \(f.id), "event": "\(event)", "rule_id": "\(f.rule)", "severity": "\(f.severity)",
@@ -121,7 +123,7 @@ import Testing
         }
         return """
             {"schema": "kraken-audit.alert/1", "delivery_id": "\(delivery)", "run_id": 42, "account": "\(account)", "event": "\(event)",
-             "max_severity": "high", "attempt": 1, "generated_at": "2026-11-26T03:05:00+01:00", "test": false,
+             "max_severity": "high", "attempt": \(attempt), "generated_at": "\(generatedAt)", "test": false,
              "subject": "[kraken-audit] alert", "findings": [\(items.joined(separator: ","))]}
             """
     }
@@ -177,9 +179,16 @@ import Testing
                 #expect(n["groupLabels"]?.objectMembers?.map(\.0).sorted() == ["account", "alertname"], "\(n.jsonText)")
             }
 
-            // The same delivery again (a retry after a crash): the same four alerts, no fifth.
+            // The same delivery again (a retry after a crash: same delivery id and findings, a later attempt and
+            // generation time): the same four alerts, no fifth.
             let fingerprints = alerts.mapValues { $0["fingerprint"]?.stringValue ?? "" }
-            try await Self.send(main, to: am.url)
+            let retry = Self.document(
+                account: "main", delivery: "dlv-1-aaaa", event: "new",
+                findings: [
+                    (1, "unexpected_withdrawal", "high"), (2, "unexpected_withdrawal", "medium"), (3, "off_hours_trading", "medium"),
+                ],
+                attempt: 2, generatedAt: "2026-11-26T03:35:00+01:00")
+            try await Self.send(retry, to: am.url)
             let again = try await am.alerts()
             #expect(again.mapValues { $0["fingerprint"]?.stringValue ?? "" } == fingerprints)
             #expect(try await am.get("/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true").arrayValue?.count == 4)

@@ -129,6 +129,22 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: root + "/share/kraken-audit/sql/migrations/0001_core.sql"))
     }
 
+    /// systemd itself checks the installed units (keys, sections, the ExecStart binary at the prefix, the timer's
+    /// unit): `systemd-analyze verify` inside a staged root holding the host's standard units, for the default
+    /// layout and for another prefix with the units in /etc/systemd/system. Any warning fails the test.
+    @Test(arguments: [["--prefix", "/usr/local"], ["--prefix", "/opt/kraken-audit", "--unitdir", "/etc/systemd/system"]])
+    func installedUnitsPassSystemdVerify(arguments: [String]) async throws {
+        let analyze = try OperatorTools.tool("systemd-analyze")
+        let root = try OperatorTools.temporaryDirectory("install-units")
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("usr/lib/systemd"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: "/usr/lib/systemd/system", toPath: root.path + "/usr/lib/systemd/system")
+        try await Self.install(root, arguments)
+        let (status, out) = try await OperatorTools.run(
+            analyze, ["verify", "--man=no", "--generators=no", "--root=\(root.path)", "kraken-audit.service", "kraken-audit.timer"])
+        #expect(status == 0 && out.isEmpty, "systemd-analyze verify: \(out)")
+    }
+
     /// As root without DESTDIR the install also creates the system user, its state directory and the private
     /// config and credentials directories. Run with a throw-away user name, prefix and state directory (so the
     /// machine's real kraken-audit user and /var/lib are not touched); the user is deleted afterwards.
