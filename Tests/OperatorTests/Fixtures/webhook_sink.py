@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""A webhook receiver for Alertmanager's notifications in AlertmanagerTests: stores each POST body as DIR/N.json
-and answers 200. Listens on a free loopback port, written to PORTFILE once it accepts connections."""
+"""A webhook receiver for Alertmanager's notifications (AlertmanagerTests) and healthchecks-style pings
+(HealthchecksPingTests): stores each POST body as DIR/N.json and its path as DIR/N.path, and answers 200. Listens on a free loopback port, written to PORTFILE once it accepts connections."""
 import http.server
 import os
 import sys
@@ -17,6 +17,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         tmp = os.path.join(directory, "%d.tmp" % count)
         with open(tmp, "wb") as f:
             f.write(body)
+        with open(os.path.join(directory, "%d.path" % count), "w") as f:
+            f.write(self.path)
         os.rename(tmp, os.path.join(directory, "%d.json" % count))
         self.send_response(200)
         self.send_header("Content-Length", "0")
