@@ -120,6 +120,11 @@ let package = Package(
             dependencies: ["Collector", "AuditKernel", "AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/CollectorBench"
         ),
+        .executableTarget(
+            name: "integrity-bench",
+            dependencies: ["Integrity", "AuditStore", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/IntegrityBench"
+        ),
 
         // Shared test helpers: throw-away databases in the cluster `scripts/test` starts, and the simulated-collection
         // harness (`withSimulatedCollection`).

@@ -3,6 +3,7 @@ import AuditKernel
 import AuditStore
 import Collector
 import Foundation
+import Integrity
 import KrakenAPI
 import Logging
 
@@ -102,11 +103,56 @@ public struct Doctor: Sendable {
             checks.append(DoctorCheck(.skipped, "migrations", "needs the database"))
         }
 
+        if let integrity = config.integrity {
+            checks.append(contentsOf: checkIntegrity(integrity, db: migrationsCurrent ? db : nil))
+        }
         for account in config.accounts {
             checks.append(
                 contentsOf: await checkKraken(account: account, credentials: credentials[account.name], db: migrationsCurrent ? db : nil))
         }
         return checks
+    }
+
+    /// `[integrity]`: the signing key loads (private file), the digest directory is writable, the last seal.
+    func checkIntegrity(_ integrity: IntegrityConfig, db: PGConnection?) -> [DoctorCheck] {
+        var out: [DoctorCheck] = []
+        do {
+            let key = try IntegrityJob.signingKey(integrity)
+            out.append(DoctorCheck(.ok, "integrity", "signing key \(key.publicKey.fingerprint) readable and private"))
+        } catch {
+            out.append(
+                DoctorCheck(.failed, "integrity", "\(error)", fix: "create one with `kraken-audit keygen --out FILE`, or chmod 600 it"))
+        }
+        var isDirectory: ObjCBool = false
+        let dir = integrity.digestDir
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) {
+            out.append(
+                isDirectory.boolValue && access(dir, W_OK) == 0
+                    ? DoctorCheck(.ok, "integrity", "digest directory \(dir) writable")
+                    : DoctorCheck(
+                        .failed, "integrity", "digest directory \(dir) is not a writable directory", fix: "create it, writable by this user"
+                    ))
+        } else {
+            out.append(DoctorCheck(.ok, "integrity", "digest directory \(dir) will be created by the first seal"))
+        }
+        guard let db else { return out }
+        do {
+            let rows = try db.query("SELECT max(sequence), max(created_at) FROM audit.digests").rows
+            if let sequence = try rows.first?.decodeOptional(0, as: Int64.self), let at = try rows.first?.decodeOptional(1, as: Date.self) {
+                let hours = Date().timeIntervalSince(at) / 3600
+                out.append(
+                    DoctorCheck(
+                        hours > 48 ? .warning : .ok, "integrity",
+                        "last digest \(sequence) sealed \(Int(hours)) h ago",
+                        fix: hours > 48 ? "is the nightly run failing? `kraken-audit seal` seals now" : nil))
+            } else {
+                out.append(
+                    DoctorCheck(.warning, "integrity", "no digest sealed yet", fix: "run `kraken-audit seal` (the nightly run seals too)"))
+            }
+        } catch {
+            out.append(DoctorCheck(.failed, "integrity", "\(error)", fix: nil))
+        }
+        return out
     }
 
     func checkKraken(account: AccountConfig, credentials: KrakenCredentials?, db: PGConnection?) async -> [DoctorCheck] {

@@ -38,7 +38,10 @@ extension Report {
                 for x in a.findings {
                     o +=
                         "<tr class=\"sev-\(e(x.severity))\"><td>\(x.id)</td><td><span class=\"badge\">\(e(x.severity))</span></td><td>\(e(x.ruleId))</td><td>\(e(x.title))"
-                    o += "<details><summary>evidence</summary><pre>\(e(x.evidence.jsonText))</pre></details></td>"
+                    // A closed <details> does not print in Chromium: the printed page shows the evidence as a plain block
+                    // instead (screen: the collapsible one only).
+                    o +=
+                        "<details><summary>evidence</summary><pre>\(e(x.evidence.jsonText))</pre></details><pre class=\"print-evidence\">\(e(x.evidence.jsonText))</pre></td>"
                     o += "<td>\(e(x.status))</td><td>\(e(f.time(x.firstSeen)))</td></tr>"
                 }
                 o += "</tbody></table>"
@@ -176,6 +179,7 @@ extension Report {
         .sev-critical .badge{background:#7b1fa2}.sev-high .badge{background:#c62828}.sev-medium .badge{background:#ef6c00}.sev-low .badge{background:#f9a825;color:#222}
         .failed{color:#c62828;font-weight:600}pre{white-space:pre-wrap;word-break:break-all;background:#f7f9fb;padding:.5em;font-size:.85em}
         footer{margin-top:3em;color:#8a96a3;font-size:.85em}
-        @media print{body{margin:0;max-width:none;font-size:11px}details{display:block}details>pre{display:block}section.account{page-break-before:always}}
+        .print-evidence{display:none}
+        @media print{body{margin:0;max-width:none;font-size:11px}details{display:none}.print-evidence{display:block;white-space:pre-wrap;word-break:break-all}tr{break-inside:avoid}section.account{page-break-before:always}}
         """
 }

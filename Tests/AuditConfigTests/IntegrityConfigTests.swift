@@ -70,7 +70,7 @@ import Testing
         }
         let c = try ConfigLoader.parse(uncommented.joined(separator: "\n"), path: "example")
         #expect(c.integrity?.signingKeyFile == "/etc/kraken-audit/signing.key")
-        #expect(c.integrity?.hook == "/usr/local/bin/copy-digest")
+        #expect(c.integrity?.hook == "/etc/kraken-audit/copy-digest")
         #expect(c.integrity?.verifyFullEveryDays == 7)
     }
 }

@@ -170,6 +170,10 @@ import Testing
             let nonceErrors = await h.sim.state.requestLog(limit: 100_000).filter { $0.errors.contains("EAPI:Invalid nonce") }.count
             #expect(nonceErrors == 0)
             try await h.expectStoredEqualsTruth("acct1")
+            // Two writers of the same chains never forked one (issue 17: appends are serialised per chain).
+            let chains = try ChainVerifier(db: h.db).verify()
+            #expect(chains.problems.isEmpty, "\(chains.problems.map(\.detail))")
+            #expect(chains.rowsChecked > 0)
         }
     }
 }

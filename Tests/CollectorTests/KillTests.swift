@@ -6,7 +6,8 @@ import TestSupport
 import Testing
 
 /// `kill -9` of a real `kraken-audit collect` process at seeded random moments, then a re-run: nothing lost,
-/// nothing duplicated (each page is stored with its cursor in one transaction).
+/// nothing duplicated (each page is stored with its cursor in one transaction), and every hash chain verifies; then
+/// `kraken-audit seal` killed at random moments and run again: the digests and their files verify (issue 17).
 @Suite struct KillTests {
     static var repo: URL {
         var url = URL(fileURLWithPath: #filePath)
@@ -66,6 +67,54 @@ import Testing
             #expect(try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'running'") == 0)
             let interrupted = try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'interrupted'")
             #expect(interrupted >= 1 && interrupted <= killed)  // a process killed before its run row existed leaves none
+            // Every chain still verifies: a killed transaction leaves no half link (issue 17).
+            let chains = try ChainVerifier(db: h.db).verify()
+            #expect(chains.problems.isEmpty, "\(chains.problems.map(\.detail))")
+
+            // Sealing killed at random moments, then sealed again: the digests and their files verify.
+            let binary = Self.repo.appendingPathComponent(".build/debug/kraken-audit").path
+            let keygen = try ChildProcess.run(
+                binary, arguments: ["keygen", "--out", dir.appendingPathComponent("digest.key").path], environment: env, timeout: 60)
+            #expect(keygen.termination == .exited(0), "\(keygen.output)")
+            let digests = dir.appendingPathComponent("digests").path
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: config))
+            handle.seekToEndOfFile()
+            handle.write(
+                Data(
+                    "\n[integrity]\nsigning_key_file = \"\(dir.appendingPathComponent("digest.key").path)\"\ndigest_dir = \"\(digests)\"\n"
+                        .utf8))
+            try handle.close()
+            func command(_ arguments: [String]) throws -> ChildProcess {
+                try ChildProcess.start(
+                    binary, arguments: arguments + ["--config", config, "--log-level", "error"], environment: env,
+                    stdout: .capture(limit: 1 << 20))
+            }
+            var sealsKilled = 0
+            for _ in 0..<8 {
+                let p = try command(["seal"])
+                try await Task.sleep(for: .milliseconds(Int(rng.next() % 150) + 5))
+                if p.isRunning {
+                    p.signal(SIGKILL)
+                    sealsKilled += 1
+                }
+                #expect(await p.exitOrKill(timeout: 120) != nil)
+            }
+            let seal = try command(["seal"])
+            #expect(await seal.exitOrKill(timeout: 120) == .exited(0), "\(seal.stdoutText)")
+            let verify = try command(["verify"])
+            #expect(await verify.exitOrKill(timeout: 120) == .exited(0), "\(verify.stdoutText.suffix(4000))")
+            #expect(verify.stdoutText.contains("INTACT"), "\(verify.stdoutText.suffix(2000))")
+            // And a change behind the tool's back is named by the command (exit 1).
+            let id = try h.db.query("SELECT ledger_id FROM audit.ledger_entries ORDER BY time LIMIT 1").rows[0].decode(0, as: String.self)
+            try h.db.transaction {
+                try h.db.executeScript("SET LOCAL session_replication_role = replica")
+                _ = try h.db.execute("UPDATE audit.ledger_entry_versions SET fee = fee + 1 WHERE ledger_id = $1", [id])
+            }
+            let tampered = try command(["verify"])
+            #expect(await tampered.exitOrKill(timeout: 120) == .exited(1))
+            #expect(
+                tampered.stdoutText.contains("TAMPERING FOUND") && tampered.stdoutText.contains(id), "\(tampered.stdoutText.suffix(2000))")
+            #expect(tampered.stdoutText.contains("changed: fee"), "\(tampered.stdoutText.suffix(2000))")
         }
     }
 }

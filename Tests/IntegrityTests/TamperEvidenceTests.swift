@@ -277,6 +277,15 @@ import Testing
             _ = try IntegrityJob.nightlyVerify(integrity, db: s.h.db, runId: nil, logger: s.h.logger)
             _ = try analyser.analyse(on: s.h.db)
             #expect(try tampered().count == 1)
+            // doctor: the key, the directory and the last seal; a key others can read fails.
+            let doctor = Doctor(environment: AuditEnvironment(config: s.h.config, logger: s.h.logger))
+            let checks = doctor.checkIntegrity(integrity, db: s.h.db)
+            #expect(checks.map(\.status) == [.ok, .ok, .ok], "\(checks)")
+            #expect(checks.first?.detail.contains(s.key.publicKey.fingerprint) == true)
+            #expect(checks.last?.detail.contains("last digest 1 sealed") == true, "\(checks)")
+            chmod(directory + "/digest.key", 0o644)
+            let exposed = doctor.checkIntegrity(integrity, db: s.h.db)
+            #expect(exposed.first?.status == .failed && exposed.first?.detail.contains("digest.key") == true, "\(exposed)")
         }
     }
 
