@@ -46,7 +46,7 @@ func append(_ n: Int, from start: Int) throws {
             """
             INSERT INTO audit.ledger_entry_versions (account_id, ledger_id, refid, time, type, subtype, aclass, asset, amount, fee,
                                                      balance, raw)
-            SELECT $1, 'L' || lpad(g::text, 6, '0') || '-BENCH-' || lpad(g::text, 6, '0'), 'T' || g, timestamptz '2026-01-01' + g * interval '1 second',
+            SELECT $1, 'L' || lpad(g::text, 8, '0') || '-BENCH-' || lpad(g::text, 8, '0'), 'T' || g, timestamptz '2026-01-01' + g * interval '1 second',
                    'trade', '', 'currency', 'XXBT', (g % 1000) / 1000.0, 0.0001, g / 100.0,
                    jsonb_build_object('refid', 'T' || g, 'time', 1767225600 + g, 'type', 'trade', 'subtype', '', 'aclass', 'currency',
                                       'asset', 'XXBT', 'amount', ((g % 1000) / 1000.0)::text, 'fee', '0.0001', 'balance', (g / 100.0)::text)

@@ -1,10 +1,9 @@
 /// Encoding v1 of a hash-chained row, as SQL expressions (migration 0012 documents the format; the chain triggers
 /// build the same expressions from the same rules in `audit.chain_field_sql`).
 ///
-/// The verifier sends these expressions inline in its own query text: it never calls a function stored in the
-/// database, so whoever can redefine functions there cannot change what a row hashes to. Only PostgreSQL's
-/// built-in functions are used (`sha256`, `convert_to`, `int4send`, ...), and the verifier's session puts
-/// `pg_catalog` first on its search path.
+/// ``ChainVerifier`` recomputes the hashes itself, from the values the server sends (``ChainVerifier/transport``);
+/// these SQL expressions are the same rules written as SQL, for tests and tools that rebuild a chain in SQL (an
+/// insider would: `TamperEvidenceTests` does it to show that a rebuilt chain fails its signed digest).
 public enum ChainEncoding {
     /// The encoding version this build writes and verifies (`audit.chain_tables.encoding`).
     public static let version = 1
@@ -18,7 +17,8 @@ public enum ChainEncoding {
         switch type {
         case "text", "character varying": return "convert_to(\(v), 'UTF8')"
         case "integer", "bigint", "smallint", "numeric": return "convert_to((\(v))::text, 'UTF8')"
-        case "boolean": return "convert_to(CASE WHEN \(v) THEN 't' ELSE 'f' END, 'UTF8')"
+        // NULL stays NULL (every other rule is a strict function of the value).
+        case "boolean": return "convert_to(CASE WHEN \(v) THEN 't' WHEN NOT \(v) THEN 'f' END, 'UTF8')"
         case "timestamp with time zone": return "int8send((extract(epoch FROM \(v)) * 1000000)::bigint)"
         case "double precision": return "float8send(\(v))"
         case "jsonb": return "convert_to((\(v))::text, 'UTF8')"
@@ -53,15 +53,6 @@ public enum ChainEncoding {
         return parts.joined(separator: " || ")
     }
 
-    /// Per column: the first 4 bytes of SHA-256 of its field (what `col_digest` holds, column by column).
-    static func columnDigests(_ table: ChainTable, row r: String) throws(ChainError) -> [String] {
-        try table.columns.map { column throws(ChainError) -> String in
-            guard let f = field("\(r).\(PGQuote.identifier(column.name))", type: column.type) else {
-                throw .unknownColumnType(chain: table.chain, column: column.name, type: column.type)
-            }
-            return "encode(substring(sha256(\(f)) FROM 1 FOR 4), 'hex')"
-        }
-    }
 }
 
 /// Quoting for the few names the verifier puts into SQL text (table and column names read from the catalogue).

@@ -195,6 +195,49 @@ public final class PGConnection: @unchecked Sendable {
         return count
     }
 
+    /// Runs `COPY (query) TO STDOUT` (text format) and hands each data row, as the raw bytes of one line without
+    /// its newline, to `row`: a large result streams through constant memory. `query` is the caller's code (COPY
+    /// takes no bind parameters: only numbers and formatted timestamps may be put into it). If `row` throws, the
+    /// rest of the output is read and dropped, and the error is rethrown.
+    public func copyOut(
+        _ query: String, file: String = #fileID, line: Int = #line, row: (UnsafeBufferPointer<UInt8>) throws -> Void
+    ) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        let sql = "COPY (\(query)) TO STDOUT"
+        let conn: OpaquePointer
+        do { conn = try liveHandle() } catch { throw error.issued(sql, file: file, line: line) }
+        let start = PQexec(conn, sql)
+        guard PQresultStatus(start) == PGRES_COPY_OUT else {
+            do { _ = try check(start, conn: conn, kind: .copy) } catch { throw error.issued(sql, file: file, line: line) }
+            throw PGError(kind: .copy, message: "COPY did not start").issued(sql, file: file, line: line)
+        }
+        PQclear(start)
+        var failure: (any Error)? = nil
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>? = nil
+            let n = PQgetCopyData(conn, &buffer, 0)
+            if n < 0 { break }  // -1: done, -2: error (reported by the result below)
+            guard let buffer else { continue }
+            if failure == nil {
+                let length = n > 0 && buffer[Int(n) - 1] == 0x0A ? Int(n) - 1 : Int(n)
+                buffer.withMemoryRebound(to: UInt8.self, capacity: Int(n)) { p in
+                    do { try row(UnsafeBufferPointer(start: p, count: length)) } catch { failure = error }
+                }
+            }
+            PQfreemem(buffer)
+        }
+        var serverError: PGError? = nil
+        while let result = PQgetResult(conn) {
+            if PQresultStatus(result) != PGRES_COMMAND_OK, serverError == nil {
+                serverError = Self.error(from: result, conn: conn, kind: .copy)
+            }
+            PQclear(result)
+        }
+        if let serverError { throw serverError.issued(sql, file: file, line: line) }
+        if let failure { throw failure }
+    }
+
     /// Streams raw bytes into a `COPY ... FROM STDIN` command written by the caller's code (never user input),
     /// e.g. `COPY t (a, b) FROM STDIN WITH (FORMAT csv)` fed with a CSV file's bytes: PostgreSQL parses them.
     /// `produce` gets a `send` function and calls it with the chunks in order. If `produce` throws, the COPY is
