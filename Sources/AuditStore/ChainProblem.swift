@@ -16,6 +16,9 @@ public struct ChainProblem: Sendable, Equatable, Codable {
         case chainRebuilt = "chain_rebuilt"
         /// A digest (file or database copy) is missing, altered, badly signed or out of sequence.
         case digestInvalid = "digest_invalid"
+        /// The database's chain catalogue (`audit.chain_tables`, the chained columns' types) differs from the one
+        /// compiled into kraken-audit: a chain was pointed elsewhere or its encoding order changed.
+        case catalogueAltered = "catalogue_altered"
     }
 
     public var kind: Kind

@@ -49,7 +49,7 @@ public struct ChainVerifier {
         tables: [ChainTable]? = nil, accountIds: Set<Int>? = nil, from: [ChainKey: Int64] = [:], since: Date? = nil
     ) throws(ChainError) -> Result {
         let chained: [ChainTable]
-        if let tables { chained = tables } else { chained = try ChainTable.all(on: db) }
+        if let tables { chained = tables } else { chained = ChainTable.catalogue }
         let names = try accountNames()
         var result = Result()
         do {

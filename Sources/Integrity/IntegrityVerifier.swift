@@ -107,6 +107,16 @@ public struct IntegrityVerifier {
     /// Verifies. `accountIds` limits the chains to those accounts (digests are always checked whole); `since`
     /// limits the rows to those chained from then on.
     public func verify(mode: Mode = .full, accountIds: Set<Int>? = nil, since: Date? = nil) throws -> Report {
+        // One consistent view: rows appended, or a seal committed, while this runs must not look like tampering.
+        // A seal holds the files lock until its file is written; a shared hold here waits for that.
+        _ = try db.query("SELECT pg_advisory_lock_shared($1)", [Sealer.filesLockKey])
+        defer { _ = try? db.query("SELECT pg_advisory_unlock_shared($1)", [Sealer.filesLockKey]) }
+        try db.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        defer { try? db.executeScript("COMMIT") }
+        return try verifySnapshot(mode: mode, accountIds: accountIds, since: since)
+    }
+
+    private func verifySnapshot(mode: Mode, accountIds: Set<Int>?, since: Date?) throws -> Report {
         var report = Report(mode: mode, publicKeyFingerprint: publicKey.fingerprint, digestDirectory: archive?.directory)
         let digests = try checkDigests(into: &report)
         report.newestDigest = digests.keys.max()
@@ -119,7 +129,9 @@ public struct IntegrityVerifier {
                 if signed[key] == nil { signed[key] = (head, digest) }
             }
         }
-        let tables = try ChainTable.all(on: db)
+        // The chains are read by the catalogue compiled into this binary; the database's copy is only compared.
+        let tables = ChainTable.catalogue
+        checkCatalogue(into: &report)
         let chains = ChainVerifier(db: db)
         let from: [ChainVerifier.ChainKey: Int64] = mode == .incremental ? signed.mapValues { $0.head.rows } : [:]
         let result = try chains.verify(tables: tables, accountIds: accountIds, from: from, since: since)
@@ -161,6 +173,42 @@ public struct IntegrityVerifier {
         return report
     }
 
+    /// The database's chain catalogue against the compiled one.
+    private func checkCatalogue(into report: inout Report) {
+        func problem(_ chain: String, _ detail: String) {
+            report.add(ChainProblem(kind: .catalogueAltered, table: chain, detail: detail))
+        }
+        let stored: [ChainTable]
+        do {
+            stored = try ChainTable.all(on: db)
+        } catch {
+            problem("chain_tables", "the database's chain catalogue cannot be read as kraken-audit wrote it: \(error)")
+            return
+        }
+        let byChain = Dictionary(stored.map { ($0.chain, $0) }, uniquingKeysWith: { a, _ in a })
+        for expected in ChainTable.catalogue {
+            guard let found = byChain[expected.chain] else {
+                problem(expected.chain, "audit.chain_tables no longer lists chain \(expected.chain)")
+                continue
+            }
+            if found.relation != expected.relation {
+                problem(
+                    expected.chain,
+                    "audit.chain_tables points chain \(expected.chain) at table \(found.relation) instead of \(expected.relation): verified from \(expected.relation) regardless"
+                )
+            }
+            if found.columns != expected.columns || found.keyColumns != expected.keyColumns {
+                let columns = found.columns.map { "\($0.name) \($0.type)" }.joined(separator: ", ")
+                problem(
+                    expected.chain,
+                    "the chained columns of \(expected.chain) differ from kraken-audit's (encoding order or types changed): \(columns)")
+            }
+        }
+        for extra in stored where !ChainTable.catalogue.contains(where: { $0.chain == extra.chain }) {
+            problem(extra.chain, "audit.chain_tables lists a chain kraken-audit does not know: \(extra.chain)")
+        }
+    }
+
     private func proof(_ digest: SignedDigest) -> Report.Proof {
         Report.Proof(sequence: digest.document.sequence, file: archive.map { $0.path(for: digest) })
     }
@@ -181,7 +229,15 @@ public struct IntegrityVerifier {
             guard accountIds?.contains(key.accountId) ?? true else { continue }
             let position = try row.decode(2, as: Int64.self)
             let tailPosition = result.tails[key]?.position ?? 0
-            if tailPosition < position {
+            let recordedHash = try row.decode(3, as: String.self)
+            if tailPosition == position, let tail = result.tails[key], tail.hash != recordedHash {
+                report.add(
+                    ChainProblem(
+                        kind: .chainRebuilt, table: key.chain, accountId: key.accountId, account: names[key.accountId], position: position,
+                        detail:
+                            "\(key.chain) of account \(names[key.accountId] ?? "(no account)"): the last row (position \(position)) no longer has the hash its head record says: it was changed and re-hashed"
+                    ))
+            } else if tailPosition < position {
                 report.add(
                     ChainProblem(
                         kind: .chainTruncated, table: key.chain, accountId: key.accountId, account: names[key.accountId],
@@ -222,9 +278,18 @@ public struct IntegrityVerifier {
                 problem("the database's digest \(sequence) is unreadable: \(error)", sequence: sequence)
             }
         }
-        if let archive {
+        // This database's identity as its own digests name it (a backup restored elsewhere keeps its origin's),
+        // else the server's.
+        let identity =
+            try stored.values.max(by: { $0.document.sequence < $1.document.sequence })?.document.database
+            ?? db.query("SELECT (SELECT system_identifier::text FROM pg_control_system()) || '/' || current_database()")
+            .rows[0].decode(0, as: String.self)
+        // A directory not created yet (no seal so far) holds no digest; a missing file is reported per digest below.
+        if let archive, FileManager.default.fileExists(atPath: archive.directory) {
             var files: [Int64: String] = [:]
             for file in try archive.readAll() {
+                // Another database's digests may share the directory: not this database's evidence.
+                if let digest = file.digest, digest.document.database != identity { continue }
                 report.digestsChecked += 1
                 guard let digest = file.digest else {
                     problem("digest file \(file.path) is altered or unreadable: \(file.error.map { "\($0)" } ?? "")")
@@ -259,6 +324,12 @@ public struct IntegrityVerifier {
             for (sequence, digest) in stored.sorted(by: { $0.key < $1.key }) where files[sequence] == nil {
                 problem(
                     "digest \(sequence)'s file is missing from \(archive.directory) (expected \(archive.path(for: digest)))",
+                    sequence: sequence)
+            }
+        } else if let archive {
+            for (sequence, digest) in stored.sorted(by: { $0.key < $1.key }) {
+                problem(
+                    "digest \(sequence)'s file is missing: \(archive.directory) does not exist (expected \(archive.path(for: digest)))",
                     sequence: sequence)
             }
         }

@@ -38,7 +38,13 @@ public struct Sealer {
     }
 
     /// Seals the chains as they are now.
+    /// Held (session level) by a seal from before its commit until its file is written and handed to the hook;
+    /// `verify` takes it shared while it reads the digests, so it never sees a committed digest without its file.
+    public static let filesLockKey: Int64 = 0x6B72_616B_0073_6561
+
     public func seal() throws -> Sealed {
+        try db.advisoryLock(Self.filesLockKey)
+        defer { _ = try? db.advisoryUnlock(Self.filesLockKey) }
         let recovered = try recoverFiles()
         let digest = try db.transaction { () throws -> SignedDigest in
             // One seal at a time: the sequence and the previous digest's hash are read and written under this lock.
@@ -89,8 +95,18 @@ public struct Sealer {
     /// Writes the files of stored digests that the directory lacks (a seal killed between its commit and its file).
     public func recoverFiles() throws -> [String] {
         var written: [String] = []
-        for row in try db.query("SELECT document FROM audit.digests ORDER BY sequence").rows {
-            let digest = try SignedDigest.parse(fileBytes: Array(try row.decode(0, as: String.self).utf8))
+        for row in try db.query("SELECT sequence, document FROM audit.digests ORDER BY sequence").rows {
+            // A row that is not a digest signed by this key (written by someone else) is never copied out or handed
+            // to the hook; verify reports it.
+            guard let digest = try? SignedDigest.parse(fileBytes: Array(try row.decode(1, as: String.self).utf8)),
+                digest.isValid(publicKey: key.publicKey)
+            else {
+                let sequence = try row.decode(0, as: Int64.self)
+                logger.warning(
+                    "a stored digest is not one this key signed; not copied (kraken-audit verify reports it)",
+                    metadata: ["sequence": "\(sequence)"])
+                continue
+            }
             if !FileManager.default.fileExists(atPath: archive.path(for: digest)) {
                 written.append(try archive.write(digest))
                 logger.warning("wrote a digest file that was missing", metadata: ["sequence": "\(digest.document.sequence)"])
@@ -103,7 +119,7 @@ public struct Sealer {
     /// Every chain's head as the table holds it (its last row), with the account's name and the chain's time range.
     func heads() throws -> [ChainHead] {
         var heads: [ChainHead] = []
-        for table in try ChainTable.all(on: db) {
+        for table in ChainTable.catalogue {
             let relation = "audit.\"\(table.relation)\""
             let rows = try db.query(
                 """

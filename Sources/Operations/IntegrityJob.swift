@@ -39,8 +39,14 @@ enum IntegrityJob {
         let due = lastFull.map { Date().timeIntervalSince($0) >= Double(config.verifyFullEveryDays) * 86400 - 3600 } ?? true
         let mode: IntegrityVerifier.Mode = due ? .full : .incremental
         let started = Date()
+        let key = try signingKey(config)
+        // A seal killed after its commit left a digest without its file: write it before the files are checked.
+        _ = try Sealer(
+            db: db, key: key, archive: DigestArchive(directory: config.digestDir), hook: config.hook.map { DigestHook(executable: $0) },
+            logger: logger
+        ).recoverFiles()
         let verifier = IntegrityVerifier(
-            db: db, publicKey: try signingKey(config).publicKey, archive: DigestArchive(directory: config.digestDir), logger: logger)
+            db: db, publicKey: key.publicKey, archive: DigestArchive(directory: config.digestDir), logger: logger)
         let report = try verifier.verify(mode: mode)
         try record(report, started: started, runId: runId, db: db)
         if report.intact {

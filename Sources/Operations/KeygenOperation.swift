@@ -52,6 +52,7 @@ public struct KeygenOperation: StandaloneOperation, AuditOperation {
                 Add to kraken-audit.toml:
                 [integrity]
                 signing_key_file = \(Self.tomlString(path))
+                digest_dir = "/var/lib/kraken-audit/digests"   # where each digest is also written (required); keep a copy elsewhere
 
                 """)
     }

@@ -74,6 +74,15 @@ import Testing
             #expect(second.digest.document.sequence == 2)
             #expect(second.digest.document.previousDigestHash != nil)
             #expect(try s.verify().intact)
+            // --since: only rows chained from then on, and no false gap before them.
+            let since = try s.h.db.query("SELECT max(chained_at) - interval '1 millisecond' FROM audit.api_calls").rows[0].decode(
+                0, as: Date.self)
+            let recent = try IntegrityVerifier(db: s.h.db, publicKey: s.key.publicKey, archive: s.archive, logger: s.h.logger)
+                .verify(since: since)
+            #expect(recent.intact, "\(Self.describe(recent))")
+            #expect(recent.rowsChecked < report.rowsChecked)
+            // The catalogue compiled into kraken-audit is the one the migration wrote.
+            #expect(try ChainTable.all(on: s.h.db) == ChainTable.catalogue)
         }
     }
 
@@ -286,6 +295,32 @@ import Testing
             chmod(directory + "/digest.key", 0o644)
             let exposed = doctor.checkIntegrity(integrity, db: s.h.db)
             #expect(exposed.first?.status == .failed && exposed.first?.detail.contains("digest.key") == true, "\(exposed)")
+        }
+    }
+
+    @Test func chainPointedAtAnUntouchedCopyIsCaughtAndTheRealRowsStillChecked() async throws {
+        try await Self.withSealed { s in
+            let id = try s.h.db.query("SELECT ledger_id FROM audit.ledger_entries ORDER BY time LIMIT 1 OFFSET 4").rows[0]
+                .decode(0, as: String.self)
+            try s.tamper("CREATE TABLE audit.shadow AS SELECT * FROM audit.ledger_entry_versions")
+            try s.tamper("UPDATE audit.chain_tables SET relation = 'shadow' WHERE chain = 'ledger_entries'")
+            try s.tamper("UPDATE audit.ledger_entry_versions SET amount = 999 WHERE ledger_id = $1", [id])
+            let report = try s.verify()
+            #expect(report.problems.contains { $0.kind == .catalogueAltered && $0.detail.contains("shadow") }, "\(Self.describe(report))")
+            #expect(report.problems.contains { $0.kind == .rowChanged && $0.key["ledger_id"] == id }, "\(Self.describe(report))")
+        }
+    }
+
+    @Test func beforeTheFirstSealNoDigestDirectoryIsNeeded() async throws {
+        try await withSimulatedCollection(Self.setup) { h in
+            _ = await h.collect()
+            let missing = FileManager.default.temporaryDirectory.appendingPathComponent("ka-none-\(UUID().uuidString)").path
+            let report = try IntegrityVerifier(
+                db: h.db, publicKey: try Ed25519PrivateKey.generate().publicKey, archive: DigestArchive(directory: missing),
+                logger: h.logger
+            ).verify()
+            #expect(report.intact, "\(Self.describe(report))")
+            #expect(report.rowsChecked > 0)
         }
     }
 
