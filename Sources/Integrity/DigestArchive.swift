@@ -149,21 +149,7 @@ public struct DigestArchive: Sendable {
     private static func writeSynced(_ path: String, bytes: [UInt8]) throws(IntegrityError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .digestFileIO(path: path, reason: "cannot be created: \(String(cString: strerror(errno)))") }
-        var failure: String? = nil
-        if fchmod(fd, 0o644) != 0 { failure = String(cString: strerror(errno)) }
-        var offset = 0
-        while failure == nil, offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno != EINTR { failure = String(cString: strerror(errno)) }
-            } else {
-                offset += n
-            }
-        }
-        if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        if close(fd) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(path)
+        if let failure = SyncedFile.finish(fd: fd, path: path, bytes: bytes, mode: 0o644) {
             throw .digestFileIO(path: path, reason: "cannot be written: \(failure)")
         }
     }

@@ -59,23 +59,7 @@ enum KeyFile {
             if errno == EEXIST { throw .keyFileExists(path: path) }
             throw .keyFileWrite(path: path, reason: String(cString: strerror(errno)))
         }
-        var failure: String? = nil
-        // The umask may have taken bits away (0644 → 0640); set exactly the mode asked for.
-        if fchmod(fd, mode) != 0 { failure = String(cString: strerror(errno)) }
-        var offset = 0
-        while failure == nil, offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                failure = String(cString: strerror(errno))
-            } else {
-                offset += n
-            }
-        }
-        if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
-        if close(fd) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(path)
+        if let failure = SyncedFile.finish(fd: fd, path: path, bytes: bytes, mode: mode) {
             throw .keyFileWrite(path: path, reason: failure)
         }
     }

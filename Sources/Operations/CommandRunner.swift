@@ -10,10 +10,18 @@ public enum CommandRunner {
     public static func run(_ operation: some AuditOperation, settings: GlobalSettings) async -> ExitStatus {
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel.loggerLevel)
         let logger = Logger(label: "kraken-audit.\(type(of: operation).label)")
-        do {
+        return await report {
             let environment = try AuditEnvironment.load(
                 configPath: settings.configPath, sqlDirectory: settings.sqlDirectory, logger: logger)
-            let result = try await operation.run(in: environment)
+            return try await operation.run(in: environment)
+        }
+    }
+
+    /// Runs `body`, prints its result (output on stdout, notice on stderr) or its error (one line on stderr), and
+    /// returns the exit status.
+    static func report(_ body: () async throws -> CommandResult) async -> ExitStatus {
+        do {
+            let result = try await body()
             if !result.output.isEmpty { FileHandle.standardOutput.write(Data(result.output.utf8)) }
             if let notice = result.notice { FileHandle.standardError.write(Data(notice.utf8)) }
             return result.status

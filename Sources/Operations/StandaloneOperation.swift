@@ -18,14 +18,6 @@ extension CommandRunner {
     public static func runWithoutConfiguration(_ operation: some StandaloneOperation, settings: GlobalSettings) async -> ExitStatus {
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel.loggerLevel)
         let logger = Logger(label: "kraken-audit.\(type(of: operation).label)")
-        do {
-            let result = try await operation.run(logger: logger)
-            if !result.output.isEmpty { FileHandle.standardOutput.write(Data(result.output.utf8)) }
-            if let notice = result.notice { FileHandle.standardError.write(Data(notice.utf8)) }
-            return result.status
-        } catch {
-            FileHandle.standardError.write(Data(errorLine(error).utf8))
-            return ExitStatus.forError(error)
-        }
+        return await report { try await operation.run(logger: logger) }
     }
 }
