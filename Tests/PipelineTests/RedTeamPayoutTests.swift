@@ -130,7 +130,9 @@ import Testing
             #expect(f.severity == .high)
             #expect(Self.reasons(f).contains("destination not in the allowlist"), "\(Self.reasons(f))")
             #expect(Self.reasons(f).contains("first withdrawal of USDT"), "\(Self.reasons(f))")
-            let usualLoud = findings.filter { $0.entityId == usualRefid && $0.severity >= .medium }
+            // The payouts happen at the wall clock's time of day: whether that is inside business hours is
+            // off_hours_trading's question (its own tests pin the clock); here the destination is judged.
+            let usualLoud = findings.filter { $0.entityId == usualRefid && $0.severity >= .medium && $0.ruleId != "off_hours_trading" }
             #expect(usualLoud.isEmpty, "\(usualLoud.map(\.line))")
         }
     }
