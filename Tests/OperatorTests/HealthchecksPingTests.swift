@@ -37,15 +37,7 @@ import Testing
         let (sink, port) = try await Self.startSink(requests)
         defer { _ = sink.waitOrKill(timeout: 0) }
 
-        var options = SimulatorOptions()
-        options.endSeconds = 1_793_491_200
-        options.days = 10
-        options.scale = 50
-        options.accounts = 1
-        options.injections = []
-        var logger = Logger(label: "ping-test")
-        logger.logLevel = .warning
-        try await withSimulator(options, logger: logger) { sim in
+        try await withSimulator(SmallSimulator.options(), logger: SmallSimulator.logger("ping-test")) { sim in
             let account = try #require(sim.accounts.first)
             let database = try TestDatabase("ping")
             let ops = "[ops]\nping_url = \"http://127.0.0.1:\(port)/ping/0f1e2d3c-uuid\"\n\n"

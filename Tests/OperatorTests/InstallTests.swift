@@ -319,15 +319,7 @@ import Testing
             $0.hasSuffix(".sql")
         }
 
-        var options = SimulatorOptions()
-        options.endSeconds = 1_793_491_200
-        options.days = 10
-        options.scale = 50
-        options.accounts = 1
-        options.injections = []
-        var logger = Logger(label: "upgrade-test")
-        logger.logLevel = .warning
-        try await withSimulator(options, logger: logger) { sim in
+        try await withSimulator(SmallSimulator.options(), logger: SmallSimulator.logger("upgrade-test")) { sim in
             let account = try #require(sim.accounts.first)
             let database = try TestDatabase("upgrade")
             let config = dest.path + "/etc/kraken-audit/kraken-audit.toml"
