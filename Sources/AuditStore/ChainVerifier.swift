@@ -195,6 +195,12 @@ public struct ChainVerifier {
                 problem(.rowInsertedOutOfBand, nil) { "\($0) has no chain link: it was inserted with the chain triggers switched off" }
                 return
             }
+            guard position >= 1 else {
+                problem(.rowInsertedOutOfBand, position) {
+                    "\($0) lies at chain position \(position), outside every chain (positions start at 1): it was inserted with the triggers switched off"
+                }
+                return
+            }
             if previous?.account != accountId {
                 finishChain()
                 previous = nil
@@ -255,8 +261,7 @@ public struct ChainVerifier {
                     "\($0) (position \(position)) no longer links to position \(position - 1): the row before it was replaced, with a recomputed hash"
                 }
             }
-            // A row below position 1 is reported above and is no link of the chain.
-            if position >= 1 { previous = (accountId, position, rowHash) }
+            previous = (accountId, position, rowHash)
         }
         finishChain()
     }
@@ -429,13 +434,6 @@ public struct ChainVerifier {
             out.append(digits[Int(b & 0x0F)])
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    static func keyValues(_ json: String) -> [String: String] {
-        guard case .object(let pairs)? = try? JSONValue.parse(json) else { return [:] }
-        var out: [String: String] = [:]
-        for (k, v) in pairs { out[k] = v.stringValue ?? "NULL" }
-        return out
     }
 
     static func describe(_ key: [String: String]) -> String {

@@ -324,4 +324,44 @@ import Testing
         }
     }
 
+    @Test func rowsBelowPositionOneAreNotSkipped() async throws {
+        try await Self.withSealed { s in
+            // A forged entry outside the positions a chain uses (review finding: such rows were never read).
+            try s.tamper(
+                """
+                INSERT INTO audit.ledger_entry_versions (account_id, ledger_id, refid, time, type, asset, amount, fee, balance, raw,
+                                                         chain_account, chain_pos, prev_hash, row_hash, chained_at)
+                SELECT account_id, 'LBELOW-D0000-000001', 'TBELOW', now(), 'withdrawal', 'XXBT', -5, 0, 0, '{}', chain_account,
+                       -100, '\\x', '\\x', now()
+                  FROM audit.ledger_entry_versions LIMIT 1
+                """)
+            for mode in [IntegrityVerifier.Mode.full, .incremental] {
+                let report = try s.verify(mode: mode)
+                #expect(
+                    report.problems.map(\.kind) == [.rowInsertedOutOfBand]
+                        && report.problems.first?.key["ledger_id"] == "LBELOW-D0000-000001",
+                    "\(mode): \(Self.describe(report))")
+            }
+        }
+    }
+
+    @Test func aDigestRowNotSignedByTheKeyNeitherStopsSealingNorPasses() async throws {
+        try await Self.withSealed { s in
+            try s.h.db.execute(
+                """
+                INSERT INTO audit.digests (sequence, created_at, digest_hash, previous_hash, document, signature, public_key,
+                                           key_fingerprint, file_name)
+                SELECT 2, now(), sha256('x'), digest_hash, 'not a digest', sha256('a') || sha256('b'), '', '', 'x.json'
+                  FROM audit.digests WHERE sequence = 1
+                """)
+            let next = try s.seal()
+            #expect(next.digest.document.sequence == 3)
+            #expect(next.recovered.isEmpty, "a row this key did not sign is never copied out")
+            let report = try s.verify()
+            #expect(
+                report.problems.contains { $0.kind == .digestInvalid && $0.detail.contains("digest 2 is unreadable") },
+                "\(Self.describe(report))")
+        }
+    }
+
 }

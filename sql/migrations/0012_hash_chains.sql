@@ -15,8 +15,8 @@
 --   keeps the scale Kraken sent: "1.50" stays "1.50"); boolean as "t"/"f"; timestamptz as the 8-byte big-endian
 --   count of microseconds since 1970-01-01 UTC; double precision as its 8 IEEE-754 bytes (float8send); jsonb as
 --   PostgreSQL's jsonb text (keys sorted by jsonb's rule, fixed spacing: no setting changes it); arrays as the
---   text of to_jsonb(array). kraken-audit's verifier builds the same expression from the same rules (Sources/
---   AuditStore/ChainEncoding.swift) and sends it inline: it never calls a function stored in the database.
+--   text of to_jsonb(array). kraken-audit's verifier recomputes every hash itself from the stored values
+--   (Sources/AuditStore/ChainVerifier.swift): it never calls a function stored in the database.
 -- - col_digest: the first 4 bytes of SHA-256 of each column's field, concatenated. Not a security control (a
 --   tamperer can rewrite it); it lets verify name the columns that changed when it was left alone.
 -- - The append is serialised per chain: the trigger takes a transaction-level advisory lock on (chain, account), so
