@@ -19,6 +19,26 @@ public struct AuditConfiguration: Sendable {
 public struct DatabaseConfig: Sendable {
     /// `postgresql://` URL or libpq conninfo; nil means libpq's defaults (PG* variables, ~/.pgpass, service files).
     public var url: String?
+    /// `max_connections` (``NumericKey/databaseMaxConnections``, default 8): the size of the one connection pool a
+    /// process shares between all its accounts (`--db-connections` overrides it). A process opens at most this many
+    /// plus one session connection (leases) plus one for the command itself.
+    public var maxConnections: Int = 8
+
+    public init(url: String?, maxConnections: Int = 8) {
+        self.url = url
+        self.maxConnections = maxConnections
+    }
+}
+
+extension NumericKey {
+    /// `[database] max_connections`: the per-process pool size (issue 18).
+    public static let databaseMaxConnections = NumericKey(
+        table: "database", name: "max_connections", kind: .integer, range: 1...1000, defaultText: "8",
+        meaning: "connections the pool of one process opens at most, shared by all accounts (plus 2: session and command)")
+    /// `[ops] max_concurrent_accounts`: accounts collected at once by one process (issue 18).
+    public static let maxConcurrentAccounts = NumericKey(
+        table: "ops", name: "max_concurrent_accounts", kind: .integer, range: 1...100_000, defaultText: "64",
+        meaning: "accounts one process collects at once (each waits for its own key's counter; memory grows with this)")
 }
 
 /// Kraken's call-counter parameters (../shared/kraken-api.md §5.1).
@@ -145,6 +165,14 @@ public struct OpsConfig: Sendable {
     public var pingURL: String?
     /// IANA timezone for reports and business hours.
     public var timezone: String
+    /// `max_concurrent_accounts` (``NumericKey/maxConcurrentAccounts``, default 64).
+    public var maxConcurrentAccounts: Int = 64
+
+    public init(pingURL: String?, timezone: String, maxConcurrentAccounts: Int = 64) {
+        self.pingURL = pingURL
+        self.timezone = timezone
+        self.maxConcurrentAccounts = maxConcurrentAccounts
+    }
 }
 
 /// A plain TOML table kept for a later consumer (rule parameters).

@@ -52,14 +52,16 @@ public enum ConfigLoader {
 
         var database = DatabaseConfig(url: nil)
         if let db = try root.table("database") {
-            try db.allowOnly(["url"])
+            try db.allowOnly(["url", "max_connections"])
             database.url = try db.string("url")
+            database.maxConnections = try db.integer(.databaseMaxConnections) ?? 8
         }
 
         var ops = OpsConfig(pingURL: nil, timezone: "UTC")
         if let o = try root.table("ops") {
-            try o.allowOnly(["ping_url", "timezone"])
+            try o.allowOnly(["ping_url", "timezone", "max_concurrent_accounts"])
             ops.pingURL = try o.string("ping_url")
+            ops.maxConcurrentAccounts = try o.integer(.maxConcurrentAccounts) ?? 64
             if let tz = try o.string("timezone") {
                 guard TimeZone(identifier: tz) != nil else {
                     throw .invalidValue(path: o.key("timezone"), reason: "'\(tz)' is not an IANA time zone (e.g. Europe/Berlin)")

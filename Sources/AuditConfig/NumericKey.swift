@@ -67,6 +67,7 @@ public struct NumericKey: Sendable, Equatable, CustomStringConvertible {
     /// `ParameterType` in the Analyser).
     public static let all: [NumericKey] = [
         accountTimeout, accountMaxResponse, rateLimitMax, rateLimitDecay, alertsTimeout, renotifyAfterHours,
+        databaseMaxConnections, maxConcurrentAccounts,
     ]
 
     /// Checks `value` read at `path`; returns it unchanged when it is allowed.

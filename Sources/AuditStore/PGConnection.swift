@@ -319,6 +319,14 @@ public final class PGConnection: @unchecked Sendable {
         return PQstatus(handle) == CONNECTION_OK
     }
 
+    /// Whether the connection is alive and outside any transaction: the state a pool may hand it on in.
+    public var isReusable: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let handle, PQstatus(handle) == CONNECTION_OK else { return false }
+        return PQtransactionStatus(handle) == PQTRANS_IDLE
+    }
+
     /// The server's version number (e.g. 150018).
     public var serverVersion: Int {
         lock.lock()

@@ -19,13 +19,13 @@ final class AccountCollector: Sendable {
     let account: AccountConfig
     let accountId: Int
     let paced: PacedClient
-    let store: PGConnection
+    let store: any PGRunner
     let options: CollectOptions
     let logger: Logger
     let progress: ProgressLine?
 
     init(
-        account: AccountConfig, accountId: Int, paced: PacedClient, store: PGConnection, options: CollectOptions, logger: Logger,
+        account: AccountConfig, accountId: Int, paced: PacedClient, store: any PGRunner, options: CollectOptions, logger: Logger,
         progress: ProgressLine?
     ) {
         self.account = account

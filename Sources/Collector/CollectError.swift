@@ -18,6 +18,8 @@ public enum CollectError: Error, CustomStringConvertible {
     /// The stored paging cursor (`audit.collect_cursors.state`) of `endpoint` cannot be read; nothing was
     /// collected (restarting silently from `--since` would re-read the whole history under a wrong state).
     case unreadableCursor(account: String, endpoint: String, reason: String)
+    /// Another process holds the account's lease (it is collecting the account now); nothing was done for it here.
+    case accountBusy(account: String)
 
     /// Whether a later run may succeed without anyone changing anything.
     public var isTemporary: Bool {
@@ -26,7 +28,7 @@ public enum CollectError: Error, CustomStringConvertible {
         case .lockedOut: return true
         case .database(let e): return e.isTemporary
         case .malformed, .configuration, .unreadableCursor: return false
-        case .cancelled: return true
+        case .cancelled, .accountBusy: return true
         }
     }
 
@@ -45,6 +47,9 @@ public enum CollectError: Error, CustomStringConvertible {
         case .unreadableCursor(let account, let endpoint, let reason):
             return
                 "the stored paging state of account \(account), endpoint \(endpoint) (audit.collect_cursors) cannot be read: \(reason); nothing was collected for the account: fix that row's state, or delete the row to collect the endpoint again from --since, then run again"
+        case .accountBusy(let account):
+            return
+                "account \(account) is being collected by another kraken-audit process (it holds the account's lease); this one did nothing for it: run again when that one has finished"
         }
     }
 }

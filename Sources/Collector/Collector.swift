@@ -26,39 +26,125 @@ public struct Collector: Sendable {
     }
 
     /// Collects `accounts` (names; empty = all). `parentRunId` links per-account runs to a nightly `run`.
+    ///
+    /// Database use is bounded (issue 18): one pool of `[database] max_connections` connections shared by every
+    /// account, plus the process's session (leases); at most `[ops] max_concurrent_accounts` accounts at once.
+    /// Without `leasing`, an account another process is collecting is reported as
+    /// ``CollectError/accountBusy(account:)``. With a night's `leasing` (`run`), accounts others hold or finished
+    /// are left to them; once this process has collected something it waits for the accounts still held by
+    /// others and takes over those whose process died.
     public func collect(
-        accounts names: [String] = [], options: CollectOptions = CollectOptions(), command: String = "collect", parentRunId: Int64? = nil
+        accounts names: [String] = [], options: CollectOptions = CollectOptions(), command: String = "collect", parentRunId: Int64? = nil,
+        leasing given: (any AccountLeasing)? = nil
     ) async -> [AccountOutcome] {
         markAbandonedRuns()
         let selected = names.isEmpty ? config.accounts : config.accounts.filter { names.contains($0.name) }
-        let progress = showProgress ? ProgressLine(secondsPerPage: 2 / (selected.first?.rateLimit.decayPerSecond ?? 0.33)) : nil
-        return await withTaskGroup(of: AccountOutcome.self) { group in
-            for account in selected {
-                group.addTask { await collect(account: account, options: options, command: command, progress: progress) }
+        let leasing: any AccountLeasing
+        if let given {
+            leasing = given
+        } else {
+            do {
+                leasing = SessionLeasing(session: try ProcessSession(url: config.database.url, logger: logger))
+            } catch {
+                logger.error("database unavailable", metadata: ["error": "\(error)"])
+                return selected.map { AccountOutcome(account: $0.name, runId: nil, error: .database(error), endpoints: [:]) }
             }
-            var out: [AccountOutcome] = []
-            for await o in group { out.append(o) }
-            return out.sorted { $0.account < $1.account }
+        }
+        defer { if given == nil { leasing.session.close() } }
+        let pool = PGPool(
+            url: config.database.url, size: config.database.maxConnections, logger: logger, prepare: { try CollectStore.prepare($0) })
+        defer { pool.close() }
+        let progress = showProgress ? ProgressLine(secondsPerPage: 2 / (selected.first?.rateLimit.decayPerSecond ?? 0.33)) : nil
+        let context = Shared(pool: pool, leasing: leasing, options: options, command: command, progress: progress)
+
+        var (outcomes, busy) = await pass(selected, context)
+        if given == nil {
+            outcomes += busy.map { AccountOutcome(account: $0.name, runId: nil, error: .accountBusy(account: $0.name), endpoints: [:]) }
+        } else if !outcomes.isEmpty {
+            // Stay until the accounts other runners hold are done: one of them may die, and its accounts are
+            // then ours (its session ended, so did its leases).
+            while !busy.isEmpty, !Task.isCancelled {
+                do { try await Task.sleep(for: .seconds(1)) } catch { break }
+                let (more, still) = await pass(busy, context)
+                outcomes += more
+                busy = still
+            }
+        }
+        return outcomes.sorted { $0.account < $1.account }
+    }
+
+    /// What every account of one `collect` call shares.
+    struct Shared: Sendable {
+        let pool: PGPool
+        let leasing: any AccountLeasing
+        let options: CollectOptions
+        let command: String
+        let progress: ProgressLine?
+    }
+
+    enum Attempt: Sendable {
+        case collected(AccountOutcome)
+        case busy(AccountConfig)
+        case done
+    }
+
+    /// Tries every account once, at most `[ops] max_concurrent_accounts` at a time; returns what was collected and
+    /// the accounts another process holds.
+    func pass(_ accounts: [AccountConfig], _ shared: Shared) async -> ([AccountOutcome], [AccountConfig]) {
+        let limit = max(1, config.ops.maxConcurrentAccounts)
+        return await withTaskGroup(of: Attempt.self) { group in
+            var pending = accounts.makeIterator()
+            for _ in 0..<limit {
+                guard let account = pending.next() else { break }
+                group.addTask { await attempt(account, shared) }
+            }
+            var outcomes: [AccountOutcome] = []
+            var busy: [AccountConfig] = []
+            for await result in group {
+                switch result {
+                case .collected(let o): outcomes.append(o)
+                case .busy(let a): busy.append(a)
+                case .done: break
+                }
+                if let account = pending.next(), !Task.isCancelled {
+                    group.addTask { await attempt(account, shared) }
+                }
+            }
+            return (outcomes, busy)
         }
     }
 
-    func collect(account: AccountConfig, options: CollectOptions, command: String, progress: ProgressLine?) async -> AccountOutcome {
+    func attempt(_ account: AccountConfig, _ shared: Shared) async -> Attempt {
+        let name = account.name
+        let decision: LeaseDecision
+        let accountId: Int
+        do {
+            accountId = try await shared.pool.run { db in try AccountStore.ensure(on: db, name: name) }
+            decision = try await shared.leasing.acquire(accountId: accountId, account: name)
+        } catch {
+            let pg = error as? PGError ?? PGError(kind: .query, message: "\(error)")
+            logger.error("database unavailable", metadata: ["account": "\(name)", "error": "\(pg)"])
+            return .collected(AccountOutcome(account: name, runId: nil, error: .database(pg), endpoints: [:]))
+        }
+        switch decision {
+        case .busy: return .busy(account)
+        case .done: return .done
+        case .granted: break
+        }
+        let outcome = await collect(account: account, accountId: accountId, shared: shared)
+        if case .cancelled? = outcome.error {
+            await shared.leasing.abandon(accountId: accountId)
+        } else {
+            await shared.leasing.finish(accountId: accountId, outcome: outcome)
+        }
+        return .collected(outcome)
+    }
+
+    func collect(account: AccountConfig, accountId: Int, shared: Shared) async -> AccountOutcome {
         var logger = self.logger
         logger[metadataKey: "account"] = .string(account.name)
-        let url = config.database.url
-        let gateDB: PGConnection
-        let storeDB: PGConnection
-        do {
-            gateDB = try PGConnection(url: url, logger: logger)
-            storeDB = try PGConnection(url: url, logger: logger)
-        } catch {
-            logger.error("database unavailable", metadata: ["error": "\(error)"])
-            return AccountOutcome(account: account.name, runId: nil, error: .database(error), endpoints: [:])
-        }
-        defer {
-            gateDB.close()
-            storeDB.close()
-        }
+        let (options, command, progress) = (shared.options, shared.command, shared.progress)
+        let storeDB = shared.pool
         let creds: KrakenCredentials
         do {
             creds = try credentials(account)
@@ -71,7 +157,6 @@ public struct Collector: Sendable {
                 // Registering refuses a key registered for another account, so the key's account is this one.
                 try NonceStore.register(
                     on: db, account: account.name, keyName: account.name, fingerprint: creds.fingerprint, keyCreated: account.keyCreated)
-                let accountId = try AccountStore.ensure(on: db, name: account.name)
                 return (accountId, try RunLog.start(on: db, command: command, accountId: accountId))
             }
         } catch {
@@ -87,7 +172,8 @@ public struct Collector: Sendable {
         do {
             let paced = try PacedClient(
                 account: account.name, accountId: runInfo.accountId, credentials: creds, apiURL: account.apiURL,
-                limit: account.rateLimit, configLabel: TierLadder.configLabel(account), db: gateDB, runId: runInfo.runId,
+                limit: account.rateLimit, configLabel: TierLadder.configLabel(account), db: shared.pool,
+                holder: shared.leasing.session.holder, runId: runInfo.runId,
                 transport: transport,
                 timeout: account.timeoutSeconds, retry: options.retry, maxResponseBytes: account.maxResponseBytes, logger: logger)
             let collector = AccountCollector(
@@ -145,7 +231,7 @@ public struct Collector: Sendable {
         _ = try? RunLog.markAbandoned(on: db)  // best effort: the collection itself says what is wrong with the database
     }
 
-    private func record(failure: CollectError, account: AccountConfig, db: PGConnection, logger: Logger, command: String) async
+    private func record(failure: CollectError, account: AccountConfig, db: any PGRunner, logger: Logger, command: String) async
         -> AccountOutcome
     {
         logger.error("collection failed", metadata: ["error": "\(failure)"])

@@ -25,7 +25,7 @@ struct ExportBackfill {
     let account: AccountConfig
     let accountId: Int
     let paced: PacedClient
-    let store: PGConnection
+    let store: any PGRunner
     let options: CollectOptions
     let logger: Logger
     static let reports = ["ledgers", "trades"]

@@ -14,7 +14,7 @@ import Logging
 struct KeySnapshot {
     let accountId: Int
     let paced: PacedClient
-    let store: PGConnection
+    let store: any PGRunner
     let logger: Logger
 
     /// What taking the snapshot did.

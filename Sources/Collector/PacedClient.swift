@@ -8,15 +8,24 @@ import Logging
 /// Sends one account's private calls: paced so Kraken's counter never exceeds its max, serialised per key
 /// across processes, logged in `audit.api_calls`, retried per the error taxonomy (§6).
 ///
-/// Budget and nonce are taken in one atomic step in the database (`audit.take_call`), under a per-key
-/// advisory lock held until the response arrives, so calls of one key never overtake each other, even from
-/// two processes, and a new process starts from the counter the last one left.
+/// Budget, nonce and the key's call lease are taken in one atomic step in the database (`audit.take_call`); the
+/// lease is returned when the response arrives (`audit.end_call`), so calls of one key never overtake each other,
+/// even from two processes, and a new process starts from the counter the last one left. The lease is a row, not
+/// a lock held by a connection, so a call in flight pins no database connection (issue 18: a thousand accounts
+/// share a small pool); a lease whose process died is taken over at once, one whose process stalls lapses after
+/// the HTTP timeout plus ``leaseMarginSeconds`` (migration 0013 says how).
 public final class PacedClient: Sendable {
     public let account: String
     public let accountId: Int
     public let fingerprint: String
     let client: KrakenClient
-    let db: PGConnection
+    let db: any PGRunner
+    /// This process in call leases (``ProcessSession/holder``), and this client's own token.
+    let holder: Int64
+    let token = UUID().uuidString
+    /// How long a call lease lasts when its holder never returns it: the request timeout plus a margin.
+    let leaseSeconds: Double
+    static let leaseMarginSeconds = 10.0
     /// The configured limit; the one paced by is ``pacing``'s (lower once Kraken said so).
     let limit: RateLimit
     /// How the config names ``limit`` ("pro", "rate_limit max 30, decay 2/s"), for logs, reports and doctor.
@@ -34,7 +43,7 @@ public final class PacedClient: Sendable {
 
     public init(
         account: String, accountId: Int, credentials: KrakenCredentials, apiURL: String, limit: RateLimit,
-        configLabel: String? = nil, db: PGConnection, runId: Int64?, transport: any HTTPTransport, timeout: Double,
+        configLabel: String? = nil, db: any PGRunner, holder: Int64, runId: Int64?, transport: any HTTPTransport, timeout: Double,
         retry: RetryPolicy, jitterMargin: Double = 0.25, maxResponseBytes: Int = KrakenClient.defaultMaxResponseBytes,
         logger: Logger
     ) throws {
@@ -45,6 +54,8 @@ public final class PacedClient: Sendable {
         self.accountId = accountId
         self.fingerprint = credentials.fingerprint
         self.db = db
+        self.holder = holder
+        self.leaseSeconds = timeout + Self.leaseMarginSeconds
         self.limit = limit
         self.retry = retry
         self.runId = runId
@@ -53,11 +64,6 @@ public final class PacedClient: Sendable {
         self.client = try KrakenClient(
             baseURL: apiURL, credentials: credentials, nonces: NoNonces(), transport: transport, observer: recorder,
             timeout: timeout, maxResponseBytes: maxResponseBytes, logger: logger)
-    }
-
-    var lockKey: Int64 {
-        // Stable 63-bit key from the fingerprint's hex digits.
-        Int64(bitPattern: UInt64(fingerprint.suffix(16), radix: 16) ?? 0) & 0x3FFF_FFFF_FFFF_FFFF
     }
 
     /// Calls Kraken's public `Time` (no counter cost), retrying transient failures.
@@ -180,28 +186,20 @@ public final class PacedClient: Sendable {
         }
     }
 
-    /// Waits for budget and takes a nonce; on return the key's advisory lock is held until ``release``.
+    /// Waits for budget and the key's call lease and takes a nonce; on return the lease is held until ``release``.
     private func acquire(cost: Double) async throws(CollectError) -> UInt64 {
         while true {
             if Task.isCancelled { throw .cancelled }
             // Read each time: a rate-limit error on an earlier attempt may have lowered it.
             let limit = try await currentLimit()
             let max = Self.pacedMax(limit, jitterMargin: jitterMargin)
-            let (fingerprint, key, decay) = (self.fingerprint, lockKey, limit.decayPerSecond)
+            let (fingerprint, decay, holder, token, lease) = (self.fingerprint, limit.decayPerSecond, holder, token, leaseSeconds)
             let (nonce, wait, locked): (Int64?, Double, Bool) = try await dbRun { db in
-                try db.advisoryLock(key)
-                do {
-                    let r = try db.query(
-                        "SELECT nonce, wait_seconds, locked FROM audit.take_call($1, $2, $3, $4, $5)",
-                        [fingerprint, cost, max, decay, NonceStore.nowMillis()]
-                    ).rows[0]
-                    let nonce = try r.decodeOptional(0, as: Int64.self)
-                    if nonce == nil { try db.advisoryUnlock(key) }
-                    return (nonce, try r.decode(1, as: Double.self), try r.decode(2, as: Bool.self))
-                } catch {
-                    _ = try? db.advisoryUnlock(key)
-                    throw error
-                }
+                let r = try db.query(
+                    "SELECT nonce, wait_seconds, locked FROM audit.take_call($1, $2, $3, $4, $5, $6, $7::uuid, $8)",
+                    [fingerprint, cost, max, decay, NonceStore.nowMillis(), holder, token, lease]
+                ).rows[0]
+                return (try r.decodeOptional(0, as: Int64.self), try r.decode(1, as: Double.self), try r.decode(2, as: Bool.self))
             }
             if let nonce { return UInt64(nonce) }
             if locked { throw .lockedOut(fingerprint: fingerprint, secondsLeft: wait) }
@@ -300,22 +298,18 @@ public final class PacedClient: Sendable {
         }
     }
 
-    /// Releases the key lock and writes the call log row.
+    /// Returns the key's call lease and writes the call log row.
     private func release(record: CallRecord?, error: KrakenError?, retry: Int) async throws(CollectError) {
-        let (key, runId, accountId, fingerprint) = (lockKey, self.runId, self.accountId, self.fingerprint)
-        try await dbRun { db in
-            if record != nil {
-                // Kraken charged this call when the request arrived, somewhere between take_call and this answer.
-                // The estimate assumed the moment take_call ran; move it to now, so the decay of the time in
-                // flight is never counted (a request delayed on its way, e.g. on a loaded machine, would otherwise
-                // let the next call in while Kraken's counter is still higher: seen as a counter 0.18 over max).
-                // Done before the key's lock is released, so no other process paces by the older moment.
-                try db.execute(
-                    "UPDATE audit.api_keys SET counter_updated_at = GREATEST(counter_updated_at, clock_timestamp()) WHERE key_fingerprint = $1",
-                    [fingerprint])
-            }
-            try db.advisoryUnlock(key)
-            guard let record else { return }
+        let (token, runId, accountId, fingerprint) = (self.token, self.runId, self.accountId, self.fingerprint)
+        let held = try await dbRun { db in
+            // Kraken charged this call when the request arrived, somewhere between take_call and this answer.
+            // The estimate assumed the moment take_call ran; end_call moves it to now, so the decay of the time in
+            // flight is never counted (a request delayed on its way, e.g. on a loaded machine, would otherwise
+            // let the next call in while Kraken's counter is still higher: seen as a counter 0.18 over max).
+            // Done in the statement that returns the lease, so no other process paces by the older moment.
+            let held = try db.query("SELECT audit.end_call($1, $2::uuid, $3)", [fingerprint, token, record != nil]).rows[0]
+                .decode(0, as: Bool.self)
+            guard let record else { return held }
             let params = JSONValue.object(record.parameters.map { ($0.0, .string($0.1)) }).jsonText
             try db.execute(
                 """
@@ -329,6 +323,14 @@ public final class PacedClient: Sendable {
                     record.duration * 1000, record.httpStatus, PGArray.text(record.errors), error?.kindName, retry,
                     record.bytes,
                 ])
+            return held
+        }
+        if !held {
+            // The call outlived its lease (the process stalled past the timeout): another process may have called
+            // with a higher nonce meanwhile. Nothing is lost (the answer is used and logged); worth knowing.
+            logger.warning(
+                "a Kraken call outlived its lease on the key; another process may have used the key meanwhile",
+                metadata: ["key": "\(fingerprint)", "lease_s": "\(leaseSeconds)"])
         }
     }
 

@@ -11,8 +11,9 @@ public enum CommandRunner {
         LogSetup.bootstrap(format: settings.logFormat, level: settings.logLevel.loggerLevel)
         let logger = Logger(label: "kraken-audit.\(type(of: operation).label)")
         return await report {
-            let environment = try AuditEnvironment.load(
+            var environment = try AuditEnvironment.load(
                 configPath: settings.configPath, sqlDirectory: settings.sqlDirectory, logger: logger)
+            if let n = settings.databaseConnections { environment.config.database.maxConnections = n }
             return try await operation.run(in: environment)
         }
     }

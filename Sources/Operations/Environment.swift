@@ -7,7 +7,7 @@ import Logging
 
 /// What every command needs: the configuration, where the SQL files are, and a logger.
 public struct AuditEnvironment: Sendable {
-    public let config: AuditConfiguration
+    public var config: AuditConfiguration
     public let sqlDirectory: String?
     public let logger: Logger
 

@@ -127,7 +127,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
     static func forCollect(_ e: CollectError) -> ExitStatus {
         switch e {
         case .kraken(let k, _): return e.isTemporary ? .tempFail : forKraken(k)
-        case .lockedOut, .cancelled: return .tempFail
+        case .lockedOut, .cancelled, .accountBusy: return .tempFail
         // A cursor row kraken-audit cannot read is bad data in the database, not something a retry fixes.
         case .malformed, .unreadableCursor: return .dataError
         case .database(let pg): return forDatabase(pg)

@@ -9,12 +9,18 @@ public struct GlobalSettings: Sendable, Equatable {
     public var logFormat: LogFormat
     /// `--sql-dir`; nil: `$KRAKEN_AUDIT_SQL_DIR` or found next to the executable.
     public var sqlDirectory: String?
+    /// `--db-connections`: overrides `[database] max_connections` (the connection pool's size).
+    public var databaseConnections: Int?
 
     /// The settings of a command line giving the options passed (the defaults otherwise).
-    public init(configPath: String? = nil, logLevel: LogLevel = .info, logFormat: LogFormat = .human, sqlDirectory: String? = nil) {
+    public init(
+        configPath: String? = nil, logLevel: LogLevel = .info, logFormat: LogFormat = .human, sqlDirectory: String? = nil,
+        databaseConnections: Int? = nil
+    ) {
         self.configPath = configPath
         self.logLevel = logLevel
         self.logFormat = logFormat
         self.sqlDirectory = sqlDirectory
+        self.databaseConnections = databaseConnections
     }
 }

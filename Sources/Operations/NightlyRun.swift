@@ -43,6 +43,9 @@ public struct RunSummary: Sendable {
     public var sealed: Sealer.Sealed?
     public var sealError: String?
     public var phaseSeconds: [(String, Double)] = []
+    /// The night this runner took part in (``Night``), and whether it did the night's once-only phases.
+    public var night: Int64?
+    public var finishesNight = false
     public var exitStatus: ExitStatus = .success
     /// Printed summary (markdown of the report's headline plus failures).
     public var headline = ""
@@ -56,19 +59,21 @@ public enum RunError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .alreadyRunning:
-            return "another kraken-audit run is in progress on this database (it holds the run lock); this one exits without doing anything"
+            return
+                "another kraken-audit run is in progress on this database and holds every account left to collect tonight (or is making the night's report, or runs another --account selection); this one exits without doing anything"
         case .interrupted(let s):
             return "interrupted by signal \(s); what was stored is consistent and the next run resumes"
         }
     }
 }
 
-/// `kraken-audit run`: the nightly job. Migrations check, collect, analyse, report, alerts, metrics; one
-/// instance per database (advisory lock); partial failures are reported and the rest still done.
+/// `kraken-audit run`: the nightly job. Migrations check, collect, verify, analyse, report, alerts, seal, metrics;
+/// partial failures are reported and the rest still done.
+///
+/// Several runners (on several hosts) share one night (``Night``): each account is collected by exactly one of
+/// them (per-account leases, ``NightLeasing``), a runner that dies loses its leases and the others take its
+/// accounts over, and the runner that completes the night does the once-per-night phases.
 public struct NightlyRun: Sendable {
-    /// Advisory lock held for a whole run ("krak" "run").
-    public static let lockKey: Int64 = 0x6B72_616B_0072_756E
-
     let env: AuditEnvironment
     let transport: any HTTPTransport
     let secrets: SecretReader
@@ -94,19 +99,38 @@ public struct NightlyRun: Sendable {
         try env.requireCurrentSchema()
         let lockDB = try env.connect()
         defer { lockDB.close() }
-        guard try lockDB.tryAdvisoryLock(Self.lockKey) else { throw RunError.alreadyRunning }
-        defer { _ = try? lockDB.advisoryUnlock(Self.lockKey) }
+        let session = try ProcessSession(url: env.config.database.url, logger: logger)
+        defer { session.close() }
+        let selection = (options.accounts.isEmpty ? env.config.accounts.map(\.name) : options.accounts).sorted()
+        let night = try await Night.join(session: session, accounts: selection)
+        logger.info("night", metadata: ["night": "\(night.id)", "joined": "\(!night.created)"])
 
         let pinger = Pinger(url: env.config.ops.pingURL, transport: transport, logger: logger)
         await pinger.start()
-        summary.runId = try RunLog.start(on: lockDB, command: "run")
+        let runId = try RunLog.start(on: lockDB, command: "run", stats: .object([("night", .number(String(night.id)))]))
+        summary.runId = runId
 
-        // 1. Collect.
+        // 1. Collect the accounts of the night no other runner holds or has done.
         var t = Date()
         summary.outcomes = await env.collector(transport: transport, reader: secrets).collect(
-            accounts: options.accounts, options: options.collect, command: "run")
+            accounts: options.accounts, options: options.collect, command: "run",
+            leasing: NightLeasing(session: session, night: night, runId: runId))
         summary.phaseSeconds.append(("collect", Date().timeIntervalSince(t)))
         let cancelled = Task.isCancelled
+        summary.night = night.id
+        if !cancelled {
+            summary.finishesNight = (try? await night.claimFinish(session: session, runId: runId)) == true
+        }
+        if !summary.finishesNight {
+            if summary.outcomes.isEmpty && !cancelled {
+                // Everything left was held by other runners: this one did nothing, as if it had not started.
+                _ = try? RunLog.finish(
+                    on: lockDB, id: runId, status: .success, error: nil, stats: .object([("nothing_left", .bool(true))]), mergeStats: true)
+                await pinger.finish(exitCode: ExitStatus.alreadyRunning.rawValue)
+                throw RunError.alreadyRunning
+            }
+            return await conclude(summary, report: nil, options: options, cancelled: cancelled, db: lockDB, pinger: pinger)
+        }
 
         // 2. Integrity (issue 17): verify what was appended since the newest signed digest (everything every
         //    [integrity] verify_full_every_days). A problem is recorded and becomes the critical finding
@@ -193,6 +217,15 @@ public struct NightlyRun: Sendable {
             summary.phaseSeconds.append(("seal", Date().timeIntervalSince(t)))
         }
 
+        await night.finish(session: session)
+        return await conclude(summary, report: report, options: options, cancelled: cancelled, db: lockDB, pinger: pinger)
+    }
+
+    /// Exit status, headline, the run's row, the metrics file and the final ping.
+    func conclude(_ summary: RunSummary, report: Report?, options: RunOptions, cancelled: Bool, db lockDB: PGConnection, pinger: Pinger)
+        async -> RunSummary
+    {
+        var summary = summary
         summary.exitStatus = Self.exitStatus(summary, failOn: options.failOn, cancelled: cancelled || Task.isCancelled)
         summary.finished = Date()
         summary.headline = headline(summary, report: report)
@@ -277,6 +310,10 @@ public struct NightlyRun: Sendable {
                 out.succeeded
                 ? "  \(out.account): collected, \(calls) calls, \(rows) new rows\n"
                 : "  \(out.account): FAILED: \(out.error.map { "\($0)" } ?? "")\n"
+        }
+        if let night = s.night, !s.finishesNight {
+            o +=
+                "  night \(night): \(s.outcomes.count) account(s) collected by this runner; the night's verify, analysis, report and alerts are done by the runner that completes it\n"
         }
         if let a = s.analysis {
             let bySeverity = Severity.allCases.reversed().compactMap { sev -> String? in

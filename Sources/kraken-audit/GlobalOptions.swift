@@ -20,11 +20,25 @@ struct GlobalOptions: ParsableArguments {
     var logFormat: LogFormat = .human
 
     @Option(
+        name: .long,
+        help:
+            "Database connections this process's pool may open (1-1000), shared by all accounts; overrides [database] max_connections (default 8)."
+    )
+    var dbConnections: Int?
+
+    @Option(
         name: .long, help: ArgumentHelp("Directory holding sql/migrations (default: found next to the executable).", visibility: .hidden))
     var sqlDir: String?
 
+    mutating func validate() throws {
+        if let n = dbConnections, !(1...1000).contains(n) {
+            throw ValidationError("--db-connections must be a whole number from 1 to 1000, not \(n)")
+        }
+    }
+
     var settings: GlobalSettings {
-        GlobalSettings(configPath: config, logLevel: logLevel, logFormat: logFormat, sqlDirectory: sqlDir)
+        GlobalSettings(
+            configPath: config, logLevel: logLevel, logFormat: logFormat, sqlDirectory: sqlDir, databaseConnections: dbConnections)
     }
 
     /// Runs `operation` with these options (``CommandRunner``) and exits with its status.

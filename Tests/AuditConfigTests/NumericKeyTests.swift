@@ -23,6 +23,8 @@ import Testing
                 : (account + second + line, "account[1].rate_limit.\(key.name)")
         case "alerts":
             return (account + "[alerts]\nhook = \"/bin/true\"\n\(key.name) = \(literal)\n", "alerts.\(key.name)")
+        case "database", "ops":
+            return (account + "[\(key.table)]\n\(key.name) = \(literal)\n", "\(key.table).\(key.name)")
         default:
             Issue.record("no config template for table \(key.table): add one")
             return ("", "")
@@ -38,6 +40,8 @@ import Testing
         case .rateLimitDecay: return c.accounts[index].rateLimit.decayPerSecond
         case .alertsTimeout: return c.alerts?.timeoutSeconds
         case .renotifyAfterHours: return c.alerts?.renotifyAfterHours
+        case .databaseMaxConnections: return Double(c.database.maxConnections)
+        case .maxConcurrentAccounts: return Double(c.ops.maxConcurrentAccounts)
         default:
             Issue.record("no accessor for \(key): add one")
             return nil
@@ -163,7 +167,7 @@ import Testing
                         Issue.record("\(key) = \(c.literal) was accepted")
                         continue
                     }
-                    let held = Self.loaded(key, config, index: key.table == "alerts" ? 0 : index)
+                    let held = Self.loaded(key, config, index: key.table.hasPrefix("account") ? index : 0)
                     #expect(held == v, "\(key) = \(c.literal) loaded as \(String(describing: held))")
                 case .failure(.invalidValue(let p, _)), .failure(.wrongType(let p, _, _)):
                     #expect(p == path, "\(key) = \(c.literal): error names \(p)")

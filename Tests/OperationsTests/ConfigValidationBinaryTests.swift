@@ -110,8 +110,8 @@ import Testing
         for _ in 0..<12 {
             let key = rng.pick(NumericKey.all)
             let (literal, value) = NumericKeyValues.random(for: key, rng: &rng)
-            let (extra, path) = NumericKeyValues.place(key, literal: literal)
-            let (status, output) = try await Self.run(["doctor"], config: Self.base + extra)
+            let (config, path) = NumericKeyValues.place(key, literal: literal, in: Self.base)
+            let (status, output) = try await Self.run(["doctor"], config: config)
             #expect(status < 128 && status >= 0, "\(key) = \(literal) crashed doctor (\(status)): \(output)")
             if NumericKeyValues.acceptable(key, value) {
                 #expect(status != 78, "\(key) = \(literal) refused: \(output)")
@@ -141,11 +141,15 @@ enum NumericKeyValues {
     }
 
     /// Lines appended to the base config (which ends inside its one `[[account]]`), and the key path.
-    static func place(_ key: NumericKey, literal: String) -> (String, String) {
+    /// `base` (which has a `[database]` table and ends inside `[[account]]`) with `key = literal` placed; the key's path.
+    static func place(_ key: NumericKey, literal: String, in base: String) -> (String, String) {
+        let line = "\(key.name) = \(literal)\n"
         switch key.table {
-        case "account": return ("\(key.name) = \(literal)\n", "account[0].\(key.name)")
-        case "account.rate_limit": return ("rate_limit = { \(key.name) = \(literal) }\n", "account[0].rate_limit.\(key.name)")
-        default: return ("[\(key.table)]\nhook = \"/bin/true\"\n\(key.name) = \(literal)\n", "\(key.table).\(key.name)")
+        case "account": return (base + line, "account[0].\(key.name)")
+        case "account.rate_limit": return (base + "rate_limit = { \(key.name) = \(literal) }\n", "account[0].rate_limit.\(key.name)")
+        case "database": return (base.replacingOccurrences(of: "[database]\n", with: "[database]\n" + line), "database.\(key.name)")
+        case "alerts": return (base + "[alerts]\nhook = \"/bin/true\"\n" + line, "alerts.\(key.name)")
+        default: return (base + "[\(key.table)]\n" + line, "\(key.table).\(key.name)")
         }
     }
 }

@@ -128,6 +128,7 @@ import Testing
         ("CollectError.database", CollectError.database(pgSyntax), 70),
         ("CollectError.configuration", CollectError.configuration("bad"), 78),
         ("CollectError.cancelled", CollectError.cancelled, 75),
+        ("CollectError.accountBusy", CollectError.accountBusy(account: "main"), 75),
 
         // Kraken's data export.
         ("ExportError.notZip", ExportError.notZip(krakenId: "A", detail: "d"), 65),

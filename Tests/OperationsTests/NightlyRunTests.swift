@@ -228,13 +228,12 @@ import Testing
             let first = try Self.launch(s, ["run", "--account", "acct1"])
             let db = try s.database.connect()
             let deadline = Date().addingTimeInterval(20)
+            // The first runner holds acct1's lease (issue 18: per-account leases replaced the global run lock).
+            let leases = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objsubid = 2"
+            let leaseSpace = Int(ProcessSession.accountLeaseSpace)
             var locked = false
             while Date() < deadline, !locked {
-                locked =
-                    try db.query(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
-                        [Int64(0x6B72_616B_0072_756E) & 0xFFFF_FFFF]
-                    ).rows[0].decode(0, as: Int.self) > 0
+                locked = try db.query(leases, [leaseSpace]).rows[0].decode(0, as: Int.self) > 0
                 if !locked { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(locked)
@@ -243,23 +242,24 @@ import Testing
             #expect(code == 5, "\(out)")
             #expect(out.contains("another kraken-audit run is in progress"))
             #expect(Date().timeIntervalSince(started) < 10)
-            // SIGTERM stops the first one cleanly: exit 143, lock released, nothing half done.
+            // The second runner's own row says it found nothing left to do.
+            #expect(
+                try db.query(
+                    "SELECT count(*) FROM audit.collector_runs WHERE command = 'run' AND status = 'success' AND stats->>'nothing_left' = 'true'"
+                ).rows[0].decode(0, as: Int.self) == 1)
+            // SIGTERM stops the first one cleanly: exit 143, leases released, nothing half done.
             first.signal(SIGTERM)
             #expect(await Self.finish(first, timeout: 60).0 == 143)
             var released = false
             let until = Date().addingTimeInterval(5)
             while !released, Date() < until {  // the server ends the session a moment after the process exits
-                released =
-                    try db.query(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = $1",
-                        [Int64(0x6B72_616B_0072_756E) & 0xFFFF_FFFF]
-                    ).rows[0].decode(0, as: Int.self) == 0
+                released = try db.query(leases, [leaseSpace]).rows[0].decode(0, as: Int.self) == 0
                 if !released { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(released)
             #expect(
-                try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL").rows[0].decode(
-                    0, as: String.self) == "interrupted")
+                try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL ORDER BY id LIMIT 1")
+                    .rows[0].decode(0, as: String.self) == "interrupted")
         }
     }
 }

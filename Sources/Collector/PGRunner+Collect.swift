@@ -1,7 +1,7 @@
 import AuditStore
 
-extension PGConnection {
-    /// Runs `body` on this connection's thread (``PGConnection/run(_:)``) with the collector's error mapping: a
+extension PGRunner {
+    /// Runs `body` on a connection (``PGRunner/run(_:)``) with the collector's error mapping: a
     /// database failure becomes ``CollectError/database(_:)``, a ``CollectError`` thrown inside passes unchanged.
     /// Every database access of a collection goes through here.
     @discardableResult
