@@ -125,6 +125,11 @@ let package = Package(
             dependencies: ["Integrity", "AuditStore", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/IntegrityBench"
         ),
+        .executableTarget(
+            name: "scale-bench",
+            dependencies: ["Collector", "AuditKernel", "AuditStore", "AuditConfig", "KrakenAPI", "ChildProcesses", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/ScaleBench"
+        ),
 
         // Shared test helpers: throw-away databases in the cluster `scripts/test` starts, and the simulated-collection
         // harness (`withSimulatedCollection`).
