@@ -8,7 +8,11 @@ public protocol AccountLeasing: Sendable {
     /// Tries to take the account: ``LeaseDecision/granted`` means this process must collect it and then call
     /// ``finish(accountId:outcome:)`` (or ``abandon(accountId:)`` when it stopped without an outcome to record).
     func acquire(accountId: Int, account: String) async throws -> LeaseDecision
-    /// Records what collecting the account gave (where the leasing keeps such a record) and returns the lease.
+    /// Records how the account's collection ended, inside the transaction that closes its collector run, so a
+    /// kill can never leave a finished run unrecorded (another runner would collect the account twice).
+    func record(on db: PGConnection, accountId: Int, runId: Int64, succeeded: Bool) throws
+    /// Records what collecting the account gave, unless ``record(on:accountId:runId:succeeded:)`` already did
+    /// (a failure before its run started), and returns the lease.
     func finish(accountId: Int, outcome: AccountOutcome) async
     /// Returns the lease without recording anything (interrupted: the account is left for someone else).
     func abandon(accountId: Int) async
@@ -36,6 +40,8 @@ public struct SessionLeasing: AccountLeasing {
     public func acquire(accountId: Int, account: String) async throws -> LeaseDecision {
         try await session.tryLeaseAccount(accountId) ? .granted : .busy
     }
+
+    public func record(on db: PGConnection, accountId: Int, runId: Int64, succeeded: Bool) throws {}
 
     public func finish(accountId: Int, outcome: AccountOutcome) async {
         await session.releaseAccount(accountId)

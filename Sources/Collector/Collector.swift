@@ -207,9 +207,14 @@ public struct Collector: Sendable {
         case .cancelled?: status = .interrupted
         default: status = .failed
         }
-        let runId = runInfo.runId
+        let (runId, leasing) = (runInfo.runId, shared.leasing)
         _ = try? await storeDB.run { db in
-            try RunLog.finish(on: db, id: runId, status: status, error: failure.map { "\($0)" }, stats: statsJSON)
+            try db.transaction {
+                try RunLog.finish(on: db, id: runId, status: status, error: failure.map { "\($0)" }, stats: statsJSON)
+                if status != .interrupted {
+                    try leasing.record(on: db, accountId: accountId, runId: runId, succeeded: failure == nil)
+                }
+            }
         }
         if let failure {
             logger.error("collection failed", metadata: ["error": "\(failure)", "temporary": "\(failure.isTemporary)"])

@@ -19,9 +19,18 @@ struct NightLeasing: AccountLeasing {
         return done ? .done : .granted
     }
 
+    func record(on db: PGConnection, accountId: Int, runId collectorRunId: Int64, succeeded: Bool) throws {
+        try db.execute(
+            """
+            INSERT INTO audit.night_accounts (night_id, account_id, run_id, collector_run_id, status)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+            """, [night.id, accountId, runId, collectorRunId, succeeded ? "success" : "failed"])
+    }
+
     func finish(accountId: Int, outcome: AccountOutcome) async {
         let (nightId, runId) = (night.id, self.runId)
-        // Recorded before the lease is returned, so no other runner collects it again this night.
+        // Recorded before the lease is returned, so no other runner collects it again this night (a no-op when the
+        // collector recorded it with its run).
         _ = try? await session.run { db in
             try db.execute(
                 """

@@ -29,7 +29,8 @@ import Testing
     /// a throw-away database, a directory with an alert hook and the configuration file of the two accounts plus
     /// `broken` (a key Kraken does not know). The simulator is stopped after `body`, awaited, also when it throws.
     static func withSetup(
-        decay: Double = 5000, simulator: (inout SimulatorOptions) -> Void = { _ in }, _ body: (Setup) async throws -> Void
+        decay: Double = 5000, brokenAccount: Bool = true, opsConfig: String = "", simulator: (inout SimulatorOptions) -> Void = { _ in },
+        _ body: (Setup) async throws -> Void
     ) async throws {
         var o = SimulatorOptions()
         o.endSeconds = 1_793_491_200
@@ -44,12 +45,12 @@ import Testing
         var logger = Logger(label: "run-test")
         logger.logLevel = .warning
         try await withSimulator(o, logger: logger) { sim in
-            try await body(try makeSetup(sim, decay: decay))
+            try await body(try makeSetup(sim, decay: decay, brokenAccount: brokenAccount, opsConfig: opsConfig))
         }
     }
 
     /// The database, directory, hook and configuration of ``withSetup(decay:simulator:_:)`` for `sim`.
-    private static func makeSetup(_ sim: SimulatorServer, decay: Double) throws -> Setup {
+    private static func makeSetup(_ sim: SimulatorServer, decay: Double, brokenAccount: Bool, opsConfig: String) throws -> Setup {
         let database = try TestDatabase("nightly")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ka-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -66,6 +67,7 @@ import Testing
             url = "\(database.url)"
             [ops]
             timezone = "Europe/Berlin"
+            \(opsConfig)
             [alerts]
             hook = "\(hook)"
             min_severity = "medium"
@@ -81,7 +83,9 @@ import Testing
             env["SECRET_\(i)"] = a.secret
         }
         // A third account whose key Kraken does not know: EAPI:Invalid key.
-        toml += ConfigText.account(name: "broken", keyEnv: "KEY_BAD", secretEnv: "SECRET_BAD", apiURL: sim.baseURL.absoluteString)
+        if brokenAccount {
+            toml += ConfigText.account(name: "broken", keyEnv: "KEY_BAD", secretEnv: "SECRET_BAD", apiURL: sim.baseURL.absoluteString)
+        }
         env["KEY_BAD"] = "NotAKeyKrakenKnows"
         env["SECRET_BAD"] = Data((0..<64).map { UInt8($0) }).base64EncodedString()
         let config = dir.appendingPathComponent("kraken-audit.toml").path
