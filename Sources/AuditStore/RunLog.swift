@@ -58,11 +58,28 @@ public enum RunLog {
         return try row.decode(0, as: Int64.self)
     }
 
-    /// Runs left `running` by a process of this host that no longer exists (killed, crashed) become `interrupted`.
-    /// Returns how many.
+    /// Runs left `running` by a process that no longer exists (killed, crashed) become `interrupted`: on any host
+    /// when the run names its process's session lock, else on this host by its pid. Returns how many.
     @discardableResult
     public static func markAbandoned(on db: PGConnection) throws(PGError) -> Int {
         var marked = 0
+        // On any host: a run that names its process's session lock (``ProcessSession/holder``, issue 18) is over when
+        // nobody holds that lock any more (the exclusive try succeeds only then; it is released at commit).
+        do {
+            marked = try db.transaction {
+                try db.execute(
+                    """
+                    UPDATE audit.collector_runs SET status = 'interrupted', finished_at = coalesce(finished_at, clock_timestamp()),
+                           error = coalesce(error, 'the process ended without finishing (killed or crashed; its database session ended)')
+                     WHERE id IN (SELECT id FROM audit.collector_runs WHERE status = 'running' AND stats ? 'holder')
+                       AND status = 'running' AND pg_try_advisory_xact_lock((stats->>'holder')::bigint)
+                    """)
+            }
+        } catch let e as PGError {
+            throw e
+        } catch {
+            throw PGError(kind: .query, message: "\(error)")
+        }
         for row in try db.query("SELECT id, pid FROM audit.collector_runs WHERE status = 'running' AND hostname = $1", [hostname]).rows {
             let id = try row.decode(0, as: Int64.self)
             if let pid = try row.decodeOptional(1, as: Int.self), pid > 0, kill(pid_t(pid), 0) == 0 || errno == EPERM { continue }  // alive

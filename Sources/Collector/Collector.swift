@@ -143,7 +143,7 @@ public struct Collector: Sendable {
     func collect(account: AccountConfig, accountId: Int, shared: Shared) async -> AccountOutcome {
         var logger = self.logger
         logger[metadataKey: "account"] = .string(account.name)
-        let (options, command, progress) = (shared.options, shared.command, shared.progress)
+        let (options, command, progress, holder) = (shared.options, shared.command, shared.progress, shared.leasing.session.holder)
         let storeDB = shared.pool
         let creds: KrakenCredentials
         do {
@@ -157,7 +157,9 @@ public struct Collector: Sendable {
                 // Registering refuses a key registered for another account, so the key's account is this one.
                 try NonceStore.register(
                     on: db, account: account.name, keyName: account.name, fingerprint: creds.fingerprint, keyCreated: account.keyCreated)
-                return (accountId, try RunLog.start(on: db, command: command, accountId: accountId))
+                // The holder lets any runner tell later whether this run's process still lives (RunLog.markAbandoned).
+                let stats = JSONValue.object([("holder", .number(String(holder)))])
+                return (accountId, try RunLog.start(on: db, command: command, accountId: accountId, stats: stats))
             }
         } catch {
             let pg = error as? PGError ?? PGError(kind: .query, message: "\(error)")

@@ -107,7 +107,10 @@ public struct NightlyRun: Sendable {
 
         let pinger = Pinger(url: env.config.ops.pingURL, transport: transport, logger: logger)
         await pinger.start()
-        let runId = try RunLog.start(on: lockDB, command: "run", stats: .object([("night", .number(String(night.id)))]))
+        _ = try? RunLog.markAbandoned(on: lockDB)  // e.g. a runner of an earlier night killed on another host
+        let runId = try RunLog.start(
+            on: lockDB, command: "run",
+            stats: .object([("night", .number(String(night.id))), ("holder", .number(String(session.holder)))]))
         summary.runId = runId
 
         // 1. Collect the accounts of the night no other runner holds or has done.

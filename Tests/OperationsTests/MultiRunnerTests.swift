@@ -85,6 +85,15 @@ import Testing
                 """, [Int(runners[0].pid)]
             ).rows[0].decode(0, as: Int.self)
             #expect(takenOver > 0, "the killed runner's in-flight accounts were finished by the others")
+            // Its runs left `running` are recognised as abandoned from its ended session, whatever the host.
+            #expect(try RunLog.markAbandoned(on: db) > 0)
+            let abandoned = try db.query(
+                "SELECT count(*), count(*) FILTER (WHERE error LIKE '%its database session ended%') FROM audit.collector_runs WHERE pid = $1 AND status = 'interrupted'",
+                [Int(runners[0].pid)]
+            ).rows[0]
+            #expect(try abandoned.decode(0, as: Int.self) > 0)
+            #expect(try abandoned.decode(0, as: Int.self) == abandoned.decode(1, as: Int.self))
+            #expect(try db.query("SELECT count(*) FROM audit.collector_runs WHERE status = 'running'").rows[0].decode(0, as: Int.self) == 0)
             // Each survivor collected some; the night was analysed once, by the runner recorded as its finisher.
             let perRunner = try db.query(
                 "SELECT r.pid, count(*) FROM audit.night_accounts a JOIN audit.collector_runs r ON r.id = a.run_id GROUP BY r.pid"
