@@ -98,8 +98,9 @@ struct UpsertTable: Sendable {
                 SELECT $1, COALESCE(t.version, 0) + 1, COALESCE(t.first_seen_at, now()), \(values)
                   FROM \(stage) s LEFT JOIN cur t ON \(join)
                  WHERE t.account_id IS NULL OR (\(changed))
-                -- A concurrent writer stored the same version first (two collectors of one account): it stands.
-                ON CONFLICT (account_id, \(keys.joined(separator: ", ")), version) DO NOTHING
+                -- A concurrent writer stored the same version first: it stands. Named by constraint, which is the
+                -- same on a table partitioned by time (sql/scale/partition_ledger_monthly.sql).
+                ON CONFLICT ON CONSTRAINT \(versions)_pkey DO NOTHING
                 RETURNING \((returning + ["(version = 1) AS inserted"]).joined(separator: ", "))
             )\(more)
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up

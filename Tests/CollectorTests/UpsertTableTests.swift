@@ -46,7 +46,7 @@ import Testing
         #expect(sql.contains("INSERT INTO audit.trade_versions AS v (account_id, version, first_seen_at, txid, ordertxid"))
         #expect(sql.contains("COALESCE(t.version, 0) + 1"))
         #expect(sql.contains("COALESCE(s.ledgers, t.ledgers)"))
-        #expect(sql.contains("ON CONFLICT (account_id, txid, version) DO NOTHING"))
+        #expect(sql.contains("ON CONFLICT ON CONSTRAINT trade_versions_pkey DO NOTHING"))
         #expect(!sql.contains("DO UPDATE") && !sql.contains("UPDATE audit."))
         #expect(!CollectStore.Tables.depositsUpsert.contains(" key") && CollectStore.Tables.depositsUpsert.contains("originators"))
         #expect(!CollectStore.Tables.withdrawalsUpsert.contains("originators") && CollectStore.Tables.withdrawalsUpsert.contains(" key"))
