@@ -129,7 +129,7 @@ import Testing
             expectRefused(reader, "SELECT * FROM audit.\(table) LIMIT 1")
         }
         expectRefused(reader, "SELECT key_fingerprint, last_nonce FROM audit.api_keys")
-        expectRefused(reader, "SELECT * FROM audit.take_call('sha256:0000000000000000', 1, 20, 1, 0)")
+        expectRefused(reader, "SELECT * FROM audit.take_call('sha256:0000000000000000', 1, 20, 1, 0, 1, gen_random_uuid(), 5)")
         expectRefused(reader, "SELECT audit.counter_exceeded('sha256:0000000000000000', 20)")
         expectRefused(reader, "INSERT INTO kraken.accounts (account_id, account) VALUES (999, 'x')")
         expectRefused(reader, "UPDATE kraken.accounts SET account = 'x'")
@@ -159,7 +159,7 @@ import Testing
         try writer.execute(
             "INSERT INTO audit.api_keys (account_id, name, key_fingerprint) VALUES ($1, 'k', 'sha256:00000000000000ff') ON CONFLICT (key_fingerprint) DO UPDATE SET name = EXCLUDED.name",
             [id])
-        let nonce = try writer.query("SELECT nonce FROM audit.take_call('sha256:00000000000000ff', 1, 20, 1, 5)").rows[0]
+        let nonce = try writer.query("SELECT nonce FROM audit.take_call('sha256:00000000000000ff', 1, 20, 1, 5, 1, gen_random_uuid(), 5)").rows[0]
             .decode(0, as: Int64.self)
         #expect(nonce >= 5)
         _ = try writer.query("SELECT count(*) FROM kraken.findings_open")

@@ -19,11 +19,17 @@ COMMENT ON COLUMN audit.api_keys.call_holder IS 'Process holding the key''s call
 COMMENT ON COLUMN audit.api_keys.call_token IS 'Paced client holding the key''s call lease.';
 COMMENT ON COLUMN audit.api_keys.call_lease_until IS 'When the call lease lapses if its holder never returns it (HTTP timeout plus a margin).';
 
+-- The lease-less version goes: one way to take a nonce, so a binary of an older version fails loudly instead of
+-- calling beside a newer one without the lease.
+DROP FUNCTION audit.take_call(text, double precision, double precision, double precision, bigint);
+
 CREATE FUNCTION audit.take_call(
     p_fingerprint text, p_cost double precision, p_max double precision, p_decay double precision,
     p_now_ms bigint, p_holder bigint, p_token uuid, p_lease_seconds double precision
 ) RETURNS TABLE (nonce bigint, wait_seconds double precision, counter double precision, locked boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, audit, pg_temp   -- whoever calls it (migration 0007)
+AS $$
 DECLARE
     k        audit.api_keys%ROWTYPE;
     now_ts   timestamptz := clock_timestamp();
@@ -67,7 +73,9 @@ COMMENT ON FUNCTION audit.take_call(text, double precision, double precision, do
 -- Returns the lease; when the call was sent, the counter estimate is moved to now (the decay of the time in
 -- flight is never counted: Kraken charged the call when it arrived). False when the lease was no longer ours.
 CREATE FUNCTION audit.end_call(p_fingerprint text, p_token uuid, p_sent boolean) RETURNS boolean
-LANGUAGE sql AS $$
+LANGUAGE sql
+SET search_path = pg_catalog, audit, pg_temp
+AS $$
     WITH ended AS (
         UPDATE audit.api_keys
            SET call_holder = NULL, call_token = NULL, call_lease_until = NULL,
@@ -102,3 +110,49 @@ CREATE TABLE audit.night_accounts (
     PRIMARY KEY (night_id, account_id)
 );
 COMMENT ON TABLE audit.night_accounts IS 'Which runner (run_id) collected each account in a night, and how it ended.';
+
+-- 3. Account-local joins (README "Scaling": distribution by account_id needs every join to carry it). A key is
+--    registered for one account, so the results do not change.
+CREATE OR REPLACE VIEW kraken.api_calls AS
+SELECT c.id AS call_id, c.started_at, c.account_id, a.name AS account, c.key_fingerprint, k.name AS key_name,
+       c.endpoint, c.nonce, c.http_status, c.error_kind, c.errors, c.retry, c.duration_ms, c.bytes,
+       c.counter_after, c.run_id
+  FROM audit.api_calls c
+  LEFT JOIN audit.accounts a ON a.id = c.account_id
+  LEFT JOIN audit.api_keys k ON k.key_fingerprint = c.key_fingerprint AND k.account_id = c.account_id;
+
+CREATE OR REPLACE VIEW kraken.api_usage_hourly AS
+SELECT date_trunc('hour', c.started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hour,
+       c.account_id, a.name AS account, c.key_fingerprint, k.name AS key_name, c.endpoint,
+       count(*) AS calls,
+       count(*) FILTER (WHERE c.error_kind IS NULL) AS ok_calls,
+       count(*) FILTER (WHERE c.error_kind IS NOT NULL) AS errors,
+       count(*) FILTER (WHERE c.error_kind = 'invalidNonce') AS nonce_errors,
+       count(*) FILTER (WHERE c.error_kind IN ('rateLimited', 'throttled', 'temporaryLockout')) AS rate_limit_errors,
+       count(*) FILTER (WHERE c.error_kind IN ('permissionDenied', 'invalidKey', 'invalidSignature', 'accountProblem')) AS auth_errors,
+       count(*) FILTER (WHERE c.error_kind IN ('http', 'timeout', 'transport', 'transient', 'malformed')) AS transport_errors,
+       count(*) FILTER (WHERE c.error_kind IS NOT NULL
+                          AND c.error_kind NOT IN ('invalidNonce', 'rateLimited', 'throttled', 'temporaryLockout',
+                                                   'permissionDenied', 'invalidKey', 'invalidSignature', 'accountProblem',
+                                                   'http', 'timeout', 'transport', 'transient', 'malformed')) AS other_errors,
+       coalesce((SELECT jsonb_object_agg(e.kind, e.n)
+                   FROM (SELECT x.kind, count(*) AS n FROM unnest(array_agg(c.error_kind)) AS x(kind)
+                          WHERE x.kind IS NOT NULL GROUP BY x.kind) e), '{}'::jsonb) AS errors_by_kind,
+       count(*) FILTER (WHERE c.retry > 0) AS retries,
+       avg(c.duration_ms) AS avg_duration_ms,
+       max(c.duration_ms) AS max_duration_ms,
+       sum(c.bytes) AS bytes,
+       max(c.counter_after) AS max_counter
+  FROM audit.api_calls c
+  LEFT JOIN audit.accounts a ON a.id = c.account_id
+  LEFT JOIN audit.api_keys k ON k.key_fingerprint = c.key_fingerprint AND k.account_id = c.account_id
+ GROUP BY 1, 2, 3, 4, 5, 6;
+
+CREATE OR REPLACE VIEW kraken.api_key_snapshots AS
+SELECT s.id AS snapshot_id, s.observed_at, s.account_id, a.name AS account, s.key_fingerprint, k.name AS key_name,
+       s.key_name AS kraken_key_name, s.permissions, s.ip_allowlist, s.nonce_window, s.valid_until, s.query_from,
+       s.query_to, s.created_time, s.modified_time, s.last_used, s.nonce, s.request_nonce, s.run_id,
+       s.api_call_id AS call_id
+  FROM audit.api_key_snapshots s
+  JOIN audit.accounts a ON a.id = s.account_id
+  LEFT JOIN audit.api_keys k ON k.key_fingerprint = s.key_fingerprint AND k.account_id = s.account_id;

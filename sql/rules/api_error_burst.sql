@@ -109,5 +109,5 @@ SELECT :'account_id'::integer AS account_id,
        b.ids AS api_call_ids
   FROM baseline b
   LEFT JOIN per_error pe USING (key_fingerprint, bucket)
-  LEFT JOIN audit.api_keys k ON k.key_fingerprint = b.key_fingerprint
+  LEFT JOIN audit.api_keys k ON k.key_fingerprint = b.key_fingerprint AND k.account_id = :'account_id'::integer
  WHERE b.n > :'baseline_factor'::numeric * b.per_window;

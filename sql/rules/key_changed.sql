@@ -84,5 +84,5 @@ SELECT :'account_id'::integer AS account_id,
        coalesce(CASE WHEN d.modified_time IS DISTINCT FROM d.prev_modified_time THEN d.modified_time END, d.observed_at) AS occurred_at,
        CASE WHEN d.api_call_id IS NULL THEN '{}'::bigint[] ELSE ARRAY[d.api_call_id] END AS api_call_ids
   FROM described d
-  LEFT JOIN audit.api_keys k ON k.key_fingerprint = d.key_fingerprint
+  LEFT JOIN audit.api_keys k ON k.key_fingerprint = d.key_fingerprint AND k.account_id = :'account_id'::integer
  WHERE d.difference <> '{}'::jsonb;

@@ -73,4 +73,4 @@ SELECT :'account_id'::integer AS account_id,
        :'now'::timestamptz AS occurred_at,
        CASE WHEN c.api_call_id IS NULL THEN '{}'::bigint[] ELSE ARRAY[c.api_call_id] END AS api_call_ids
   FROM conditions c
-  LEFT JOIN audit.api_keys k ON k.key_fingerprint = c.key_fingerprint;
+  LEFT JOIN audit.api_keys k ON k.key_fingerprint = c.key_fingerprint AND k.account_id = :'account_id'::integer;

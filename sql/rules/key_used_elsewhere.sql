@@ -28,7 +28,7 @@ WITH snaps AS (
                     WHERE p.account_id = s.account_id AND p.key_fingerprint = s.key_fingerprint
                       AND (p.observed_at, p.id) < (s.observed_at, s.id)) AS has_previous
       FROM audit.api_key_snapshots s
-      LEFT JOIN audit.api_calls c ON c.id = s.api_call_id
+      LEFT JOIN audit.api_calls c ON c.id = s.api_call_id AND c.account_id = s.account_id
      WHERE s.account_id = :'account_id'::integer
        AND s.observed_at > :'changed_after'::timestamptz AND s.observed_at >= :'occurred_after'::timestamptz
 ),
@@ -68,5 +68,5 @@ SELECT :'account_id'::integer AS account_id,
        CASE WHEN j.last_used_foreign THEN j.last_used ELSE j.observed_at END AS occurred_at,
        CASE WHEN j.api_call_id IS NULL THEN '{}'::bigint[] ELSE ARRAY[j.api_call_id] END AS api_call_ids
   FROM judged j
-  LEFT JOIN audit.api_keys k ON k.key_fingerprint = j.key_fingerprint
+  LEFT JOIN audit.api_keys k ON k.key_fingerprint = j.key_fingerprint AND k.account_id = :'account_id'::integer
  WHERE j.nonce_foreign OR j.last_used_foreign;

@@ -68,7 +68,7 @@ SELECT :'account_id'::integer AS account_id,
        g.last_at AS occurred_at,
        g.ids AS api_call_ids
   FROM grouped g
-  LEFT JOIN audit.api_keys k ON k.key_fingerprint = g.key_fingerprint
+  LEFT JOIN audit.api_keys k ON k.key_fingerprint = g.key_fingerprint AND k.account_id = :'account_id'::integer
   LEFT JOIN LATERAL (
         SELECT c.nonce, c.started_at FROM audit.api_calls c
          WHERE c.account_id = :'account_id'::integer AND c.key_fingerprint IS NOT DISTINCT FROM g.key_fingerprint

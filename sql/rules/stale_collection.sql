@@ -98,7 +98,7 @@ SELECT :'account_id'::integer, 'account', a.name,
        format('stale_collection:%s:%s:%s', :'account_id'::integer, g.outcome, g.cause),
        g.last_at,
        coalesce((SELECT array_agg(c.id ORDER BY c.id) FROM (SELECT c.id FROM audit.api_calls c
-                  WHERE c.run_id = (g.latest->>'run_id')::bigint AND cardinality(c.errors) > 0
+                  WHERE c.account_id = :'account_id'::integer AND c.run_id = (g.latest->>'run_id')::bigint AND cardinality(c.errors) > 0
                   ORDER BY c.id DESC LIMIT 20) c), '{}'),
        g.runs::integer
   FROM failing g
