@@ -176,17 +176,22 @@ public struct Doctor: Sendable {
                 out.append(DoctorCheck(.skipped, subject, "signed call needs a migrated database (nonces are kept there)"))
                 return out
             }
-            try await db.run { db in
-                _ = try NonceStore.register(
+            let accountId = try await db.run { db in
+                try NonceStore.register(
                     on: db, account: account.name, keyName: account.name, fingerprint: credentials.fingerprint,
                     keyCreated: account.keyCreated)
             }
             out.append(try await checkPacing(account: account, fingerprint: credentials.fingerprint, db: db))
-            let signed = try KrakenClient(
-                baseURL: account.apiURL, credentials: credentials,
-                nonces: DatabaseNonceSource(db: db, fingerprint: credentials.fingerprint), transport: transport,
-                timeout: account.timeoutSeconds, maxResponseBytes: account.maxResponseBytes, logger: environment.logger)
-            let info = try await signed.privateCall("GetApiKeyInfo")
+            // Through the paced client, like every collection: it takes the key's call lease, so a doctor run while
+            // the nightly job collects never sends a nonce that overtakes one in flight (issue 18), and it is logged.
+            let session = try ProcessSession(url: environment.config.database.url, logger: environment.logger)
+            defer { session.close() }
+            let signed = try PacedClient(
+                account: account.name, accountId: accountId, credentials: credentials, apiURL: account.apiURL,
+                limit: account.rateLimit, configLabel: TierLadder.configLabel(account), db: db, holder: session.holder, runId: nil,
+                transport: transport, timeout: account.timeoutSeconds, retry: RetryPolicy(maxAttempts: 2),
+                maxResponseBytes: account.maxResponseBytes, logger: environment.logger)
+            let info = try await signed.call("GetApiKeyInfo")
             let permissions = info.result["permissions"]?.arrayValue?.compactMap(\.stringValue) ?? []
             out.append(DoctorCheck(.ok, subject, "key \(credentials.fingerprint) accepted (GetApiKeyInfo)"))
             let missing = Self.neededPermissions.filter { !permissions.contains($0) }
@@ -207,7 +212,10 @@ public struct Doctor: Sendable {
                         fix: "create a new key used only by kraken-audit"))
             }
         } catch {
-            out.append(DoctorCheck(.failed, subject, "\(error)", fix: Self.fix(for: error)))
+            // The paced client wraps Kraken's answer; the fix is chosen by Kraken's error itself.
+            let cause: any Error
+            if case .kraken(let e, _)? = error as? CollectError { cause = e } else { cause = error }
+            out.append(DoctorCheck(.failed, subject, "\(error)", fix: Self.fix(for: cause)))
         }
         return out
     }

@@ -59,22 +59,3 @@ public struct AuditEnvironment: Sendable {
         }
     }
 }
-
-/// Nonces from `audit.api_keys` (see ``NonceStore``), taken on the connection's own thread.
-public struct DatabaseNonceSource: NonceSource {
-    let db: PGConnection
-    let fingerprint: String
-    let clock: @Sendable () -> Int64
-
-    public init(db: PGConnection, fingerprint: String, clock: @escaping @Sendable () -> Int64 = NonceStore.nowMillis) {
-        self.db = db
-        self.fingerprint = fingerprint
-        self.clock = clock
-    }
-
-    public func nextNonce() async throws -> UInt64 {
-        let fingerprint = self.fingerprint
-        let now = clock()
-        return try await db.run { db in try NonceStore.next(on: db, fingerprint: fingerprint, nowMillis: now) }
-    }
-}
