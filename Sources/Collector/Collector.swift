@@ -57,9 +57,9 @@ public struct Collector: Sendable {
         let progress = showProgress ? ProgressLine(secondsPerPage: 2 / (selected.first?.rateLimit.decayPerSecond ?? 0.33)) : nil
         let context = Shared(pool: pool, leasing: leasing, options: options, command: command, progress: progress)
 
-        var (outcomes, busy) = await pass(selected, context)
+        var (outcomes, busy) = await pass(selected.map { ($0, nil) }, context)
         if given == nil {
-            outcomes += busy.map { AccountOutcome(account: $0.name, runId: nil, error: .accountBusy(account: $0.name), endpoints: [:]) }
+            outcomes += busy.map { AccountOutcome(account: $0.0.name, runId: nil, error: .accountBusy(account: $0.0.name), endpoints: [:]) }
         } else if !outcomes.isEmpty {
             // Stay until the accounts other runners hold are done: one of them may die, and its accounts are
             // then ours (its session ended, so did its leases).
@@ -84,13 +84,14 @@ public struct Collector: Sendable {
 
     enum Attempt: Sendable {
         case collected(AccountOutcome)
-        case busy(AccountConfig)
+        /// Another process holds it; its id, so the next attempt need not look it up again.
+        case busy(AccountConfig, accountId: Int)
         case done
     }
 
     /// Tries every account once, at most `[ops] max_concurrent_accounts` at a time; returns what was collected and
     /// the accounts another process holds.
-    func pass(_ accounts: [AccountConfig], _ shared: Shared) async -> ([AccountOutcome], [AccountConfig]) {
+    func pass(_ accounts: [(AccountConfig, Int?)], _ shared: Shared) async -> ([AccountOutcome], [(AccountConfig, Int?)]) {
         let limit = max(1, config.ops.maxConcurrentAccounts)
         return await withTaskGroup(of: Attempt.self) { group in
             var pending = accounts.makeIterator()
@@ -99,11 +100,11 @@ public struct Collector: Sendable {
                 group.addTask { await attempt(account, shared) }
             }
             var outcomes: [AccountOutcome] = []
-            var busy: [AccountConfig] = []
+            var busy: [(AccountConfig, Int?)] = []
             for await result in group {
                 switch result {
                 case .collected(let o): outcomes.append(o)
-                case .busy(let a): busy.append(a)
+                case .busy(let a, let id): busy.append((a, id))
                 case .done: break
                 }
                 if let account = pending.next(), !Task.isCancelled {
@@ -114,12 +115,17 @@ public struct Collector: Sendable {
         }
     }
 
-    func attempt(_ account: AccountConfig, _ shared: Shared) async -> Attempt {
+    func attempt(_ candidate: (AccountConfig, Int?), _ shared: Shared) async -> Attempt {
+        let (account, knownId) = candidate
         let name = account.name
         let decision: LeaseDecision
         let accountId: Int
         do {
-            accountId = try await shared.pool.run { db in try AccountStore.ensure(on: db, name: name) }
+            if let knownId {
+                accountId = knownId
+            } else {
+                accountId = try await shared.pool.run { db in try AccountStore.ensure(on: db, name: name) }
+            }
             decision = try await shared.leasing.acquire(accountId: accountId, account: name)
         } catch {
             let pg = error as? PGError ?? PGError(kind: .query, message: "\(error)")
@@ -127,7 +133,7 @@ public struct Collector: Sendable {
             return .collected(AccountOutcome(account: name, runId: nil, error: .database(pg), endpoints: [:]))
         }
         switch decision {
-        case .busy: return .busy(account)
+        case .busy: return .busy(account, accountId: accountId)
         case .done: return .done
         case .granted: break
         }

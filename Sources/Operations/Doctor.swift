@@ -180,6 +180,7 @@ public struct Doctor: Sendable {
                 try NonceStore.register(
                     on: db, account: account.name, keyName: account.name, fingerprint: credentials.fingerprint,
                     keyCreated: account.keyCreated)
+                return try AccountStore.ensure(on: db, name: account.name)  // register returns the key's id
             }
             out.append(try await checkPacing(account: account, fingerprint: credentials.fingerprint, db: db))
             // Through the paced client, like every collection: it takes the key's call lease, so a doctor run while

@@ -169,7 +169,8 @@ import Testing
         try await Harness.with(scale: 100, decay: 2000) { h in
             let a = h.sim.accounts[0]
             let creds = KrakenCredentials(apiKey: a.apiKey, secret: Secret(a.secret))
-            let accountId = try NonceStore.register(on: h.db, account: a.name, keyName: a.name, fingerprint: creds.fingerprint)
+            try NonceStore.register(on: h.db, account: a.name, keyName: a.name, fingerprint: creds.fingerprint)
+            let accountId = try AccountStore.ensure(on: h.db, name: a.name)
             let pool = PGPool(url: h.database.url, size: 2, logger: h.logger)
             defer { pool.close() }
             let sessions = try (0..<2).map { _ in try ProcessSession(url: h.database.url, logger: h.logger) }
