@@ -31,8 +31,8 @@ public struct Collector: Sendable {
     /// account, plus the process's session (leases); at most `[ops] max_concurrent_accounts` accounts at once.
     /// Without `leasing`, an account another process is collecting is reported as
     /// ``CollectError/accountBusy(account:)``. With a night's `leasing` (`run`), accounts others hold or finished
-    /// are left to them; once this process has collected something it waits for the accounts still held by
-    /// others and takes over those whose process died.
+    /// are left to them, and this process waits until the accounts still held by others are done, taking over
+    /// those whose process died.
     public func collect(
         accounts names: [String] = [], options: CollectOptions = CollectOptions(), command: String = "collect", parentRunId: Int64? = nil,
         leasing given: (any AccountLeasing)? = nil
@@ -60,9 +60,9 @@ public struct Collector: Sendable {
         var (outcomes, busy) = await pass(selected.map { ($0, nil) }, context)
         if given == nil {
             outcomes += busy.map { AccountOutcome(account: $0.0.name, runId: nil, error: .accountBusy(account: $0.0.name), endpoints: [:]) }
-        } else if !outcomes.isEmpty {
-            // Stay until the accounts other runners hold are done: one of them may die, and its accounts are
-            // then ours (its session ended, so did its leases).
+        } else {
+            // Stay until the accounts other runners hold are done (also when every account was held: a standby):
+            // one of them may die, and its accounts are then ours (its session ended, so did its leases).
             while !busy.isEmpty, !Task.isCancelled {
                 do { try await Task.sleep(for: .seconds(1)) } catch { break }
                 let (more, still) = await pass(busy, context)

@@ -76,7 +76,7 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
             }
         case let e as RunError:
             switch e {
-            case .alreadyRunning: return .alreadyRunning
+            case .alreadyRunning, .nothingLeft: return .alreadyRunning
             case .interrupted(let signal): return forSignal(signal)
             }
         case let e as IntegrityError: return forIntegrity(e)

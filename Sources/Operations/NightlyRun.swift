@@ -54,6 +54,8 @@ public struct RunSummary: Sendable {
 /// Why the nightly job could not even start.
 public enum RunError: Error, CustomStringConvertible {
     case alreadyRunning
+    /// Every account of the night was collected by other runners, and another one finishes the night.
+    case nothingLeft(night: Int64)
     case interrupted(signal: Int32)
 
     public var description: String {
@@ -61,6 +63,9 @@ public enum RunError: Error, CustomStringConvertible {
         case .alreadyRunning:
             return
                 "another kraken-audit run is in progress on this database and holds every account left to collect tonight (or is making the night's report, or runs another --account selection); this one exits without doing anything"
+        case .nothingLeft(let night):
+            return
+                "nothing left to do: every account of night \(night) was collected by another kraken-audit run on this database, which also makes the night's report; this one did nothing"
         case .interrupted(let s):
             return "interrupted by signal \(s); what was stored is consistent and the next run resumes"
         }
@@ -130,7 +135,7 @@ public struct NightlyRun: Sendable {
                 _ = try? RunLog.finish(
                     on: lockDB, id: runId, status: .success, error: nil, stats: .object([("nothing_left", .bool(true))]), mergeStats: true)
                 await pinger.finish(exitCode: ExitStatus.alreadyRunning.rawValue)
-                throw RunError.alreadyRunning
+                throw RunError.nothingLeft(night: night.id)
             }
             return await conclude(summary, report: nil, options: options, cancelled: cancelled, db: lockDB, pinger: pinger)
         }

@@ -158,6 +158,7 @@ import Testing
 
         // run.
         ("RunError.alreadyRunning", RunError.alreadyRunning, 5),
+        ("RunError.nothingLeft", RunError.nothingLeft(night: 7), 5),
         ("RunError.interrupted SIGINT", RunError.interrupted(signal: 2), 130),
         ("RunError.interrupted SIGTERM", RunError.interrupted(signal: 15), 143),
 

@@ -225,45 +225,60 @@ import Testing
         }
     }
 
-    @Test func secondConcurrentRunExitsAtOnce() async throws {
-        // A slow counter so the first run takes a while.
-        try await Self.withSetup(decay: 40) { s in
+    /// Issue 18: a second runner joins the first one's night. With every account held by the first, it waits as a
+    /// standby; when the first stops (SIGTERM: its lease is returned, the account not recorded), the second takes
+    /// the account over and finishes the night (collects, analyses, reports). A runner of another `--account`
+    /// selection while that night is live has nothing to do: exit 5 at once.
+    @Test func aSecondRunnerStandsByAndTakesOverWhatTheFirstLeaves() async throws {
+        // The first runner's first request to Kraken is held back (120 s) while it holds acct1's lease.
+        try await Self.withSetup(simulator: { $0.slowSeconds = 120 }) { s in
             #expect(try await Self.run(s, ["migrate"]).0 == 0)
+            await s.sim.state.addFault(FaultRule(kind: .slow, rate: 1))
             let first = try Self.launch(s, ["run", "--account", "acct1"])
             let db = try s.database.connect()
-            let deadline = Date().addingTimeInterval(20)
-            // The first runner holds acct1's lease (issue 18: per-account leases replaced the global run lock).
+            // The first runner holds acct1's lease (per-account leases replaced the global run lock).
             let leases = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objsubid = 2"
             let leaseSpace = Int(ProcessSession.accountLeaseSpace)
-            var locked = false
-            while Date() < deadline, !locked {
-                locked = try db.query(leases, [leaseSpace]).rows[0].decode(0, as: Int.self) > 0
-                if !locked { try await Task.sleep(for: .milliseconds(50)) }
+            func poll(_ what: String, _ condition: () throws -> Bool) async throws {
+                let deadline = Date().addingTimeInterval(30)
+                while try !condition(), Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(try condition(), "\(what)")
             }
-            #expect(locked)
+            try await poll("the first runner leased acct1") { try db.query(leases, [leaseSpace]).rows[0].decode(0, as: Int.self) > 0 }
+            let second = try Self.launch(s, ["run", "--account", "acct1", "--report-dir", s.dir.appendingPathComponent("reports").path])
+            try await poll("the second runner joined the night") {
+                try db.query("SELECT count(*) FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL").rows[0]
+                    .decode(0, as: Int.self) == 2
+            }
+            #expect(try db.query("SELECT count(*) FROM audit.nights").rows[0].decode(0, as: Int.self) == 1)
+
+            // Another selection while that night is live: nothing to do, at once.
             let started = Date()
-            let (code, out) = try await Self.run(s, ["run", "--account", "acct1"])
+            let (code, out) = try await Self.run(s, ["run", "--account", "acct2"])
             #expect(code == 5, "\(out)")
             #expect(out.contains("another kraken-audit run is in progress"))
             #expect(Date().timeIntervalSince(started) < 10)
-            // The second runner's own row says it found nothing left to do.
-            #expect(
-                try db.query(
-                    "SELECT count(*) FROM audit.collector_runs WHERE command = 'run' AND status = 'success' AND stats->>'nothing_left' = 'true'"
-                ).rows[0].decode(0, as: Int.self) == 1)
-            // SIGTERM stops the first one cleanly: exit 143, leases released, nothing half done.
+
+            // SIGTERM stops the first one cleanly: exit 143, nothing half done; the standby takes acct1 over.
+            await s.sim.state.clearFaults()
             first.signal(SIGTERM)
             #expect(await Self.finish(first, timeout: 60).0 == 143)
-            var released = false
-            let until = Date().addingTimeInterval(5)
-            while !released, Date() < until {  // the server ends the session a moment after the process exits
-                released = try db.query(leases, [leaseSpace]).rows[0].decode(0, as: Int.self) == 0
-                if !released { try await Task.sleep(for: .milliseconds(50)) }
-            }
-            #expect(released)
-            #expect(
-                try db.query("SELECT status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL ORDER BY id LIMIT 1")
-                    .rows[0].decode(0, as: String.self) == "interrupted")
+            let (secondCode, secondOut) = await Self.finish(second, timeout: 120)
+            #expect(secondCode == 0 || secondCode == 4, "\(secondOut)")
+            #expect(secondOut.contains("acct1: collected"), "\(secondOut)")
+            #expect(secondOut.contains("analysis:"), "the standby finished the night: \(secondOut)")
+            let night = try db.query("SELECT state, finisher_run_id FROM audit.nights").rows[0]
+            #expect(try night.decode(0, as: String.self) == "finished")
+            let runs = try db.query(
+                "SELECT id, status FROM audit.collector_runs WHERE command = 'run' AND account_id IS NULL ORDER BY id"
+            ).rows.map { (try $0.decode(0, as: Int64.self), try $0.decode(1, as: String.self)) }
+            #expect(runs.map(\.1) == ["interrupted", "success"], "\(runs)")
+            #expect(try night.decode(1, as: Int64.self) == runs.last?.0)
+            let recordedBy = try db.query(
+                "SELECT a.run_id FROM audit.night_accounts a JOIN audit.accounts c ON c.id = a.account_id WHERE c.name = 'acct1'"
+            ).rows.map { try $0.decode(0, as: Int64.self) }
+            #expect(recordedBy == [runs.last?.0], "acct1 recorded once, by the standby")
+            #expect(try db.query(leases, [leaseSpace]).rows[0].decode(0, as: Int.self) == 0, "no lease left behind")
         }
     }
 }
