@@ -161,6 +161,14 @@ struct ExportImporter {
     /// Imports `file` on `db`; the caller wraps this in one transaction.
     func run(_ db: PGConnection, file: OpenedExport) throws -> ImportResult {
         var result = ImportResult()
+        // Seconds per phase, in `verification.phase_seconds` (scripts/bench-export prints them).
+        var phases: [(String, JSONValue)] = []
+        var phaseStart = Date()
+        func mark(_ phase: String) {
+            let now = Date()
+            phases.append((phase, .number(String(format: "%.3f", now.timeIntervalSince(phaseStart)))))
+            phaseStart = now
+        }
         let (archive, entry) = try Self.csvEntry(file, limits: limits)
         // The declared size was checked; a lying header could still unpack to more, so count while unpacking.
         let unpackLimit = min(Int64(clamping: entry.uncompressedSize), limits.maxUncompressedBytes)
@@ -208,6 +216,7 @@ struct ExportImporter {
             throw badData(error)
         }
 
+        mark("copy")
         // 2. Name maps from Kraken's public Assets/AssetPairs (file name → REST key).
         try db.executeScript(
             """
@@ -271,7 +280,9 @@ struct ExportImporter {
             report == "ledgers" ? ("export_ledger", "ledger_id", "ledger_entries", "ledger") : ("export_trades", "txid", "trades", "trade")
         let keyed = try db.query("SELECT count(*) FROM \(stage)").rows[0].decode(0, as: Int.self)
         result.unkeyed = result.rowsInFile - keyed
+        mark("convert")
         try verify(db, stage: stage, idColumn: idColumn, keyed: keyed, result: &result)
+        mark("verify")
 
         // 4. Reconcile with rows the API already gave (the seam's overlap), then insert what is new.
         let diffs = report == "ledgers" ? Reconcile.ledgerFields(e: "e", a: "a") : Reconcile.tradeFields(e: "e", a: "a")
@@ -284,37 +295,53 @@ struct ExportImporter {
              WHERE f.differs
             ON CONFLICT DO NOTHING  -- append-only: an observation already recorded stays as it is (migration 0007)
             """, [accountId, krakenId])
-        if report == "ledgers" {
-            result.inserted = try db.query(
-                """
-                WITH ins AS (
-                    INSERT INTO audit.ledger_entry_versions (account_id, ledger_id, refid, time, type, subtype, aclass, asset, amount,
-                        fee, balance, raw, source, export_id)
-                    SELECT $1, ledger_id, refid, time, type, subtype, aclass, asset, amount, fee, balance, raw, 'export', $2
-                      FROM export_ledger
-                    ON CONFLICT (account_id, ledger_id, version) DO NOTHING RETURNING 1  -- stored: version 1 exists
-                ) SELECT count(*) FROM ins
-                """, [accountId, krakenId]
-            ).rows[0].decode(0, as: Int.self)
-        } else {
-            result.inserted = try db.query(
-                """
-                WITH ins AS (
-                    INSERT INTO audit.trade_versions (account_id, txid, ordertxid, postxid, pair, time, type, ordertype, price, cost,
-                        fee, vol, margin, misc, ledgers, posstatus, raw, source, export_id)
-                    SELECT $1, txid, ordertxid, postxid, pair, time, type, ordertype, price, cost, fee, vol, margin, misc,
-                           ledgers, posstatus, raw, 'export', $2 FROM export_trades
-                    ON CONFLICT (account_id, txid, version) DO NOTHING RETURNING 1  -- stored: version 1 exists
-                ) SELECT count(*) FROM ins
-                """, [accountId, krakenId]
-            ).rows[0].decode(0, as: Int.self)
+        mark("reconcile")
+        // 5. Append what is new, already linked into the account's hash chain (ChainBulkAppend, migration 0014):
+        //    chosen under the chain's lock, so a concurrent collector appending the same ids waits, then skips them.
+        let chainName = report == "ledgers" ? "ledger_entries" : "trades"
+        guard let chainTable = ChainTable.catalogue.first(where: { $0.chain == chainName }) else {
+            throw ExportError.badData(report: report, reason: "the chain \(chainName) is missing from the compiled catalogue")
         }
+        let chain = ChainBulkAppend(db: db, table: chainTable)
+        try chain.lock(account: accountId)
+        let versions = chainTable.relation
+        try db.executeScript(
+            """
+            DROP TABLE IF EXISTS export_append;
+            CREATE TEMP TABLE export_append ON COMMIT DROP AS SELECT * FROM audit.\(versions) WITH NO DATA;
+            ALTER TABLE export_append ADD COLUMN chain_seq bigint;
+            """)
+        let copied =
+            report == "ledgers"
+            ? ["ledger_id", "refid", "time", "type", "subtype", "aclass", "asset", "amount", "fee", "balance", "raw"]
+            : [
+                "txid", "ordertxid", "postxid", "pair", "time", "type", "ordertype", "price", "cost", "fee", "vol", "margin", "misc",
+                "ledgers", "posstatus", "raw",
+            ]
+        // Stored: version 1 exists (ids are kept, never replaced: the stored row stays the fact, and was compared above).
+        try db.execute(
+            """
+            INSERT INTO export_append (chain_seq, account_id, \(copied.joined(separator: ", ")), source, export_id, first_seen_at,
+                updated_at, version)
+            SELECT row_number() OVER (ORDER BY e.time, e.\(idColumn)), $1, \(copied.map { "e." + $0 }.joined(separator: ", ")),
+                   'export', $2, now(), now(), 1
+              FROM \(stage) e
+             WHERE NOT EXISTS (SELECT 1 FROM audit.\(versions) v WHERE v.account_id = $1 AND v.\(idColumn) = e.\(idColumn) AND v.version = 1)
+            """, [accountId, krakenId])
+        mark("select_new")
+        result.inserted = try chain.append(account: accountId, from: "export_append")
+        mark("append")
         result.already = keyed - result.inserted
         let stored = try db.query(
-            "SELECT count(*) FROM \(stage) e JOIN audit.\(table) t ON t.account_id = $1 AND t.\(idColumn) = e.\(idColumn)", [accountId]
+            """
+            SELECT count(*) FROM \(stage) e
+              JOIN audit.\(versions) t ON t.account_id = $1 AND t.\(idColumn) = e.\(idColumn) AND t.version = 1
+            """, [accountId]
         ).rows[0].decode(0, as: Int.self)
         guard stored == keyed else { throw ExportError.countMismatch(report: report, keyed: keyed, stored: stored) }
         result.verification.append(("rows_stored", .number(String(stored))))
+        mark("count_stored")
+        result.verification.append(("phase_seconds", .object(phases)))
         return result
     }
 
