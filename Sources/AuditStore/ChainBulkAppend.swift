@@ -29,12 +29,22 @@ public struct ChainBulkAppend {
         try db.execute("SELECT pg_advisory_xact_lock(audit.chain_lock_key($1), $2)", [table.chain, account])
     }
 
+    /// What ``append(account:from:)`` did: rows appended, and the seconds spent reading and hashing them and
+    /// copying them into the table (benchmarks print them).
+    public struct Appended: Sendable {
+        public var rows = 0
+        public var hashSeconds = 0.0
+        public var copyInSeconds = 0.0
+    }
+
     /// Appends the rows of the temporary table `relation` (the caller's code names it; its rows must belong to
-    /// `account`) in `chain_seq` order; returns how many. Call ``lock(account:)`` before choosing the rows.
-    public func append(account: Int, from relation: String) throws -> Int {
+    /// `account`) in `chain_seq` order. Call ``lock(account:)`` before choosing the rows.
+    public func append(account: Int, from relation: String) throws -> Appended {
+        var result = Appended()
         try lock(account: account)
         let total = try db.query("SELECT count(*) FROM \(relation)").rows[0].decode(0, as: Int.self)
-        guard total > 0 else { return 0 }
+        guard total > 0 else { return result }
+        var clock = Date()
         try db.executeScript("CREATE UNIQUE INDEX ON \(relation) (chain_seq)")
         let head = try db.query(
             """
@@ -76,6 +86,8 @@ public struct ChainBulkAppend {
         let chainField = ChainVerifier.field(Array(table.chain.utf8))
         let accountText = Array(String(account).utf8)
 
+        let prefix: [UInt8] = [0, 0, 0, 1] + chainField + ChainVerifier.field(accountText)
+        var positionText: [UInt8] = []
         var spans: [ChainVerifier.CopySpan] = []
         var message: [UInt8] = []
         message.reserveCapacity(8192)
@@ -83,7 +95,7 @@ public struct ChainBulkAppend {
         var field: [UInt8] = []
         var digest: [UInt8] = []
         var hash = [UInt8](repeating: 0, count: 32)
-        var appended = 0
+        let hasher = try SHA256Context()
         var low = 1
         while low <= total {
             let high = min(low + chunkRows - 1, total)
@@ -94,23 +106,23 @@ public struct ChainBulkAppend {
             ) { line in
                 ChainVerifier.spans(line, into: &spans)
                 position += 1
-                let positionText = Array(String(position).utf8)
+                positionText.removeAll(keepingCapacity: true)
+                Self.appendDecimal(position, to: &positionText)
                 message.removeAll(keepingCapacity: true)
                 message += previous
-                message += [0, 0, 0, 1]
-                message += chainField
-                message += ChainVerifier.field(accountText)
-                message += ChainVerifier.field(positionText)
+                message += prefix  // version 1, chain name, chain account
+                Self.appendLength(positionText.count, to: &message)
+                message += positionText
                 Self.appendMicros(chainedAtMicros, to: &message)
                 digest.removeAll(keepingCapacity: true)
                 for (i, transport) in transports.enumerated() {
                     field.removeAll(keepingCapacity: true)
                     ChainVerifier.appendField(line, spans[fieldIndex[i]], transport, to: &field, &scratch)
                     message += field
-                    field.withUnsafeBufferPointer { p in _ = SHA256(p.baseAddress, p.count, &hash) }
+                    hasher.hash(field, into: &hash)
                     digest += hash[0..<4]
                 }
-                message.withUnsafeBufferPointer { p in _ = SHA256(p.baseAddress, p.count, &hash) }
+                hasher.hash(message, into: &hash)
                 for i in insertField {
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: line[spans[i].start..<spans[i].end]))
                     out.append(0x09)
@@ -120,32 +132,93 @@ public struct ChainBulkAppend {
                 out += positionText
                 out.append(0x09)
                 out += chainedAtText
-                for bytes in [previous, hash, digest] {
-                    out += [0x09, 0x5C, 0x5C, 0x78]  // tab, then \\x: bytea's hex form, its backslash escaped for COPY
-                    Self.appendHex(bytes, to: &out)
-                }
+                // Each bytea as a tab, then \\x and hex: bytea's hex form, its backslash escaped for COPY.
+                Self.appendHexField(previous, to: &out)
+                Self.appendHexField(hash, to: &out)
+                Self.appendHexField(digest, to: &out)
                 out.append(0x0A)
                 previous = hash
             }
-            let copied = try out.withUnsafeBytes { raw in try db.copyInRaw(copyIn) { send in try send(raw) } }
-            appended += copied
+            result.hashSeconds += Date().timeIntervalSince(clock)
+            clock = Date()
+            result.rows += try out.withUnsafeBytes { raw in try db.copyInRaw(copyIn) { send in try send(raw) } }
+            result.copyInSeconds += Date().timeIntervalSince(clock)
+            clock = Date()
             low = high + 1
         }
-        return appended
+        return result
+    }
+
+    // Byte by byte below: an array literal would allocate for every row.
+    static func appendLength(_ n: Int, to out: inout [UInt8]) {
+        let u = UInt32(truncatingIfNeeded: n)
+        out.append(UInt8(u >> 24))
+        out.append(UInt8((u >> 16) & 0xFF))
+        out.append(UInt8((u >> 8) & 0xFF))
+        out.append(UInt8(u & 0xFF))
     }
 
     static func appendMicros(_ micros: Int64, to out: inout [UInt8]) {
         let u = UInt64(bitPattern: micros)
-        out += [0, 0, 0, 8]
+        appendLength(8, to: &out)
         for k in 0..<8 { out.append(UInt8((u >> (8 * UInt64(7 - k))) & 0xFF)) }
     }
 
-    static func appendHex(_ bytes: [UInt8], to out: inout [UInt8]) {
-        let digits: StaticString = "0123456789abcdef"
-        digits.withUTF8Buffer { d in
-            for b in bytes {
-                out.append(d[Int(b >> 4)])
-                out.append(d[Int(b & 0x0F)])
+    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        precondition(value >= 0)
+        let start = out.count
+        var v = value
+        repeat {
+            out.append(UInt8(0x30 + v % 10))
+            v /= 10
+        } while v > 0
+        out[start...].reverse()
+    }
+
+    static func appendHexField(_ bytes: [UInt8], to out: inout [UInt8]) {
+        out.append(0x09)
+        out.append(0x5C)
+        out.append(0x5C)
+        out.append(0x78)
+        for b in bytes {
+            let hi = b >> 4
+            let lo = b & 0x0F
+            out.append(hi < 10 ? 0x30 + hi : 0x57 + hi)
+            out.append(lo < 10 ? 0x30 + lo : 0x57 + lo)
+        }
+    }
+}
+
+/// SHA-256 through one reused OpenSSL context and one fetched algorithm: the one-shot `SHA256()` looks the
+/// algorithm up on every call, which for the ~18 short inputs of each appended row (its hash and the column
+/// digests) cost more than the hashing.
+final class SHA256Context {
+    private let md: OpaquePointer
+    private let ctx: OpaquePointer
+
+    init() throws(PGError) {
+        guard let md = EVP_MD_fetch(nil, "SHA256", nil) else { throw PGError(kind: .query, message: "OpenSSL has no SHA256") }
+        guard let ctx = EVP_MD_CTX_new() else {
+            EVP_MD_free(md)
+            throw PGError(kind: .query, message: "OpenSSL could not allocate a digest context")
+        }
+        self.md = md
+        self.ctx = ctx
+    }
+
+    deinit {
+        EVP_MD_CTX_free(ctx)
+        EVP_MD_free(md)
+    }
+
+    /// SHA-256 of `bytes` into `out` (32 bytes).
+    func hash(_ bytes: [UInt8], into out: inout [UInt8]) {
+        var length: UInt32 = 0
+        bytes.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                _ = EVP_DigestInit_ex2(ctx, md, nil)
+                _ = EVP_DigestUpdate(ctx, p.baseAddress, p.count)
+                _ = EVP_DigestFinal_ex(ctx, o.baseAddress, &length)
             }
         }
     }

@@ -45,7 +45,7 @@ import Testing
                 bulk.chunkRows = 40  // several statements: links across chunks
                 try bulk.lock(account: account)
                 try Self.stage(db, account: account, count: 130)
-                return try bulk.append(account: account, from: "bulk_rows")
+                return try bulk.append(account: account, from: "bulk_rows").rows
             }
             #expect(appended == 130)
             let head = try db.query(
