@@ -4,6 +4,8 @@
 -- Event i: every 50th a withdrawal of 0.1 XXBT to the allowlisted address, every 50th+1 a ZUSD deposit, else a
 -- trade (order + trade + XXBT and ZUSD ledger legs). Times are business minutes (Mon-Fri 08:00-17:59 Berlin),
 -- so the data is clean for every rule; ledger balances run consistently, continuing from earlier events.
+-- Rows go straight into the version tables (migration 0012), not through the current-version views, whose INSTEAD OF
+-- trigger appends one row at a time (every row here is a new object: version 1). The chain trigger links them.
 \set ON_ERROR_STOP on
 BEGIN;
 CREATE TEMP TABLE ev ON COMMIT DROP AS
@@ -38,25 +40,25 @@ SELECT a.asset, coalesce((SELECT x.balance FROM audit.ledger_entries x WHERE x.a
                            ORDER BY x.time DESC, x.ledger_id DESC LIMIT 1), 0) AS balance
   FROM (SELECT DISTINCT asset FROM legs) a;
 
-INSERT INTO audit.ledger_entries (account_id, ledger_id, refid, time, type, asset, amount, fee, balance, raw, first_seen_at, updated_at)
+INSERT INTO audit.ledger_entry_versions (account_id, ledger_id, refid, time, type, asset, amount, fee, balance, raw, first_seen_at, updated_at)
 SELECT :account, l.ledger_id, l.refid, l.at, l.type, l.asset, l.amount, l.fee,
        o.balance + sum(l.amount - l.fee) OVER (PARTITION BY l.asset ORDER BY l.at, l.ledger_id),
        jsonb_build_object('refid', l.refid, 'type', l.type, 'asset', l.asset, 'amount', l.amount::text), :'seen', :'seen'
   FROM legs l JOIN opening o USING (asset);
 
-INSERT INTO audit.orders (account_id, txid, status, opentm, closetm, descr_pair, descr_type, descr_ordertype, vol, vol_exec, raw,
+INSERT INTO audit.order_versions (account_id, txid, status, opentm, closetm, descr_pair, descr_type, descr_ordertype, vol, vol_exec, raw,
                           first_seen_at, updated_at)
 SELECT :account, 'O' || substr(h1, 1, 5) || '-' || substr(h2, 6, 5) || '-' || substr(h1, 11, 6), 'closed',
        at - interval '5 seconds', at, 'XBTUSD', CASE WHEN buy THEN 'buy' ELSE 'sell' END, 'limit', vol, vol, '{}', :'seen', :'seen'
   FROM ev WHERE kind = 'trade';
 
-INSERT INTO audit.trades (account_id, txid, ordertxid, pair, time, type, ordertype, price, cost, fee, vol, raw, first_seen_at, updated_at)
+INSERT INTO audit.trade_versions (account_id, txid, ordertxid, pair, time, type, ordertype, price, cost, fee, vol, raw, first_seen_at, updated_at)
 SELECT :account, 'T' || substr(h2, 1, 5) || '-' || substr(h2, 6, 5) || '-' || substr(h2, 11, 6),
        'O' || substr(h1, 1, 5) || '-' || substr(h2, 6, 5) || '-' || substr(h1, 11, 6), 'XXBTZUSD', at,
        CASE WHEN buy THEN 'buy' ELSE 'sell' END, 'limit', price, vol * price, round(vol * price * 0.0016, 10), vol, '{}', :'seen', :'seen'
   FROM ev WHERE kind = 'trade';
 
-INSERT INTO audit.withdrawals (account_id, refid, method, asset, info, key, amount, fee, time, status, raw, first_seen_at, updated_at)
+INSERT INTO audit.withdrawal_versions (account_id, refid, method, asset, info, key, amount, fee, time, status, raw, first_seen_at, updated_at)
 SELECT :account, 'FTQcuak-bench-' || i, 'Bitcoin', 'XXBT', 'bc1qa35ls3egf0872h3w', 'btc-cold', 0.1000000000, 0.0002000000, at,
        'Success', '{}', :'seen', :'seen'
   FROM ev WHERE kind = 'withdrawal';

@@ -1,0 +1,225 @@
+import AuditKernel
+import COpenSSL
+import Foundation
+
+/// Appends many rows to one hash chain in a few statements (migration 0014): positions after the chain's head,
+/// hashes and column digests computed here, by the same encoding code `verify` uses (``ChainVerifier``), and the
+/// rows copied into the chained table already linked. The per-row trigger skips rows that arrive with a position;
+/// the statement trigger checks the positions, links, account and time of every statement under the chain's lock
+/// and moves `audit.chain_heads` (migration 0014 says why that is safe). A row whose hash were wrong would be
+/// reported by `verify` like any changed row: nothing here is trusted by the verifier.
+///
+/// Use, inside one transaction: ``lock(account:)``, fill a temporary table that has every chained column of
+/// `table` by name plus `chain_seq bigint` (1, 2, 3, ... in append order: decide what to append while holding the
+/// lock, e.g. an anti-join against the stored rows), then ``append(account:from:)``.
+public struct ChainBulkAppend {
+    let db: PGConnection
+    let table: ChainTable
+    /// Rows per COPY statement: bounds the memory held here (each row's COPY text is kept until its chunk is sent).
+    public var chunkRows = 50_000
+
+    /// `table`: a chain of the compiled catalogue (``ChainTable/catalogue``), e.g. the one named `ledger_entries`.
+    public init(db: PGConnection, table: ChainTable) {
+        self.db = db
+        self.table = table
+    }
+
+    /// Takes the chain's transaction-level advisory lock (the one the chain triggers take) for `account`.
+    public func lock(account: Int) throws(PGError) {
+        try db.execute("SELECT pg_advisory_xact_lock(audit.chain_lock_key($1), $2)", [table.chain, account])
+    }
+
+    /// What ``append(account:from:)`` did: rows appended, and the seconds spent reading and hashing them and
+    /// copying them into the table (benchmarks print them).
+    public struct Appended: Sendable {
+        public var rows = 0
+        public var hashSeconds = 0.0
+        public var copyInSeconds = 0.0
+    }
+
+    /// Appends the rows of the temporary table `relation` (the caller's code names it; its rows must belong to
+    /// `account`) in `chain_seq` order. Call ``lock(account:)`` before choosing the rows.
+    public func append(account: Int, from relation: String) throws -> Appended {
+        var result = Appended()
+        try lock(account: account)
+        let total = try db.query("SELECT count(*) FROM \(relation)").rows[0].decode(0, as: Int.self)
+        guard total > 0 else { return result }
+        var clock = Date()
+        try db.executeScript("CREATE UNIQUE INDEX ON \(relation) (chain_seq)")
+        let head = try db.query(
+            """
+            SELECT chain_pos, encode(row_hash, 'hex') FROM audit.\(PGQuote.identifier(table.relation))
+             WHERE chain_account = $1 ORDER BY chain_pos DESC LIMIT 1
+            """, [account]
+        ).rows.first
+        var position = try head?.decode(0, as: Int64.self) ?? 0
+        var previous =
+            try head.flatMap { ChainVerifier.unhex(Array(try $0.decode(1, as: String.self).utf8)) } ?? [UInt8](repeating: 0, count: 32)
+        // One link time for the whole append: inside the transaction, as the statement trigger checks.
+        let now = try db.query("SELECT t::text, (extract(epoch FROM t) * 1000000)::bigint FROM (SELECT clock_timestamp() AS t) n").rows[0]
+        let chainedAtText = Array(try now.decode(0, as: String.self).utf8)
+        let chainedAtMicros = try now.decode(1, as: Int64.self)
+
+        // Per column: how it travels for the encoding, and (when that is not its COPY text) its COPY text as well.
+        var selects: [String] = []
+        var transports: [ChainVerifier.Transport] = []
+        var insertField: [Int] = []  // index in the COPY OUT line of each column's insertable text
+        var fieldIndex: [Int] = []  // index in the COPY OUT line of each column's encoding input
+        for column in table.columns {
+            guard let t = ChainVerifier.transport(column.name, type: column.type) else {
+                throw ChainError.unknownColumnType(chain: table.chain, column: column.name, type: column.type)
+            }
+            transports.append(t.transport)
+            fieldIndex.append(selects.count)
+            selects.append(t.sql)
+            if t.sql == "r." + PGQuote.identifier(column.name) {
+                insertField.append(selects.count - 1)
+            } else {
+                selects.append("r." + PGQuote.identifier(column.name))
+                insertField.append(selects.count - 1)
+            }
+        }
+        let columnList =
+            (table.columns.map { PGQuote.identifier($0.name) }
+            + ["chain_account", "chain_pos", "chained_at", "prev_hash", "row_hash", "col_digest"]).joined(separator: ", ")
+        let copyIn = "COPY audit.\(PGQuote.identifier(table.relation)) (\(columnList)) FROM STDIN"
+        let chainField = ChainVerifier.field(Array(table.chain.utf8))
+        let accountText = Array(String(account).utf8)
+
+        let prefix: [UInt8] = [0, 0, 0, 1] + chainField + ChainVerifier.field(accountText)
+        var positionText: [UInt8] = []
+        var spans: [ChainVerifier.CopySpan] = []
+        var message: [UInt8] = []
+        message.reserveCapacity(8192)
+        var scratch: [UInt8] = []
+        var field: [UInt8] = []
+        var digest: [UInt8] = []
+        var hash = [UInt8](repeating: 0, count: 32)
+        let hasher = try SHA256Context()
+        var low = 1
+        while low <= total {
+            let high = min(low + chunkRows - 1, total)
+            var out: [UInt8] = []
+            out.reserveCapacity((high - low + 1) * 512)
+            try db.copyOut(
+                "SELECT \(selects.joined(separator: ", ")) FROM \(relation) r WHERE r.chain_seq BETWEEN \(low) AND \(high) ORDER BY r.chain_seq"
+            ) { line in
+                ChainVerifier.spans(line, into: &spans)
+                position += 1
+                positionText.removeAll(keepingCapacity: true)
+                Self.appendDecimal(position, to: &positionText)
+                message.removeAll(keepingCapacity: true)
+                message += previous
+                message += prefix  // version 1, chain name, chain account
+                Self.appendLength(positionText.count, to: &message)
+                message += positionText
+                Self.appendMicros(chainedAtMicros, to: &message)
+                digest.removeAll(keepingCapacity: true)
+                for (i, transport) in transports.enumerated() {
+                    field.removeAll(keepingCapacity: true)
+                    ChainVerifier.appendField(line, spans[fieldIndex[i]], transport, to: &field, &scratch)
+                    message += field
+                    hasher.hash(field, into: &hash)
+                    digest += hash[0..<4]
+                }
+                hasher.hash(message, into: &hash)
+                for i in insertField {
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: line[spans[i].start..<spans[i].end]))
+                    out.append(0x09)
+                }
+                out += accountText
+                out.append(0x09)
+                out += positionText
+                out.append(0x09)
+                out += chainedAtText
+                // Each bytea as a tab, then \\x and hex: bytea's hex form, its backslash escaped for COPY.
+                Self.appendHexField(previous, to: &out)
+                Self.appendHexField(hash, to: &out)
+                Self.appendHexField(digest, to: &out)
+                out.append(0x0A)
+                previous = hash
+            }
+            result.hashSeconds += Date().timeIntervalSince(clock)
+            clock = Date()
+            result.rows += try out.withUnsafeBytes { raw in try db.copyInRaw(copyIn) { send in try send(raw) } }
+            result.copyInSeconds += Date().timeIntervalSince(clock)
+            clock = Date()
+            low = high + 1
+        }
+        return result
+    }
+
+    // Byte by byte below: an array literal would allocate for every row.
+    static func appendLength(_ n: Int, to out: inout [UInt8]) {
+        let u = UInt32(truncatingIfNeeded: n)
+        out.append(UInt8(u >> 24))
+        out.append(UInt8((u >> 16) & 0xFF))
+        out.append(UInt8((u >> 8) & 0xFF))
+        out.append(UInt8(u & 0xFF))
+    }
+
+    static func appendMicros(_ micros: Int64, to out: inout [UInt8]) {
+        let u = UInt64(bitPattern: micros)
+        appendLength(8, to: &out)
+        for k in 0..<8 { out.append(UInt8((u >> (8 * UInt64(7 - k))) & 0xFF)) }
+    }
+
+    static func appendDecimal(_ value: Int64, to out: inout [UInt8]) {
+        precondition(value >= 0)
+        let start = out.count
+        var v = value
+        repeat {
+            out.append(UInt8(0x30 + v % 10))
+            v /= 10
+        } while v > 0
+        out[start...].reverse()
+    }
+
+    static func appendHexField(_ bytes: [UInt8], to out: inout [UInt8]) {
+        out.append(0x09)
+        out.append(0x5C)
+        out.append(0x5C)
+        out.append(0x78)
+        for b in bytes {
+            let hi = b >> 4
+            let lo = b & 0x0F
+            out.append(hi < 10 ? 0x30 + hi : 0x57 + hi)
+            out.append(lo < 10 ? 0x30 + lo : 0x57 + lo)
+        }
+    }
+}
+
+/// SHA-256 through one reused OpenSSL context and one fetched algorithm: the one-shot `SHA256()` looks the
+/// algorithm up on every call, which for the ~18 short inputs of each appended row (its hash and the column
+/// digests) cost more than the hashing.
+final class SHA256Context {
+    private let md: OpaquePointer
+    private let ctx: OpaquePointer
+
+    init() throws(PGError) {
+        guard let md = EVP_MD_fetch(nil, "SHA256", nil) else { throw PGError(kind: .query, message: "OpenSSL has no SHA256") }
+        guard let ctx = EVP_MD_CTX_new() else {
+            EVP_MD_free(md)
+            throw PGError(kind: .query, message: "OpenSSL could not allocate a digest context")
+        }
+        self.md = md
+        self.ctx = ctx
+    }
+
+    deinit {
+        EVP_MD_CTX_free(ctx)
+        EVP_MD_free(md)
+    }
+
+    /// SHA-256 of `bytes` into `out` (32 bytes).
+    func hash(_ bytes: [UInt8], into out: inout [UInt8]) {
+        var length: UInt32 = 0
+        bytes.withUnsafeBufferPointer { p in
+            out.withUnsafeMutableBufferPointer { o in
+                _ = EVP_DigestInit_ex2(ctx, md, nil)
+                _ = EVP_DigestUpdate(ctx, p.baseAddress, p.count)
+                _ = EVP_DigestFinal_ex(ctx, o.baseAddress, &length)
+            }
+        }
+    }
+}
