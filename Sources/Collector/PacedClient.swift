@@ -302,28 +302,16 @@ public final class PacedClient: Sendable {
     private func release(record: CallRecord?, error: KrakenError?, retry: Int) async throws(CollectError) {
         let (token, runId, accountId, fingerprint) = (self.token, self.runId, self.accountId, self.fingerprint)
         let held = try await dbRun { db in
-            // Kraken charged this call when the request arrived, somewhere between take_call and this answer.
-            // The estimate assumed the moment take_call ran; end_call moves it to now, so the decay of the time in
-            // flight is never counted (a request delayed on its way, e.g. on a loaded machine, would otherwise
-            // let the next call in while Kraken's counter is still higher: seen as a counter 0.18 over max).
-            // Done in the statement that returns the lease, so no other process paces by the older moment.
-            let held = try db.query("SELECT audit.end_call($1, $2::uuid, $3)", [fingerprint, token, record != nil]).rows[0]
-                .decode(0, as: Bool.self)
-            guard let record else { return held }
-            let params = JSONValue.object(record.parameters.map { ($0.0, .string($0.1)) }).jsonText
-            try db.execute(
-                """
-                INSERT INTO audit.api_calls (run_id, account_id, key_fingerprint, endpoint, nonce, params, started_at,
-                    duration_ms, http_status, errors, error_kind, retry, bytes, counter_after)
-                SELECT $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::text[], $11, $12, $13,
-                       counter_value FROM audit.api_keys WHERE key_fingerprint = $3
-                """,
-                [
-                    runId, accountId, fingerprint, record.method, record.nonce.map { Int64($0) }, params, record.started,
-                    record.duration * 1000, record.httpStatus, PGArray.text(record.errors), error?.kindName, retry,
-                    record.bytes,
-                ])
-            return held
+            // One transaction (one commit per call fewer: at a thousand accounts the commits are the bottleneck);
+            // should it fail, the lease is still returned on its own.
+            do {
+                return try db.transaction {
+                    try Self.endCall(db, record: record, error: error, retry: retry, ids: (token, runId, accountId, fingerprint))
+                }
+            } catch {
+                _ = try? db.query("SELECT audit.end_call($1, $2::uuid, $3)", [fingerprint, token, record != nil])
+                throw error
+            }
         }
         if !held {
             // The call outlived its lease (the process stalled past the timeout): another process may have called
@@ -332,6 +320,36 @@ public final class PacedClient: Sendable {
                 "a Kraken call outlived its lease on the key; another process may have used the key meanwhile",
                 metadata: ["key": "\(fingerprint)", "lease_s": "\(leaseSeconds)"])
         }
+    }
+
+    /// Returns the lease and logs the call (``release(record:error:retry:)``); whether the lease was still ours.
+    private static func endCall(
+        _ db: PGConnection, record: CallRecord?, error: KrakenError?, retry: Int,
+        ids: (token: String, runId: Int64?, accountId: Int, fingerprint: String)
+    ) throws -> Bool {
+        let (token, runId, accountId, fingerprint) = ids
+        // Kraken charged this call when the request arrived, somewhere between take_call and this answer.
+        // The estimate assumed the moment take_call ran; end_call moves it to now, so the decay of the time in
+        // flight is never counted (a request delayed on its way, e.g. on a loaded machine, would otherwise
+        // let the next call in while Kraken's counter is still higher: seen as a counter 0.18 over max).
+        // Done in the statement that returns the lease, so no other process paces by the older moment.
+        let held = try db.query("SELECT audit.end_call($1, $2::uuid, $3)", [fingerprint, token, record != nil]).rows[0]
+            .decode(0, as: Bool.self)
+        guard let record else { return held }
+        let params = JSONValue.object(record.parameters.map { ($0.0, .string($0.1)) }).jsonText
+        try db.execute(
+            """
+            INSERT INTO audit.api_calls (run_id, account_id, key_fingerprint, endpoint, nonce, params, started_at,
+                duration_ms, http_status, errors, error_kind, retry, bytes, counter_after)
+            SELECT $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10::text[], $11, $12, $13,
+                   counter_value FROM audit.api_keys WHERE key_fingerprint = $3
+            """,
+            [
+                runId, accountId, fingerprint, record.method, record.nonce.map { Int64($0) }, params, record.started,
+                record.duration * 1000, record.httpStatus, PGArray.text(record.errors), error?.kindName, retry,
+                record.bytes,
+            ])
+        return held
     }
 
     private func markLockout() async throws(CollectError) {
