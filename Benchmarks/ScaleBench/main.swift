@@ -2,9 +2,13 @@
 // PostgreSQL's default settings (max_connections = 100):
 //   swift build -c release --scratch-path .build-release --product scale-bench --product kraken-simulator --product kraken-audit
 //   pg_virtualenv -t .build-release/release/scale-bench accounts --accounts 1000 --scale 300 --max 15 --decay 0.5
-//   pg_virtualenv -t .build-release/release/scale-bench runners --accounts 300 --runners 3 --kill
-// `accounts`: one in-process Collector.collect over every account (one pool, [ops] max_concurrent_accounts).
-// `runners`: several `kraken-audit run` processes sharing one night (per-account leases), optionally one SIGKILLed.
+//   pg_virtualenv -t .build-release/release/scale-bench runners --accounts 300 --runners 3 --kill --decay 1
+// `accounts`: one in-process Collector.collect over every account (one pool of --pool connections, default 8;
+//   [ops] max_concurrent_accounts = --concurrency, default the account count): accounts succeeded, wall time / the
+//   slowest account's counter floor (from audit.api_calls), peak RSS, peak connections (pg_stat_activity polled).
+// `runners`: --runners `kraken-audit run` processes (the release binary) sharing one night; with --kill the runner
+//   with most accounts in flight is SIGKILLed once a third of the accounts are recorded: per-runner exit codes and
+//   accounts, every account exactly once, no account with two successful per-account runs, who finished the night.
 // The simulator always runs as a separate process (so peak RSS is the collector's own).
 import AuditConfig
 import AuditKernel
