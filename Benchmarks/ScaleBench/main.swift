@@ -63,11 +63,7 @@ func peakRSSMiB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
-struct SimAccount {
-    let name: String
-    let key: String
-    let secret: String
-}
+typealias SimAccount = (name: String, key: String, secret: String)
 
 /// Starts `kraken-simulator` with `accountCount` accounts; returns it, its URL and the accounts' keys.
 func startSimulator() throws -> (ChildProcess, String, [SimAccount]) {
@@ -91,7 +87,7 @@ func startSimulator() throws -> (ChildProcess, String, [SimAccount]) {
             }
             let url = lines.first { $0.hasPrefix("url=") }.map { field($0, "url") } ?? ""
             let accounts = lines.filter { $0.hasPrefix("account=") }.map {
-                SimAccount(name: field($0, "account"), key: field($0, "key"), secret: field($0, "secret"))
+                (name: field($0, "account"), key: field($0, "key"), secret: field($0, "secret"))
             }
             return (p, url, accounts)
         }
@@ -479,10 +475,9 @@ func benchRunners() async throws {
     let nonce = try count(db, "SELECT count(*)::int FROM audit.api_calls WHERE 'EAPI:Invalid nonce' = ANY (errors)")
     print("'EAPI:Rate limit exceeded' in audit.api_calls: \(rateLimited); 'EAPI:Invalid nonce': \(nonce)")
     print(String(format: "wall time (start of the runners to the last exit): %.1f s", elapsed))
-    for (i, _) in runners.enumerated() {
+    for i in runners.indices {
         let log = (try? String(contentsOfFile: dir.appendingPathComponent("runner\(i).log").path, encoding: .utf8)) ?? ""
-        let tail = log.split(separator: "\n").suffix(4).joined(separator: "\n    ")
-        print("  runner \(i) output (last lines):\n    \(tail)")
+        print("  runner \(i) output (last lines):\n    \(log.split(separator: "\n").suffix(4).joined(separator: "\n    "))")
     }
 }
 
