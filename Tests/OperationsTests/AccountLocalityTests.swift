@@ -62,7 +62,8 @@ import Testing
                                                    ('order_versions', 'txid'), ('withdrawal_versions', 'refid'),
                                                    ('deposit_versions', 'refid')) v(versions, key) LOOP
                         FOREACH shift IN ARRAY ARRAY[30, 400] LOOP
-                            -- Every event time (time, opentm, closetm, ...), not the bookkeeping ones.
+                            -- Every event time (time, opentm, closetm, ...), not the bookkeeping ones. No chain
+                            -- position: the row trigger links each copy into B's chain (migration 0014).
                             SELECT string_agg(format(', %L, x.%I - make_interval(days => %s)', attname, attname, shift), '')
                               INTO times FROM pg_attribute
                              WHERE attrelid = format('audit.%I', t.versions)::regclass AND attnum > 0 AND NOT attisdropped
@@ -70,7 +71,7 @@ import Testing
                                AND attname NOT IN ('first_seen_at', 'updated_at', 'chained_at');
                             EXECUTE format(
                                 'INSERT INTO audit.%1$I SELECT (jsonb_populate_record(NULL::audit.%1$I, to_jsonb(x) || '
-                                'jsonb_build_object(''account_id'', %2$s, %3$L, ''B'' || %4$s || x.%3$I %6$s))).* '
+                                'jsonb_build_object(''account_id'', %2$s, ''chain_pos'', NULL, %3$L, ''B'' || %4$s || x.%3$I %6$s))).* '
                                 'FROM audit.%1$I x WHERE x.account_id = %5$s',
                                 t.versions, \(bId), t.key, shift, \(aId), times);
                         END LOOP;
