@@ -99,7 +99,7 @@ public final class PGPool: PGRunner, @unchecked Sendable {
                     return try await openConnection()
                 } catch {
                     lock.withLock { open -= 1 }
-                    wakeOne(with: nil)  // a waiter may now open one itself
+                    wakeOneWaiter()  // a slot is free again: a waiter may open one itself
                     throw error
                 }
             case .wait:
@@ -176,8 +176,8 @@ public final class PGPool: PGRunner, @unchecked Sendable {
         waiter?.resume(returning: connection)
     }
 
-    private func wakeOne(with connection: PGConnection?) {
+    private func wakeOneWaiter() {
         let waiter = lock.withLock { waiters.isEmpty ? nil : waiters.removeFirst().continuation }
-        waiter?.resume(returning: connection)
+        waiter?.resume(returning: nil)
     }
 }

@@ -20,11 +20,7 @@ struct NightLeasing: AccountLeasing {
     }
 
     func record(on db: PGConnection, accountId: Int, runId collectorRunId: Int64, succeeded: Bool) throws {
-        try db.execute(
-            """
-            INSERT INTO audit.night_accounts (night_id, account_id, run_id, collector_run_id, status)
-            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
-            """, [night.id, accountId, runId, collectorRunId, succeeded ? "success" : "failed"])
+        try Self.insert(on: db, night: night.id, accountId: accountId, runId: runId, collectorRunId: collectorRunId, succeeded: succeeded)
     }
 
     func finish(accountId: Int, outcome: AccountOutcome) async {
@@ -32,13 +28,19 @@ struct NightLeasing: AccountLeasing {
         // Recorded before the lease is returned, so no other runner collects it again this night (a no-op when the
         // collector recorded it with its run).
         _ = try? await session.run { db in
-            try db.execute(
-                """
-                INSERT INTO audit.night_accounts (night_id, account_id, run_id, collector_run_id, status)
-                VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
-                """, [nightId, accountId, runId, outcome.runId, outcome.succeeded ? "success" : "failed"])
+            try Self.insert(
+                on: db, night: nightId, accountId: accountId, runId: runId, collectorRunId: outcome.runId, succeeded: outcome.succeeded)
         }
         await session.releaseAccount(accountId)
+    }
+
+    /// The account's row of the night; the first record stands.
+    static func insert(on db: PGConnection, night: Int64, accountId: Int, runId: Int64, collectorRunId: Int64?, succeeded: Bool) throws {
+        try db.execute(
+            """
+            INSERT INTO audit.night_accounts (night_id, account_id, run_id, collector_run_id, status)
+            VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+            """, [night, accountId, runId, collectorRunId, succeeded ? "success" : "failed"])
     }
 
     func abandon(accountId: Int) async {

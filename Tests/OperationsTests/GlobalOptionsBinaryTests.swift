@@ -110,6 +110,16 @@ import Testing
         for level in LogLevel.allCases { #expect(output.contains("- \(level.rawValue)\n"), "\(output)") }
     }
 
+    /// `--db-connections` outside 1-1000, before or after the subcommand, is a usage error naming the range.
+    @Test(arguments: [["--db-connections", "0", "rules"], ["rules", "--db-connections", "1001"]])
+    func databaseConnectionsOutOfRangeIsAUsageError(args: [String]) async throws {
+        let (path, dir) = try Self.config()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (status, output) = try await Self.run(["--config", path] + args)
+        #expect(status == 64, "\(output)")
+        #expect(output.contains("--db-connections must be a whole number from 1 to 1000"), "\(output)")
+    }
+
     @Test func badLogFormatAndBackfillAreUsageErrors() async throws {
         let (path, dir) = try Self.config()
         defer { try? FileManager.default.removeItem(at: dir) }
