@@ -74,13 +74,23 @@ let package = Package(
         .target(
             name: "Operations",
             dependencies: [
-                "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts", "Analyser", "Integrity",
+                "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Reports", "Alerts", "Analyser", "Integrity", "Watch",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
             name: "Analyser",
             dependencies: ["AuditStore", "AuditConfig", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Real-time watch (issue 20): the WebSocket v2 client, stream storage through the Collector, rules on arrival.
+        .target(
+            name: "Watch",
+            dependencies: [
+                "AuditKernel", "KrakenAPI", "AuditStore", "AuditConfig", "Collector", "Analyser", "Alerts",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "kraken-audit",

@@ -13,6 +13,17 @@ public struct AuditConfiguration: Sendable {
     public var rules: [String: ConfigTable]
     /// `[integrity]`: signed digests of the hash chains (issue 17); nil when the section is absent.
     public var integrity: IntegrityConfig? = nil
+    /// `[watch]`: the real-time `watch` service (issue 20).
+    public var watch: WatchConfig = WatchConfig()
+}
+
+/// `[watch]`.
+public struct WatchConfig: Sendable, Equatable {
+    /// `group_seconds` (``NumericKey/watchGroupSeconds``, default 0): after a streamed entry arrives, how long `watch`
+    /// gathers further arrivals of the account before it analyses them and delivers their alerts in one hook call.
+    public var groupSeconds: Double = 0
+
+    public init(groupSeconds: Double = 0) { self.groupSeconds = groupSeconds }
 }
 
 /// `[database]`.
@@ -39,6 +50,10 @@ extension NumericKey {
     public static let maxConcurrentAccounts = NumericKey(
         table: "ops", name: "max_concurrent_accounts", kind: .integer, range: 1...100_000, defaultText: "64",
         meaning: "accounts one process collects at once (each waits for its own key's counter; memory grows with this)")
+    /// `[watch] group_seconds`: the alert grouping window of `watch` (issue 20).
+    public static let watchGroupSeconds = NumericKey(
+        table: "watch", name: "group_seconds", kind: .number, range: 0...3600, defaultText: "0",
+        meaning: "seconds watch gathers an account's streamed entries before analysing them and alerting once (0: at once)")
 }
 
 /// Kraken's call-counter parameters (../shared/kraken-api.md §5.1).
@@ -107,6 +122,11 @@ public struct AccountConfig: Sendable {
     public var timezone: String
     /// `backfill = "export" | "paging"`; nil = export when the key has the Export-data permission, else paging.
     public var backfill: BackfillMode? = nil
+    /// `ws_url`: Kraken's authenticated WebSocket v2 endpoint for `watch` (issue 20); `ws://` only to loopback.
+    public var webSocketURL: String = AccountConfig.defaultWebSocketURL
+
+    /// Kraken's private WebSocket v2 endpoint (../shared/kraken-websocket.md §2).
+    public static let defaultWebSocketURL = "wss://ws-auth.kraken.com/v2"
 }
 
 /// `[alerts]`.

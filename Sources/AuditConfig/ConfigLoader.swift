@@ -48,7 +48,7 @@ public enum ConfigLoader {
             throw .syntax(path: path, line: 0, column: 0, message: "\(error)")
         }
         let root = Node(table: table, path: "")
-        try root.allowOnly(["database", "account", "alerts", "ops", "rules", "integrity"])
+        try root.allowOnly(["database", "account", "alerts", "ops", "rules", "integrity", "watch"])
 
         var database = DatabaseConfig(url: nil)
         if let db = try root.table("database") {
@@ -101,6 +101,12 @@ public enum ConfigLoader {
                 notifyResolved: try al.bool("notify_resolved") ?? false)
         }
 
+        var watch = WatchConfig()
+        if let w = try root.table("watch") {
+            try w.allowOnly(["group_seconds"])
+            watch.groupSeconds = try w.number(.watchGroupSeconds) ?? 0
+        }
+
         let integrity = try root.table("integrity").map { (node) throws(ConfigError) in try parseIntegrity(node) }
 
         var rules: [String: ConfigTable] = [:]
@@ -111,7 +117,7 @@ public enum ConfigLoader {
             }
         }
         return AuditConfiguration(
-            path: path, database: database, accounts: accounts, alerts: alerts, ops: ops, rules: rules, integrity: integrity)
+            path: path, database: database, accounts: accounts, alerts: alerts, ops: ops, rules: rules, integrity: integrity, watch: watch)
     }
 
     /// `[integrity]`: `signing_key_file` and `digest_dir` are required (non-empty), `hook` must be an absolute path
@@ -143,7 +149,7 @@ public enum ConfigLoader {
         try a.allowOnly([
             "name", "api_key_env", "api_key_file", "api_secret_env", "api_secret_file", "api_secret_command",
             "otp_env", "otp_file", "api_url", "tier", "rate_limit", "key_created", "timeout_seconds", "max_response_mib", "timezone",
-            "backfill",
+            "backfill", "ws_url",
         ])
         guard let name = try a.string("name") else { throw .missingKey(path: a.key("name")) }
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
@@ -155,6 +161,8 @@ public enum ConfigLoader {
         let otp = try secretSource(a, env: "otp_env", file: "otp_file", command: nil, required: false)
         let url = try a.string("api_url") ?? "https://api.kraken.com"
         do { _ = try BaseURL.validate(url) } catch { throw .invalidValue(path: a.key("api_url"), reason: error.description) }
+        let wsURL = try a.string("ws_url") ?? AccountConfig.defaultWebSocketURL
+        do { _ = try BaseURL.validateWebSocket(wsURL) } catch { throw .invalidValue(path: a.key("ws_url"), reason: error.description) }
         var tier = Tier.starter
         if let t = try a.string("tier") {
             guard let parsed = Tier(rawValue: t.lowercased()) else {
@@ -185,7 +193,7 @@ public enum ConfigLoader {
         return AccountConfig(
             name: name, apiKey: apiKey, apiSecret: secret, otp: otp, apiURL: url, tier: tier, rateLimit: limit,
             keyCreated: keyCreated, timeoutSeconds: timeout, maxResponseBytes: maxResponseMiB << 20, timezone: timezone,
-            backfill: backfill)
+            backfill: backfill, webSocketURL: wsURL)
     }
 
     static func secretSource(_ a: Node, env: String, file: String, command: String?, required: Bool)

@@ -67,7 +67,7 @@ public struct NumericKey: Sendable, Equatable, CustomStringConvertible {
     /// `ParameterType` in the Analyser).
     public static let all: [NumericKey] = [
         accountTimeout, accountMaxResponse, rateLimitMax, rateLimitDecay, alertsTimeout, renotifyAfterHours,
-        databaseMaxConnections, maxConcurrentAccounts,
+        databaseMaxConnections, maxConcurrentAccounts, watchGroupSeconds,
     ]
 
     /// Checks `value` read at `path`; returns it unchanged when it is allowed.

@@ -51,6 +51,18 @@ final class AccountCollector: Sendable {
         }
         let serverTime = try await paced.serverTime()
         try await store.collectRun { try CollectStore.prepare($0) }
+        switch options.scope {
+        case .everything: break
+        case .streamGap:
+            for endpoint in PagedEndpoint.all where endpoint.kind != .orders {
+                stats[endpoint.method] = try await collectPaged(endpoint, serverTime: serverTime)
+            }
+            return stats
+        case .withdrawalStatus:
+            stats["WithdrawStatus"] = try await collectFunding(
+                method: "WithdrawStatus", upsert: CollectStore.Tables.withdrawalsUpsert, key: "withdrawals")
+            return stats
+        }
         // The key's settings, once per run (posture rules); the same answer serves the backfill decision below.
         let key = try await KeySnapshot(accountId: accountId, paced: paced, store: store, logger: logger).take()
         stats["GetApiKeyInfo"] = key.stats

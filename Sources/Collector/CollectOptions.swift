@@ -14,6 +14,8 @@ public struct CollectOptions: Sendable {
     public var retry: RetryPolicy
     /// Backfill through Kraken's data export (issue 10).
     public var export: ExportOptions
+    /// What is collected: everything (`collect`, `run`), or the narrow passes of `watch` (issue 20).
+    public var scope: CollectScope = .everything
 
     public init(
         since: Date? = nil, full: Bool = false, overlapSeconds: Int64 = 600, settleSeconds: Int64 = 2, retry: RetryPolicy = RetryPolicy(),

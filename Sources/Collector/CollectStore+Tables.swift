@@ -2,7 +2,9 @@ extension CollectStore {
     /// The collector's upserted tables (../shared/design.md: natural keys, raw JSON kept, history of statuses).
     enum Tables {
         /// Rows that came from an export (`source = 'export'`) are compared by ``Reconcile``, never given a new version.
-        static let fromAPIOnly = "t.source = 'api' AND t.raw IS DISTINCT FROM EXCLUDED.raw"
+        /// A row the WebSocket stream stored (`source = 'ws'`, issue 20) always gets REST's row as its next version:
+        /// REST is the source of truth, and the current version then says the entry was confirmed.
+        static let fromAPIOnly = "(t.source = 'api' AND t.raw IS DISTINCT FROM EXCLUDED.raw) OR t.source = 'ws'"
         static let changed = "t.raw IS DISTINCT FROM EXCLUDED.raw"
 
         static let ledger = UpsertTable(

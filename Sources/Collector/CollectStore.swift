@@ -36,6 +36,7 @@ enum CollectStore {
         guard !rows.isEmpty else { return UpsertCount() }
         try db.copyIn(Tables.ledger.stage, rows: rows)
         try db.execute(Reconcile.ledgerFromAPI, [accountId])  // ids an export gave first: compare, keep the export row
+        try db.execute(Reconcile.ledgerFromAPIOverStream, [accountId])  // ids the stream gave first: compare, REST's row follows
         return try counts(db.query(Tables.ledgerUpsert, [accountId]))
     }
 
@@ -62,6 +63,7 @@ enum CollectStore {
         guard !rows.isEmpty else { return UpsertCount() }
         try db.copyIn(Tables.trades.stage, rows: rows)
         try db.execute(Reconcile.tradesFromAPI, [accountId])
+        try db.execute(Reconcile.tradesFromAPIOverStream, [accountId])
         return try counts(db.query(Tables.tradesUpsert, [accountId]))
     }
 

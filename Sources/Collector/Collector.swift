@@ -35,7 +35,7 @@ public struct Collector: Sendable {
     /// those whose process died.
     public func collect(
         accounts names: [String] = [], options: CollectOptions = CollectOptions(), command: String = "collect", parentRunId: Int64? = nil,
-        leasing given: (any AccountLeasing)? = nil
+        leasing given: (any AccountLeasing)? = nil, pool givenPool: PGPool? = nil
     ) async -> [AccountOutcome] {
         markAbandonedRuns()
         let selected = names.isEmpty ? config.accounts : config.accounts.filter { names.contains($0.name) }
@@ -51,9 +51,12 @@ public struct Collector: Sendable {
             }
         }
         defer { if given == nil { leasing.session.close() } }
-        let pool = PGPool(
-            url: config.database.url, size: config.database.maxConnections, logger: logger, prepare: { try CollectStore.prepare($0) })
-        defer { pool.close() }
+        // A long-lived caller (`watch`) lends its pool; it must prepare connections with ``CollectStore/prepare(_:)``
+        // (``Collector/preparePooledConnection(_:)``).
+        let pool =
+            givenPool
+            ?? PGPool(url: config.database.url, size: config.database.maxConnections, logger: logger, prepare: Self.preparePooledConnection)
+        defer { if givenPool == nil { pool.close() } }
         let progress = showProgress ? ProgressLine(secondsPerPage: 2 / (selected.first?.rateLimit.decayPerSecond ?? 0.33)) : nil
         let context = Shared(pool: pool, leasing: leasing, options: options, command: command, progress: progress)
 
@@ -71,6 +74,12 @@ public struct Collector: Sendable {
             }
         }
         return outcomes.sorted { $0.account < $1.account }
+    }
+
+    /// Prepares a pooled connection for collecting (the staging tables); pass it as `prepare` of a pool lent to
+    /// ``collect(accounts:options:command:parentRunId:leasing:pool:)``.
+    @Sendable public static func preparePooledConnection(_ db: PGConnection) throws(PGError) {
+        try CollectStore.prepare(db)
     }
 
     /// What every account of one `collect` call shares.

@@ -9,35 +9,8 @@ import Logging
 extension ExportBackfill {
     /// Name maps (file name → REST key) from the public Assets and AssetPairs lists (no counter cost).
     func aliases() async throws(CollectError) -> (assets: [String: String], pairs: [String: String]) {
-        let assetsResult = try await paced.publicCall("Assets").result
-        let pairsResult = try await paced.publicCall("AssetPairs").result
-        var assets: [String: String] = [:]
-        var display: [String: [String]] = [:]  // REST key → names the export may use
-        let extra = ["XBT": ["BTC"], "XDG": ["DOGE"]]
-        for (key, info) in assetsResult.objectMembers ?? [] {
-            assets[key] = key
-            display[key] = [key]
-            if let alt = info["altname"]?.stringValue {
-                if assets[alt] == nil { assets[alt] = key }
-                display[key, default: []].append(alt)
-                for name in extra[alt] ?? [] where assets[name] == nil {
-                    assets[name] = key
-                    display[key, default: []].append(name)
-                }
-            }
-        }
-        var pairs: [String: String] = [:]
-        for (key, _) in pairsResult.objectMembers ?? [] { pairs[key] = key }
-        for (key, info) in pairsResult.objectMembers ?? [] {
-            if let alt = info["altname"]?.stringValue, pairs[alt] == nil { pairs[alt] = key }
-            if let ws = info["wsname"]?.stringValue, pairs[ws] == nil { pairs[ws] = key }
-            if let base = info["base"]?.stringValue, let quote = info["quote"]?.stringValue {
-                for b in display[base] ?? [base] {
-                    for q in display[quote] ?? [quote] where pairs["\(b)/\(q)"] == nil { pairs["\(b)/\(q)"] = key }
-                }
-            }
-        }
-        return (assets, pairs)
+        let names = try await KrakenNames.load(paced)
+        return (names.assets, names.pairs)
     }
 
     /// Tests only: called after the file was opened and verified, before it is imported (a test swaps the file

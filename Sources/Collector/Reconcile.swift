@@ -38,6 +38,27 @@ enum Reconcile {
         ON CONFLICT DO NOTHING  -- append-only (migration 0007)
         """
 
+    /// Records disagreements between API rows in `stage_ledger` and rows the WebSocket stream stored (`source =
+    /// 'ws'`, issue 20) before REST's row becomes their next version; `export_id` = `stream` marks the source.
+    static let ledgerFromAPIOverStream = """
+        INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
+        SELECT $1, 'ledger', e.ledger_id, f.field, f.ev, f.av, 'stream'
+          FROM stage_ledger a JOIN audit.ledger_entries e ON e.account_id = $1 AND e.ledger_id = a.ledger_id AND e.source = 'ws'
+         CROSS JOIN LATERAL (VALUES \(ledgerFields(e: "e", a: "a"))) f(field, ev, av, differs)
+         WHERE f.differs
+        ON CONFLICT DO NOTHING  -- append-only (migration 0007)
+        """
+
+    /// Same for streamed trades.
+    static let tradesFromAPIOverStream = """
+        INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
+        SELECT $1, 'trade', e.txid, f.field, f.ev, f.av, 'stream'
+          FROM stage_trades a JOIN audit.trades e ON e.account_id = $1 AND e.txid = a.txid AND e.source = 'ws'
+         CROSS JOIN LATERAL (VALUES \(tradeFields(e: "e", a: "a"))) f(field, ev, av, differs)
+         WHERE f.differs
+        ON CONFLICT DO NOTHING  -- append-only (migration 0007)
+        """
+
     /// Same for API trades in `stage_trades`.
     static let tradesFromAPI = """
         INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)

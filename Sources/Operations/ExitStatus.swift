@@ -7,6 +7,7 @@ import Collector
 import Integrity
 import KrakenAPI
 import Reports
+import Watch
 
 /// Process exit codes, following sysexits(3) where one fits. Documented in the README ("Exit codes") and in
 /// `kraken-audit --help`; ``forError(_:)`` is the one place that maps an error to one of them.
@@ -80,6 +81,12 @@ public enum ExitStatus: Int32, Sendable, CaseIterable {
             case .interrupted(let signal): return forSignal(signal)
             }
         case let e as IntegrityError: return forIntegrity(e)
+        case let e as WatchError:
+            switch e {
+            case .configuration, .subscriptionRefused: return .config
+            case .database: return .tempFail
+            default: return .unavailable
+            }
         case is UsageError: return .usage
         case is JSONParseError: return .dataError
         case is CancellationError: return .tempFail

@@ -37,7 +37,7 @@ struct KrakenAudit: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, MigrateCommand.self, DoctorCommand.self, CollectCommand.self, AnalyseCommand.self,
             FindingsCommand.self, RulesCommand.self, ReportCommand.self, AlertsCommand.self, GrantCommand.self,
-            KeygenCommand.self, SealCommand.self, VerifyCommand.self,
+            KeygenCommand.self, SealCommand.self, VerifyCommand.self, WatchCommand.self,
         ]
     )
 
