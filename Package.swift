@@ -169,6 +169,12 @@ let package = Package(
         .testTarget(name: "AnalyserTests", dependencies: ["Analyser", "Alerts", "AuditStore", "AuditConfig", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PipelineTests", dependencies: ["AuditKernel", "Collector", "Analyser", "KrakenSimulator", "AuditStore", "AuditConfig", "KrakenAPI", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "OperationsTests", dependencies: ["AuditKernel", "ChildProcesses", "Operations", "Reports", "AuditConfig", "AuditStore", "KrakenAPI", "KrakenSimulator", "Analyser", "Alerts", "Collector", "TestSupport"]),
+        .testTarget(
+            name: "WatchTests",
+            dependencies: [
+                "Watch", "AuditKernel", "AuditStore", "AuditConfig", "Collector", "KrakenAPI", "KrakenSimulator", "Operations", "Analyser",
+                "Alerts", "ChildProcesses", "TestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "OperatorTests", dependencies: ["AuditKernel", "AuditStore", "AuditConfig", "ChildProcesses", "KrakenSimulator", "Analyser", "Reports", "TestSupport", .product(name: "Logging", package: "swift-log")], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
