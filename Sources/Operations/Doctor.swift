@@ -28,6 +28,9 @@ public struct DoctorCheck: Sendable, Equatable {
 public struct Doctor: Sendable {
     /// Kraken permissions the audit needs (../shared/kraken-api.md §7).
     public static let neededPermissions = ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger"]
+    /// The permission `watch` needs for `GetWebSocketsToken` ("WebSocket interface"; ../shared/kraken-api.md §7). It
+    /// is read-only for an audit key: the streams carry what the query permissions already show.
+    public static let webSocketPermission = "create-ws-token"
     /// Permissions an audit key must not have: it could move money or trade.
     public static let dangerousPermissions = [
         "withdraw-funds", "add-withdraw-address", "update-withdraw-address", "modify-trades", "close-trades",
@@ -203,6 +206,16 @@ public struct Doctor: Sendable {
                     DoctorCheck(
                         .failed, subject, "key lacks permission(s): \(missing.joined(separator: ", "))",
                         fix: "edit the key on Kraken (Settings > API) and enable: \(missing.joined(separator: ", "))"))
+            }
+            // `watch` (issue 20) takes a WebSocket token per connection; the nightly job does not need it.
+            if permissions.contains(Self.webSocketPermission) {
+                out.append(DoctorCheck(.ok, subject, "WebSocket interface permission (create-ws-token): watch can connect"))
+            } else {
+                out.append(
+                    DoctorCheck(
+                        .warning, subject,
+                        "key lacks the WebSocket interface permission (create-ws-token): kraken-audit watch cannot stream this account (the nightly run does not need it)",
+                        fix: "to use watch: edit the key on Kraken (Settings > API) and enable WebSocket interface"))
             }
             out.append(contentsOf: Self.postureChecks(info.result, subject: subject, settings: environment.config.rules["key_posture"]))
             if let nonce = info.result["nonce"]?.stringValue.flatMap(UInt64.init), nonce > UInt64(NonceStore.nowMillis()) * 10 {

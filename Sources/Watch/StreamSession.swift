@@ -78,8 +78,19 @@ final class StreamSession: Sendable {
     private func watchdog(last: NIOLockedValueBox<ContinuousClock.Instant>, outbound: WebSocketOutboundWriter) async throws {
         var pingedAt: ContinuousClock.Instant? = nil
         var pingId = 1000
+        var flushed = WatchConnectionLog.Counters()
+        var flushedAt = ContinuousClock.now
         while true {
             try await Task.sleep(for: .milliseconds(250))
+            // The connection's counters reach the database every few seconds (and at its end).
+            if ContinuousClock.now - flushedAt >= .seconds(5) {
+                flushedAt = .now
+                let now = counters.withLockedValue { $0 }
+                if now != flushed {
+                    try await WatchConnectionLog.update(db, id: connectionId, counters: now, closeReason: nil)
+                    flushed = now
+                }
+            }
             let lastMessage = last.withLockedValue { $0 }
             if let p = pingedAt, lastMessage > p { pingedAt = nil }
             let silent = ContinuousClock.now - lastMessage
@@ -123,7 +134,12 @@ final class StreamSession: Sendable {
             }
             switch parsed {
             case .status(let system):
-                counters.withLockedValue { $0.systemStatus = system }
+                let now = counters.withLockedValue {
+                    $0.systemStatus = system
+                    return $0
+                }
+                // Operators and analysts see Kraken's state at once (kraken.watch_connections), not at the close.
+                try await WatchConnectionLog.update(db, id: connectionId, counters: now, closeReason: nil)
                 if system == "online" {
                     logger.info("Kraken status", metadata: ["system": "\(system)"])
                 } else {

@@ -65,9 +65,10 @@ struct KeyRuleTests {
 
     @Test func readOnlyAllowlistedKeyAndRetiredKeyStaySilent() throws {
         let f = try Fixture("kp_nm")
-        // The audit key: read-only, allowlisted, no window, expiring in 60 days.
-        try f.keySnapshot(at: "2026-03-09T02:00:00Z", validUntil: "2026-05-09T00:00:00Z")
-        try f.keySnapshot(at: "2026-03-10T02:00:00Z", validUntil: "2026-05-09T00:00:00Z")
+        // The audit key: read-only (with the WebSocket interface `watch` needs), allowlisted, no window, expiring in 60 days.
+        let watchKey = ["query-funds", "query-ledger", "query-open-trades", "query-closed-trades", "create-ws-token"]
+        try f.keySnapshot(at: "2026-03-09T02:00:00Z", permissions: watchKey, validUntil: "2026-05-09T00:00:00Z")
+        try f.keySnapshot(at: "2026-03-10T02:00:00Z", permissions: watchKey, validUntil: "2026-05-09T00:00:00Z")
         // A replaced key, weak, last read a month ago: not reported.
         try f.keySnapshot(at: "2026-02-01T02:00:00Z", key: "sha256:fedcba9876543210", permissions: ["withdraw-funds"], ipAllowlist: [])
         try f.analyse(["key_posture"], now: Self.now)

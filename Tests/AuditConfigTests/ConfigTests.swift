@@ -129,6 +129,29 @@ import Testing
         #expect(reason.contains("https://"))
     }
 
+    /// `[[account]] ws_url` (issue 20): `wss://` anywhere, `ws://` only to loopback, like `api_url`; Kraken's by default.
+    @Test(arguments: [
+        ("ws_url = \"ws://ws-auth.kraken.com/v2\"", "wss://"), ("ws_url = \"https://ws-auth.kraken.com/v2\"", "wss://"),
+        ("ws_url = \"wss://user:pw@ws-auth.kraken.com/v2\"", "user or password"), ("ws_url = \"ws-auth.kraken.com/v2\"", "not a valid URL"),
+    ])
+    func webSocketURLsOutsideTheRulesAreRefused(line: String, fix: String) {
+        let e = error(Self.account + line)
+        guard case .invalidValue(let path, let reason) = e else {
+            Issue.record("expected invalidValue, got \(String(describing: e))")
+            return
+        }
+        #expect(path == "account[0].ws_url")
+        #expect(reason.contains(fix), "\(reason)")
+    }
+
+    @Test func webSocketURLDefaultsToKrakensAndLoopbackWsIsAllowed() throws {
+        #expect(try ConfigLoader.parse(Self.account, path: "k.toml").accounts[0].webSocketURL == "wss://ws-auth.kraken.com/v2")
+        let local = try ConfigLoader.parse(Self.account + "ws_url = \"ws://127.0.0.1:9/v2\"\n[watch]\ngroup_seconds = 2.5\n", path: "k.toml")
+        #expect(local.accounts[0].webSocketURL == "ws://127.0.0.1:9/v2")
+        #expect(local.watch.groupSeconds == 2.5)
+        #expect(try ConfigLoader.parse(Self.account, path: "k.toml").watch.groupSeconds == 0)
+    }
+
     @Test func locateOrder() throws {
         #expect(throws: ConfigError.self) { try ConfigLoader.locate(explicit: "/nonexistent/k.toml") }
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("ka-\(UUID().uuidString).toml").path

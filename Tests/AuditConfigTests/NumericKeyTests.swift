@@ -23,7 +23,7 @@ import Testing
                 : (account + second + line, "account[1].rate_limit.\(key.name)")
         case "alerts":
             return (account + "[alerts]\nhook = \"/bin/true\"\n\(key.name) = \(literal)\n", "alerts.\(key.name)")
-        case "database", "ops":
+        case "database", "ops", "watch":
             return (account + "[\(key.table)]\n\(key.name) = \(literal)\n", "\(key.table).\(key.name)")
         default:
             Issue.record("no config template for table \(key.table): add one")
@@ -42,6 +42,7 @@ import Testing
         case .renotifyAfterHours: return c.alerts?.renotifyAfterHours
         case .databaseMaxConnections: return Double(c.database.maxConnections)
         case .maxConcurrentAccounts: return Double(c.ops.maxConcurrentAccounts)
+        case .watchGroupSeconds: return c.watch.groupSeconds
         default:
             Issue.record("no accessor for \(key): add one")
             return nil

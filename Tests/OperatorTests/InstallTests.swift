@@ -74,6 +74,7 @@ import Testing
             "/usr/local/share/kraken-audit/sql/rules/unexpected_withdrawal.sql",
             "/usr/local/share/kraken-audit/sql/queries/balance_history.sql",
             "/usr/local/lib/systemd/system/kraken-audit.service", "/usr/local/lib/systemd/system/kraken-audit.timer",
+            "/usr/local/lib/systemd/system/kraken-audit-watch.service",
             "/usr/local/share/bash-completion/completions/kraken-audit", "/usr/local/share/zsh/site-functions/_kraken-audit",
             "/usr/local/share/fish/vendor_completions.d/kraken-audit.fish", "/usr/local/share/man/man1/kraken-audit.1",
             "/usr/local/libexec/kraken-audit/alert-alertmanager", "/usr/local/libexec/kraken-audit/alert-email",
@@ -83,6 +84,9 @@ import Testing
         }
         let service = try String(contentsOfFile: root + "/usr/local/lib/systemd/system/kraken-audit.service", encoding: .utf8)
         #expect(service.contains("ExecStart=/usr/local/bin/kraken-audit run --config /etc/kraken-audit/kraken-audit.toml"))
+        let watch = try String(contentsOfFile: root + "/usr/local/lib/systemd/system/kraken-audit-watch.service", encoding: .utf8)
+        #expect(watch.contains("ExecStart=/usr/local/bin/kraken-audit watch --config /etc/kraken-audit/kraken-audit.toml"))
+        #expect(watch.contains("Restart=on-failure") && watch.contains("ProtectSystem=strict") && watch.contains("LimitCORE=0"))
         let conf = root + "/etc/kraken-audit/kraken-audit.toml"
         #expect((try FileManager.default.attributesOfItem(atPath: conf)[.posixPermissions] as? Int) == 0o640)
         #expect(try String(contentsOfFile: conf, encoding: .utf8).contains("hook = \"/usr/local/libexec/kraken-audit/alert-email\""))
@@ -141,7 +145,11 @@ import Testing
         try FileManager.default.copyItem(atPath: "/usr/lib/systemd/system", toPath: root.path + "/usr/lib/systemd/system")
         try await Self.install(root, arguments)
         let (status, out) = try await OperatorTools.run(
-            analyze, ["verify", "--man=no", "--generators=no", "--root=\(root.path)", "kraken-audit.service", "kraken-audit.timer"])
+            analyze,
+            [
+                "verify", "--man=no", "--generators=no", "--root=\(root.path)", "kraken-audit.service", "kraken-audit.timer",
+                "kraken-audit-watch.service",
+            ])
         #expect(status == 0 && out.isEmpty, "systemd-analyze verify: \(out)")
     }
 

@@ -11,7 +11,8 @@
 --   a weakness, one finding per key and condition: no IP allowlist (medium: anyone holding key and secret can use
 --   it from anywhere); any permission beyond the read-only set (high: withdraw-funds, add-withdraw-address,
 --   update-withdraw-address, modify-trades, close-trades, add-funds, earn-funds: a leaked audit key could move
---   money or trade); a nonce window above max_nonce_window (low: lets nonces below the highest through, so a
+--   money or trade; create-ws-token, the WebSocket interface `watch` needs, is read-only here: its streams carry
+--   what the query permissions show); a nonce window above max_nonce_window (low: lets nonces below the highest through, so a
 --   second client can share the key unnoticed); expiry within expires_within_days (medium: the nightly run
 --   stops when it expires). The title and evidence say which Kraken setting to change. A finding is reported
 --   again by each analysis while the condition holds (occurred_at = the check time, so "resolve" while it still
@@ -37,7 +38,7 @@ conditions AS (
         UNION ALL
         SELECT 'excess_permissions', 'high',
                format('holds permission(s) beyond read-only: %s', array_to_string(x.extra, ', ')),
-               format('on Kraken, Settings > API > edit the key > Key permissions: untick %s (or create a new key with only query-funds, query-open-trades, query-closed-trades, query-ledger, export-data and delete this one)', array_to_string(x.extra, ', ')),
+               format('on Kraken, Settings > API > edit the key > Key permissions: untick %s (or create a new key with only query-funds, query-open-trades, query-closed-trades, query-ledger, export-data (and create-ws-token for watch) and delete this one)', array_to_string(x.extra, ', ')),
                jsonb_build_object('permissions', to_jsonb(l.permissions), 'beyond_read_only', to_jsonb(x.extra))
           FROM (SELECT array_agg(p ORDER BY p) AS extra
                   FROM unnest(l.permissions) p

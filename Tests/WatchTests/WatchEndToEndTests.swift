@@ -1,0 +1,144 @@
+import AuditKernel
+import AuditStore
+import ChildProcesses
+import Foundation
+import KrakenSimulator
+import TestSupport
+import Testing
+
+/// Issue 20 end to end: simulator (REST + WebSocket v2) → `kraken-audit watch` → PostgreSQL → rules on arrival →
+/// alert hook; then the nightly `run` confirms the streamed rows without duplicating them or alerting again.
+/// Each fault of the stream (drop, stall, duplicated messages, expired tokens, maintenance) has its test; after
+/// each, what is stored equals the simulator's truth.
+@Suite struct WatchEndToEndTests {
+    /// The finding of `refid` in any alert payload so far.
+    static func alerted(_ h: WatchHarness, rule: String, entity: String) throws -> [JSONValue] {
+        try h.alerts().flatMap { $0["findings"]?.arrayValue ?? [] }.filter {
+            $0["rule_id"]?.stringValue == rule && $0["entity_id"]?.stringValue == entity
+        }
+    }
+
+    @Test func aPlantedWithdrawalReachesTheHookAndTheNightlyRunNeitherDuplicatesNorRealerts() async throws {
+        try await WatchHarness.with { h in
+            var refid = ""
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(watch: watch)
+                // A withdrawal about 13 times the largest before it, booked now on Kraken.
+                let planted = try await h.sim.state.plantNow(account: h.account, kind: "withdrawal_amount_outlier")
+                refid = try #require(planted.first?.entityID)
+                try await h.waitUntil("the hook received the unexpected_withdrawal finding of \(refid)", watch: watch) {
+                    try !Self.alerted(h, rule: "unexpected_withdrawal", entity: refid).isEmpty
+                }
+                // Stored from the stream (before any REST call could have brought it), its destination fetched.
+                let id = try h.accountId()
+                #expect(try h.count("SELECT count(*) FROM audit.ledger_entry_versions WHERE account_id = $1 AND refid = $2 AND source = 'ws'", [id, refid]) == 1)
+                #expect(try h.count("SELECT count(*) FROM audit.withdrawals WHERE account_id = $1 AND refid = $2", [id, refid]) == 1)
+                try await h.expectStoredEqualsTruth(watch: watch)
+            }
+            let finding = try #require(try Self.alerted(h, rule: "unexpected_withdrawal", entity: refid).first)
+            let deliveries = try h.alerts().count
+
+            // The nightly run: REST confirms the streamed entry (a new version, source api), nothing is duplicated,
+            // and the finding is not announced again.
+            let (code, out) = try await h.run(["run"])
+            #expect([0, 4].contains(code), "\(out)")
+            let id = try h.accountId()
+            #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE account_id = $1 AND refid = $2", [id, refid]) == 1)
+            #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE account_id = $1 AND refid = $2 AND source = 'api'", [id, refid]) == 1)
+            #expect(try h.count("SELECT count(*) FROM audit.source_mismatches WHERE account_id = $1", [id]) == 0)
+            #expect(try h.count("SELECT count(*) FROM audit.findings WHERE rule_id = 'unexpected_withdrawal' AND entity_id = $1", [refid]) == 1)
+            let announced = try h.alerts().flatMap { $0["findings"]?.arrayValue ?? [] }.filter { $0["id"] == finding["id"] }
+            #expect(announced.count == 1, "the nightly run alerted the streamed finding again (\(try h.alerts().count - deliveries) new deliveries)")
+            #expect(try await h.storedVersusTruth().isEmpty)
+            // The chains still verify with the streamed versions in them.
+            let (verify, verifyOut) = try await h.run(["verify"])
+            #expect(verify == 0, "\(verifyOut)")
+        }
+    }
+
+    @Test func aDroppedConnectionReconnectsWithAFreshTokenAndFillsTheGapFromREST() async throws {
+        try await WatchHarness.with { h in
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(watch: watch)
+                let tokensBefore = try await Self.tokenCalls(h)
+                _ = try await h.sim.state.webSocketDrop(account: h.account)
+                // Booked while no connection exists: only REST can bring these.
+                _ = try await h.sim.state.addActivity(account: h.account, trades: 2)
+                try await h.waitForLiveConnection(after: 1, watch: watch)
+                try await h.expectStoredEqualsTruth(watch: watch)
+                #expect(try await Self.tokenCalls(h) > tokensBefore, "no fresh token for the new connection")
+                #expect(try h.count("SELECT count(*) FROM audit.watch_connections WHERE closed_at IS NOT NULL") >= 1)
+                // And the new connection streams.
+                _ = try await h.sim.state.addActivity(account: h.account, trades: 1)
+                try await h.expectStoredEqualsTruth(watch: watch)
+            }
+        }
+    }
+
+    @Test func aStalledStreamIsPingedThenReplacedAndNothingIsLost() async throws {
+        try await WatchHarness.with { h in
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(watch: watch)
+                _ = try await h.sim.state.webSocketStall(account: h.account)
+                _ = try await h.sim.state.addActivity(account: h.account, trades: 2)  // never sent on the stalled stream
+                try await h.waitForLiveConnection(after: 1, watch: watch)
+                try await h.expectStoredEqualsTruth(watch: watch)
+                let reasons = try h.db.query("SELECT coalesce(close_reason, '') FROM audit.watch_connections ORDER BY id").rows.map {
+                    try $0.decode(0, as: String.self)
+                }
+                #expect(reasons.first?.contains("no message from Kraken") == true, "\(reasons)")
+            }
+        }
+    }
+
+    @Test func duplicatedMessagesAreStoredOnce() async throws {
+        try await WatchHarness.with { h in
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(watch: watch)
+                try await h.sim.state.webSocketDuplicate(account: h.account, count: 6)
+                _ = try await h.sim.state.addActivity(account: h.account, trades: 3)
+                try await h.expectStoredEqualsTruth(watch: watch)
+                try await h.waitUntil("the duplicates are counted", watch: watch) {
+                    try h.count("SELECT coalesce(sum(duplicates), 0)::int FROM audit.watch_connections") > 0
+                }
+                let id = try h.accountId()
+                #expect(try h.count("SELECT count(*) FROM audit.ledger_entry_versions WHERE account_id = $1 AND source = 'ws'", [id]) == 6)
+            }
+        }
+    }
+
+    @Test func expiredTokensAreReplacedOnReconnect() async throws {
+        try await WatchHarness.with { h in
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(watch: watch)
+                // Kraken revokes every token issued so far (as after an upgrade), then drops the connection.
+                _ = try await h.sim.state.webSocketExpireTokens(account: h.account)
+                _ = try await h.sim.state.webSocketDrop(account: h.account)
+                _ = try await h.sim.state.addActivity(account: h.account, trades: 1)
+                try await h.waitForLiveConnection(after: 1, watch: watch)
+                _ = try await h.sim.state.addActivity(account: h.account, trades: 1)
+                try await h.expectStoredEqualsTruth(watch: watch)
+            }
+        }
+    }
+
+    @Test func maintenanceIsRecordedAndTheStreamGoesOn() async throws {
+        try await WatchHarness.with { h in
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(watch: watch)
+                try await h.sim.state.webSocketSetSystemStatus("maintenance")
+                try await h.waitUntil("watch records Kraken's maintenance", watch: watch) {
+                    try h.count("SELECT count(*) FROM audit.watch_connections WHERE system_status = 'maintenance'") == 1
+                }
+                try await h.sim.state.webSocketSetSystemStatus("online")
+                _ = try await h.sim.state.addActivity(account: h.account, trades: 1)
+                try await h.expectStoredEqualsTruth(watch: watch)
+            }
+        }
+    }
+
+    /// GetWebSocketsToken calls the simulator answered so far.
+    static func tokenCalls(_ h: WatchHarness) async throws -> Int {
+        await h.sim.state.requestLog(limit: 100_000).filter { $0.path.hasSuffix("/GetWebSocketsToken") }.count
+    }
+}
