@@ -125,7 +125,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "KrakenSimulatorTests", dependencies: ["KrakenSimulator", "AuditKernel", "KrakenAPI", "ChildProcesses", "TestSupport"]),
+        .testTarget(
+            name: "KrakenSimulatorTests",
+            dependencies: [
+                "KrakenSimulator", "AuditKernel", "KrakenAPI", "ChildProcesses", "TestSupport",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ]),
 
         // Benchmarks (print figures; see README "Performance").
         .executableTarget(

@@ -100,6 +100,8 @@ extension SimulatorState {
             case _ where path.hasPrefix("/_sim/ledger/"):
                 return json(200, try ledgerControl(method: request.method, path: path, field: string))
             case "/_sim/order": return json(200, try orderControl(method: request.method, field: string))
+            case _ where path.hasPrefix("/_sim/ws/"):
+                return json(200, try webSocketControl(method: request.method, path: path, field: { body[$0]?.numberText ?? string($0) }))
             default:
                 return json(404, .object([("error", .string("unknown control endpoint \(request.method) \(path)"))]))
             }

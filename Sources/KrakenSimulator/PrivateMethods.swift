@@ -22,7 +22,7 @@ enum PrivateMethods {
     static let implemented: Set<String> = [
         "Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades", "ClosedOrders", "QueryOrders", "OpenOrders",
         "WithdrawStatus", "DepositStatus", "Balance", "BalanceEx", "GetApiKeyInfo",
-        "AddExport", "ExportStatus", "RetrieveExport", "RemoveExport",
+        "AddExport", "ExportStatus", "RetrieveExport", "RemoveExport", "GetWebSocketsToken",
     ]
 
     /// Trading and funding methods Kraken has but the simulator does not perform (a key with the permission

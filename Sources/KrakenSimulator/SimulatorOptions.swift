@@ -34,8 +34,9 @@ public struct SimulatorOptions: Sendable {
     public var costs: [String: Double] = ["Ledgers": 2, "TradesHistory": 2, "QueryLedgers": 2, "QueryTrades": 1]
     public var defaultCost: Double = 1
 
-    /// Permissions of every key (../shared/kraken-api.md §7), unless overridden per account.
-    public var permissions: [String] = ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger"]
+    /// Permissions of every key (../shared/kraken-api.md §7), unless overridden per account. `create-ws-token` lets
+    /// `kraken-audit watch` use the WebSocket v2 endpoint; it is read-only (not a `key_posture` concern).
+    public var permissions: [String] = ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger", "create-ws-token"]
     public var accountPermissions: [String: [String]] = [:]
     /// Enforce the stricter reading where sources disagree on an endpoint's permission.
     public var strictPermissions = false

@@ -2,6 +2,7 @@ import AuditKernel
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdWebSocket
 import KrakenAPI
 import Logging
 import NIOConcurrencyHelpers
@@ -95,6 +96,13 @@ final class StopFlag: Sendable {
 public final class SimulatorServer: Sendable {
     /// `http://127.0.0.1:<port>` (no trailing slash).
     public let baseURL: URL
+    /// The WebSocket v2 endpoint on the same port: `ws://127.0.0.1:<port>/v2` (WebSocketSession.swift).
+    public var webSocketURL: URL {
+        var parts = URLComponents(url: baseURL, resolvingAgainstBaseURL: false)
+        parts?.scheme = "ws"
+        parts?.path = "/v2"
+        return parts?.url ?? baseURL
+    }
     public let port: Int
     /// Accounts and their credentials (as generated for the seed).
     public let accounts: [SimulatedAccount]
@@ -131,6 +139,11 @@ public final class SimulatorServer: Sendable {
         let serverLogger = logger
         let app = Application(
             responder: SimResponder(state: state, stopping: stopping),
+            // HTTP/1 with a WebSocket upgrade at /v2; every other request reaches SimResponder as before. No
+            // protocol-level auto ping: liveness is the application's heartbeat/ping, as on Kraken.
+            server: .http1WebSocketUpgrade(
+                configuration: .init(http1: .init(), ws: .init(autoPing: .disabled)),
+                shouldUpgrade: WebSocketSession.shouldUpgrade(state: state)),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "kraken-simulator"),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
@@ -175,6 +188,8 @@ public final class SimulatorServer: Sendable {
     /// Stops the server (slow responses in flight end early) and waits until it has stopped.
     public func stop() async {
         stopping.set()
+        // Open WebSocket connections would hold the graceful shutdown until the watchdog fires.
+        state.wsHub.drop(account: nil)
         await group.triggerGracefulShutdown()
         let task = self.task
         let watchdog = Task {

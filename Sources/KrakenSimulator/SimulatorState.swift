@@ -25,6 +25,11 @@ public actor SimulatorState {
     /// Reports requested with `AddExport` (SimulatorState+Exports.swift) and their id generator.
     var exports: [SimExport] = []
     var exportRNG: SeededRandom
+    /// WebSocket v2 (SimulatorState+WebSocket.swift): connections and their faults, and the tokens issued by
+    /// `GetWebSocketsToken`.
+    let wsHub: WSHub
+    var wsTokens: [String: WSToken] = [:]
+    var wsTokenRNG: SeededRandom
 
     /// Generates every account's history (deterministic in the options) and sets up keys.
     public init(options: SimulatorOptions, logger: Logger) throws(SimulatorError) {
@@ -34,12 +39,17 @@ public actor SimulatorState {
         faults = options.faults
         faultRNG = SeededRandom(seed: options.faultSeed ^ options.seed, stream: "faults")
         exportRNG = SeededRandom(seed: options.seed, stream: "exports")
+        wsTokenRNG = SeededRandom(seed: options.seed, stream: "ws-tokens")
+        wsHub = WSHub(seed: options.seed)
         guard let zone = TimeZone(identifier: options.timeZone) else { throw .invalidOption("unknown time zone") }
         timeZone = zone
         endSeconds = options.endSeconds ?? (Int64(Date().timeIntervalSince1970) / 86_400 * 86_400)
         let built = try Self.buildAccounts(options: options, endSeconds: endSeconds, timeZone: zone)
         accounts = built
-        for (i, a) in built.enumerated() { keyIndex[a.key.apiKey] = i }
+        for (i, a) in built.enumerated() {
+            keyIndex[a.key.apiKey] = i
+            a.wsHub = wsHub
+        }
         armed = options.effectiveInjections.map { Armed(plan: $0, served: 0, truthIndex: nil, methods: []) }
     }
 
@@ -141,7 +151,12 @@ public actor SimulatorState {
         guard let rebuilt = try? Self.buildAccounts(options: options, endSeconds: endSeconds, timeZone: timeZone) else { return }
         accounts = rebuilt
         keyIndex = [:]
-        for (i, a) in accounts.enumerated() { keyIndex[a.key.apiKey] = i }
+        for (i, a) in accounts.enumerated() {
+            keyIndex[a.key.apiKey] = i
+            a.wsHub = wsHub
+        }
+        wsTokens = [:]
+        wsTokenRNG = SeededRandom(seed: options.seed, stream: "ws-tokens")
         lockouts = [:]
         faults = options.faults
         faultRNG = SeededRandom(seed: options.faultSeed ^ options.seed, stream: "faults")
@@ -321,6 +336,7 @@ public actor SimulatorState {
             case "ExportStatus": return CallAnswer(resultEnvelope(try exportStatus(params, account: a)))
             case "RemoveExport": return CallAnswer(resultEnvelope(try removeExport(params, account: a)))
             case "RetrieveExport": return CallAnswer(resultEnvelope(.null), binary: try retrieveExport(params, account: a))
+            case "GetWebSocketsToken": return CallAnswer(resultEnvelope(issueWebSocketToken(a)))
             default: return CallAnswer(errorEnvelope(["EAPI:Feature disabled"]))
             }
         } catch {

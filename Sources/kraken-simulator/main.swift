@@ -55,7 +55,7 @@ struct KrakenSimulatorCommand: AsyncParsableCommand {
     @Flag(help: "Plant no anomalies (for false-positive tests).") var clean = false
     @Flag(help: "No run-time injections (nonce errors, permission-denied burst).") var noInjections = false
     @Option(help: "Permissions of every key, comma separated.") var defaultPermissions =
-        "query-funds,query-open-trades,query-closed-trades,query-ledger"
+        "query-funds,query-open-trades,query-closed-trades,query-ledger,create-ws-token"
     @Option(name: .customLong("permissions"), help: "Per-account permissions ACCOUNT=p1,p2 (repeatable).") var accountPermissions:
         [String] = []
     @Flag(help: "Use the stricter permission reading where sources disagree.") var strictPermissions = false

@@ -17,7 +17,7 @@ struct AuthTests {
         #expect(info.result["nonce"]?.stringValue == "1700000000002")
         #expect(info.result["nonceWindow"]?.numberText == "0")
         let perms = info.result["permissions"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        #expect(Set(perms) == ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger"])
+        #expect(Set(perms) == ["query-funds", "query-open-trades", "query-closed-trades", "query-ledger", "create-ws-token"])
         #expect(info.result["createdTime"]?.stringValue != nil && info.result["validUntil"]?.stringValue == "0")
         #expect(info.result["lastUsed"]?.stringValue != nil)
         await sim.stop()
