@@ -66,6 +66,9 @@ struct WatchHarness {
                 timeout_seconds = 10
                 [watch]
                 group_seconds = \(groupSeconds)
+                [integrity]
+                signing_key_file = "\(dir.path)/signing.pem"
+                digest_dir = "\(dir.path)/digests"
 
                 """
             toml += ConfigText.account(
@@ -78,6 +81,10 @@ struct WatchHarness {
             let config = dir.appendingPathComponent("kraken-audit.toml").path
             try toml.write(toFile: config, atomically: true, encoding: .utf8)
             let h = WatchHarness(sim: sim, database: database, db: db, dir: dir, config: config, env: env, account: a.name)
+            // The integrity key, so the nightly run seals and `verify` checks the chains with the streamed rows in them.
+            let keygen = try ChildProcess.start(
+                Self.binary, arguments: ["keygen", "--out", "\(dir.path)/signing.pem"], environment: env, stdout: .capture(limit: 1 << 16))
+            #expect(await keygen.exit(timeout: 60)?.status == 0)
             let (code, out) = try await h.run(["collect"])
             #expect(code == 0, "collect: \(out)")
             try await body(h)
