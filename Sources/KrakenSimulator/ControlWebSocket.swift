@@ -26,7 +26,8 @@ extension SimulatorState {
             try webSocketDuplicate(account: account, count: Int(count))
             return .object([("duplicate", .number(String(Int(count))))])
         case ("POST", "expire-tokens"):
-            return .object([("expired", .number(String(try webSocketExpireTokens(account: account))))])
+            let next = Int(try number("next") ?? 0)
+            return .object([("expired", .number(String(try webSocketExpireTokens(account: account, next: next))))])
         case ("POST", "status"):
             guard let system = field("system") else { throw .invalidOption("'system' is required") }
             try webSocketSetSystemStatus(system)

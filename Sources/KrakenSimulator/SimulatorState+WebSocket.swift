@@ -23,7 +23,10 @@ extension SimulatorState {
         repeat {
             token = String((0..<43).map { _ in alphabet[wsTokenRNG.int(0..<alphabet.count)] })
         } while wsTokens[token] != nil
-        wsTokens[token] = WSToken(account: a.name, created: monotonicNow())
+        // A token Kraken invalidates right after issuing it (as a WebSocket upgrade once did, kraken-websocket.md §1).
+        let revoked = (wsRevokeNext[a.name] ?? 0) > 0
+        if revoked { wsRevokeNext[a.name, default: 0] -= 1 }
+        wsTokens[token] = WSToken(account: a.name, created: monotonicNow(), revoked: revoked)
         return .object([("token", .string(token)), ("expires", .number(String(Int(Self.wsTokenLifetime))))])
     }
 
@@ -157,9 +160,15 @@ extension SimulatorState {
     }
 
     /// Every token issued so far (to `account`, or to anyone) becomes invalid for new subscriptions; returns how many.
+    /// With `next` (and an account), the account's next `next` tokens are issued already invalid: the subscription
+    /// with such a token gets `ESession:Invalid session`.
     @discardableResult
-    public func webSocketExpireTokens(account: String? = nil) throws(SimulatorError) -> Int {
+    public func webSocketExpireTokens(account: String? = nil, next: Int = 0) throws(SimulatorError) -> Int {
         if let account { _ = try find(account) }
+        if next > 0 {
+            guard let account else { throw .invalidOption("'next' needs 'account'") }
+            wsRevokeNext[account, default: 0] += next
+        }
         var n = 0
         for (text, token) in wsTokens where !token.revoked && (account == nil || token.account == account) {
             wsTokens[text]?.revoked = true

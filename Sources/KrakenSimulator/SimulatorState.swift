@@ -29,6 +29,8 @@ public actor SimulatorState {
     /// `GetWebSocketsToken`.
     let wsHub: WSHub
     var wsTokens: [String: WSToken] = [:]
+    /// Tokens still to be issued already revoked, per account (`expire-tokens` with `next`).
+    var wsRevokeNext: [String: Int] = [:]
     var wsTokenRNG: SeededRandom
 
     /// Generates every account's history (deterministic in the options) and sets up keys.
@@ -156,6 +158,7 @@ public actor SimulatorState {
             a.wsHub = wsHub
         }
         wsTokens = [:]
+        wsRevokeNext = [:]
         wsTokenRNG = SeededRandom(seed: options.seed, stream: "ws-tokens")
         lockouts = [:]
         faults = options.faults
