@@ -147,3 +147,70 @@ import Testing
         await h.sim.state.requestLog(limit: 100_000).filter { $0.path.hasSuffix("/GetWebSocketsToken") }.count
     }
 }
+
+/// `kill -9` of `watch` at random moments while Kraken books entries and withdrawals that are findings: after the
+/// restarts every entry is stored exactly once and every finding reaches the hook in exactly one delivery (a
+/// delivery the hook saw just before a kill may be sent again under the same `delivery_id`, which the hook drops).
+@Suite struct WatchKillTests {
+    /// Every XXBT and XETH withdrawal is a finding (high), whatever its destination.
+    static let everyWithdrawalIsAFinding = """
+        [rules.unexpected_withdrawal]
+        max_amount = { XXBT = "0", XETH = "0" }
+        """
+
+    @Test func killedAtRandomMomentsUnderActivityLosesAndDoublesNothing() async throws {
+        try await WatchHarness.with(extraConfig: Self.everyWithdrawalIsAFinding) { h in
+            var rng = SystemRandomNumberGenerator()
+            var planted: [String] = []
+            let activity = Task {
+                // Kraken's side goes on regardless of the watcher: a trade or a withdrawal every ~150 ms.
+                var refids: [String] = []
+                for i in 0..<60 {
+                    if Task.isCancelled { break }
+                    if i % 4 == 0 {
+                        let p = try await h.sim.state.plantNow(account: h.account, kind: "withdrawal_unknown_address")
+                        refids += p.map(\.entityID)
+                    } else {
+                        _ = try await h.sim.state.addActivity(account: h.account, trades: 1)
+                    }
+                    try await Task.sleep(for: .milliseconds(150))
+                }
+                return refids
+            }
+            for round in 0..<4 {
+                let watch = try h.startWatch()
+                // Sometimes before the first connection is up, sometimes in the middle of a gap fill or an analysis.
+                try await Task.sleep(for: .milliseconds(Int64.random(in: 300...2500, using: &rng)))
+                watch.signal(SIGKILL)
+                _ = await watch.exitOrKill(timeout: 10)
+                if round == 3 { break }
+            }
+            planted = try await activity.value
+            #expect(planted.count == 15)
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(after: try h.gapFilledConnections(), watch: watch)
+                try await h.expectStoredEqualsTruth(watch: watch)
+                try await h.waitUntil("every planted withdrawal's finding reached the hook", watch: watch) {
+                    try planted.allSatisfy { !(try WatchEndToEndTests.alerted(h, rule: "unexpected_withdrawal", entity: $0)).isEmpty }
+                }
+            }
+            for refid in planted {
+                let deliveries = try h.alerts().filter { payload in
+                    (payload["findings"]?.arrayValue ?? []).contains {
+                        $0["rule_id"]?.stringValue == "unexpected_withdrawal" && $0["entity_id"]?.stringValue == refid
+                    }
+                }
+                #expect(deliveries.count == 1, "\(refid) was alerted in \(deliveries.count) deliveries")
+            }
+            let id = try h.accountId()
+            // One finding per planted withdrawal (the history's own withdrawals are findings too under this rule setting).
+            let findings = try h.count(
+                "SELECT count(*) FROM audit.findings WHERE account_id = $1 AND rule_id = 'unexpected_withdrawal' AND entity_id = ANY($2::text[])",
+                [id, "{" + planted.joined(separator: ",") + "}"])
+            #expect(findings == 15)
+            // The killed processes' connections and gap-fill runs are closed, not left open.
+            #expect(try h.count("SELECT count(*) FROM audit.watch_connections WHERE closed_at IS NULL") == 0)
+            #expect(try h.count("SELECT count(*) FROM audit.collector_runs WHERE status = 'running'") == 0)
+        }
+    }
+}

@@ -28,7 +28,8 @@ struct WatchHarness {
 
     /// One simulated account (counter effectively off, clean history so every finding is the test's own plant),
     /// migrated and collected once, as an operator starts `watch` beside the nightly job.
-    static func with(groupSeconds: Double = 0, _ body: (WatchHarness) async throws -> Void) async throws {
+    /// `extraConfig` is appended to the configuration (e.g. `[rules.*]` tables).
+    static func with(groupSeconds: Double = 0, extraConfig: String = "", _ body: (WatchHarness) async throws -> Void) async throws {
         var o = SimulatorOptions()
         o.endSeconds = 1_793_491_200
         o.days = 60
@@ -69,6 +70,7 @@ struct WatchHarness {
                 [integrity]
                 signing_key_file = "\(dir.path)/signing.pem"
                 digest_dir = "\(dir.path)/digests"
+                \(extraConfig)
 
                 """
             toml += ConfigText.account(
