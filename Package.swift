@@ -149,6 +149,12 @@ let package = Package(
             path: "Benchmarks/ScaleBench"
         ),
 
+        .executableTarget(
+            name: "watch-bench",
+            dependencies: ["KrakenSimulator", "AuditKernel", "AuditStore", "ChildProcesses", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/WatchBench"
+        ),
+
         // Shared test helpers: throw-away databases in the cluster `scripts/test` starts, and the simulated-collection
         // harness (`withSimulatedCollection`).
         .target(

@@ -50,3 +50,16 @@ SELECT w.id AS connection_id, w.account_id, a.name AS account, w.connected_at, w
   FROM audit.watch_connections w
   JOIN audit.accounts a ON a.id = w.account_id;
 COMMENT ON VIEW kraken.watch_connections IS 'kraken-audit watch: one row per WebSocket connection (when, how long, why it ended, rows stored, REST gap fill run).';
+COMMENT ON COLUMN kraken.watch_connections.connection_id IS 'Connection id (watch logs name it as "connection").';
+COMMENT ON COLUMN kraken.watch_connections.account_id IS 'Internal account id.';
+COMMENT ON COLUMN kraken.watch_connections.account IS 'Account name (config label).';
+COMMENT ON COLUMN kraken.watch_connections.connected_at IS 'When watch opened the connection (after taking a fresh token from GetWebSocketsToken).';
+COMMENT ON COLUMN kraken.watch_connections.subscribed_at IS 'When Kraken acknowledged both subscriptions (balances and executions); NULL if it never did.';
+COMMENT ON COLUMN kraken.watch_connections.closed_at IS 'When the connection ended (NULL while open).';
+COMMENT ON COLUMN kraken.watch_connections.close_reason IS 'Why it ended: stalled (no message for 10 s), closed by Kraken, ESession:Invalid session (a revoked token), stopped (watch was stopped), process ended (watch was killed), ...';
+COMMENT ON COLUMN kraken.watch_connections.system_status IS 'Kraken''s engine state as last announced on the connection: online, maintenance, cancel_only or post_only.';
+COMMENT ON COLUMN kraken.watch_connections.messages IS 'Messages received (heartbeats included).';
+COMMENT ON COLUMN kraken.watch_connections.ledger_stored IS 'Ledger entries first stored from this connection''s stream (source ws).';
+COMMENT ON COLUMN kraken.watch_connections.trades_stored IS 'Trades first stored from this connection''s stream (source ws).';
+COMMENT ON COLUMN kraken.watch_connections.duplicates IS 'Streamed entries or messages already stored or already seen (a repeated message, an entry REST brought first).';
+COMMENT ON COLUMN kraken.watch_connections.gap_fill_run_id IS 'The collector run (command watch) that filled the gap from REST after this connection subscribed.';

@@ -1,0 +1,238 @@
+// Real-time watch benchmarks (issue 20). Prints figures; asserts nothing beyond sanity. Run inside a throw-away
+// cluster:
+//   swift build -c release --scratch-path .build-release --product watch-bench --product kraken-audit
+//   pg_virtualenv -t .build-release/release/watch-bench latency --events 200
+//   pg_virtualenv -t .build-release/release/watch-bench soak --minutes 60
+// Both start the simulator in this process (REST + WebSocket v2), a database, `kraken-audit collect` once, then
+// `kraken-audit watch` (the binary beside this one) as a child process, with an alert hook that notes the time it
+// was started for each delivery. Every XXBT/XETH withdrawal is a finding (`max_amount` 0).
+// `latency`: --events withdrawals planted one after another (each once the previous one's alert arrived, plus
+//   --gap-ms): the time from the plant (the ledger entry booked on Kraken) to the hook's start, p50/p90/p99/max.
+// `soak`: --minutes of steady activity (a trade every 2 s, a withdrawal every 30 s); watch's RSS sampled every
+//   minute (first, last, max), then every entry compared by id with Kraken's and every planted finding's alert.
+import AuditKernel
+import AuditStore
+import ChildProcesses
+import Foundation
+import KrakenSimulator
+import Logging
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+}
+
+func arg(_ name: String, _ def: Double) -> Double {
+    let a = CommandLine.arguments
+    if let i = a.firstIndex(of: name), i + 1 < a.count, let v = Double(a[i + 1]) { return v }
+    return def
+}
+
+let mode = CommandLine.arguments.dropFirst().first ?? "latency"
+let events = Int(arg("--events", 100))
+let gapMs = Int(arg("--gap-ms", 100))
+let minutes = arg("--minutes", 60)
+let repo: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url
+}()
+let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("kraken-audit").path
+let logger: Logger = {
+    var l = Logger(label: "watch-bench")
+    l.logLevel = .error
+    return l
+}()
+
+func nowNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+func rssMiB(_ pid: pid_t) -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return 0 }
+    return kb / 1024
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    guard !sorted.isEmpty else { return .nan }
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+}
+
+func run(_ args: [String], config: String, env: [String: String]) async throws {
+    let p = try ChildProcess.start(binary, arguments: args + ["--config", config, "--log-level", "error"], environment: env, stdout: .capture(limit: 1 << 20))
+    guard let t = await p.exit(timeout: 1800), t.status == 0 else {
+        p.waitForOutput(timeout: 2)
+        throw BenchError(description: "kraken-audit \(args.joined(separator: " ")) failed: \(p.stdoutText.suffix(2000))")
+    }
+}
+
+/// Delivery id → the hook's start time (ns), and the withdrawal refids each delivery announced.
+func deliveries(_ dir: URL) -> (times: [String: UInt64], refids: [String: String]) {
+    var times: [String: UInt64] = [:]
+    if let log = try? String(contentsOf: dir.appendingPathComponent("times.log"), encoding: .utf8) {
+        for line in log.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, let t = UInt64(parts[0]) { times[String(parts[1])] = t }
+        }
+    }
+    var refids: [String: String] = [:]
+    for file in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where file.hasSuffix(".json") {
+        guard let data = try? Data(contentsOf: dir.appendingPathComponent(file)), let payload = try? JSONValue.parse(Array(data)) else { continue }
+        let id = String(file.dropLast(5))
+        for f in payload["findings"]?.arrayValue ?? [] where f["rule_id"]?.stringValue == "unexpected_withdrawal" {
+            if let e = f["entity_id"]?.stringValue, refids[e] == nil { refids[e] = id }
+        }
+    }
+    return (times, refids)
+}
+
+func main() async throws {
+    guard ProcessInfo.processInfo.environment["PGHOST"] != nil || ProcessInfo.processInfo.environment["PGPORT"] != nil else {
+        throw BenchError(description: "run inside a throw-away cluster: pg_virtualenv -t \(CommandLine.arguments[0]) \(mode)")
+    }
+    var o = SimulatorOptions()
+    o.days = 30
+    o.scale = 300
+    o.accounts = 1
+    o.seed = 29
+    o.injections = []
+    o.clean = true
+    o.maxCounter = 20
+    o.decayPerSecond = 1000
+    let sim = try await SimulatorServer.start(o, logger: logger)
+    defer { Task { await sim.stop() } }
+    let admin = try PGConnection(url: "dbname=postgres", logger: logger)
+    let dbName = "watchbench_\(UInt32.random(in: 0...UInt32.max))"
+    try admin.executeScript("CREATE DATABASE \(dbName)")
+    admin.close()
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("watch-bench-\(UUID().uuidString)")
+    let alerts = dir.appendingPathComponent("alerts")
+    try FileManager.default.createDirectory(at: alerts, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let hook = dir.appendingPathComponent("hook.sh").path
+    try """
+    #!/bin/sh
+    t=$(date +%s%N)
+    cat > '\(alerts.path)/'"$KRAKEN_AUDIT_DELIVERY_ID".tmp && mv '\(alerts.path)/'"$KRAKEN_AUDIT_DELIVERY_ID".tmp '\(alerts.path)/'"$KRAKEN_AUDIT_DELIVERY_ID".json
+    echo "$t $KRAKEN_AUDIT_DELIVERY_ID" >> '\(alerts.path)/times.log'
+    """.write(toFile: hook, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
+    let a = sim.accounts[0]
+    let config = dir.appendingPathComponent("kraken-audit.toml").path
+    try """
+    [database]
+    url = "dbname=\(dbName)"
+    [ops]
+    timezone = "Europe/Berlin"
+    [alerts]
+    hook = "\(hook)"
+    min_severity = "medium"
+    [rules.unexpected_withdrawal]
+    max_amount = { XXBT = "0", XETH = "0" }
+
+    [[account]]
+    name = "\(a.name)"
+    api_key_env = "KEY_0"
+    api_secret_env = "SECRET_0"
+    api_url = "\(sim.baseURL.absoluteString)"
+    ws_url = "\(sim.webSocketURL.absoluteString)"
+    rate_limit = { max = 20, decay_per_second = 1000 }
+    """.write(toFile: config, atomically: true, encoding: .utf8)
+    var env = ProcessInfo.processInfo.environment
+    env["KRAKEN_AUDIT_SQL_DIR"] = repo.appendingPathComponent("sql").path
+    env["KEY_0"] = a.apiKey
+    env["SECRET_0"] = a.secret
+    try await run(["migrate"], config: config, env: env)
+    try await run(["collect"], config: config, env: env)
+    let db = try PGConnection(url: "dbname=\(dbName)", logger: logger)
+    defer { db.close() }
+    let watch = try ChildProcess.start(binary, arguments: ["watch", "--config", config, "--log-level", "error"], environment: env, stdout: .capture(limit: 4 << 20))
+    defer { watch.signal(SIGKILL) }
+    func waitUntil(_ what: String, seconds: Double, _ condition: () throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return }
+            if !watch.isRunning { throw BenchError(description: "watch exited: \(watch.stdoutText.suffix(2000))") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw BenchError(description: "timed out waiting until \(what)")
+    }
+    try await waitUntil("watch is subscribed and gap-filled", seconds: 120) {
+        try db.query("SELECT count(*) FROM audit.watch_connections WHERE gap_fill_run_id IS NOT NULL").rows[0].decode(0, as: Int.self) > 0
+    }
+    // The first analysis of each arrival rule starts from scratch (the whole history): let it happen before measuring.
+    _ = try await sim.state.plantNow(account: a.name, kind: "withdrawal_unknown_address")
+    try await waitUntil("the warm-up alert", seconds: 120) { !deliveries(alerts).refids.isEmpty }
+
+    switch mode {
+    case "latency":
+        var latencies: [Double] = []
+        for _ in 0..<events {
+            let t0 = nowNanos()
+            guard let refid = try await sim.state.plantNow(account: a.name, kind: "withdrawal_unknown_address").first?.entityID else {
+                throw BenchError(description: "the simulator planted nothing")
+            }
+            var hookTime: UInt64 = 0
+            try await waitUntil("the alert of \(refid)", seconds: 60) {
+                let d = deliveries(alerts)
+                guard let id = d.refids[refid], let t = d.times[id] else { return false }
+                hookTime = t
+                return true
+            }
+            latencies.append(Double(hookTime &- t0) / 1e6)
+            try await Task.sleep(for: .milliseconds(gapMs))
+        }
+        let sorted = latencies.sorted()
+        print("watch latency: withdrawal booked on Kraken (simulator) -> alert hook started, \(events) events, one at a time")
+        print(String(format: "p50 %.0f ms   p90 %.0f ms   p99 %.0f ms   max %.0f ms   mean %.0f ms", percentile(sorted, 0.5), percentile(sorted, 0.9),
+                     percentile(sorted, 0.99), sorted.last ?? .nan, latencies.reduce(0, +) / Double(max(1, latencies.count))))
+        print(String(format: "watch RSS after: %.1f MiB", rssMiB(watch.pid)))
+    case "soak":
+        var samples: [(Double, Double)] = []
+        var planted: [String] = []
+        let start = Date()
+        var nextSample = start
+        var i = 0
+        while Date().timeIntervalSince(start) < minutes * 60 {
+            if Date() >= nextSample {
+                samples.append((Date().timeIntervalSince(start) / 60, rssMiB(watch.pid)))
+                print(String(format: "minute %5.1f  watch RSS %7.1f MiB", samples.last!.0, samples.last!.1))
+                nextSample = nextSample.addingTimeInterval(60)
+            }
+            if i % 15 == 14 {
+                planted += try await sim.state.plantNow(account: a.name, kind: "withdrawal_unknown_address").map(\.entityID)
+            } else {
+                _ = try await sim.state.addActivity(account: a.name, trades: 1)
+            }
+            i += 1
+            try await Task.sleep(for: .seconds(2))
+        }
+        samples.append((Date().timeIntervalSince(start) / 60, rssMiB(watch.pid)))
+        try await waitUntil("every planted withdrawal's alert", seconds: 120) {
+            let d = deliveries(alerts).refids
+            return planted.allSatisfy { d[$0] != nil }
+        }
+        let truth = try await sim.state.export(account: a.name)
+        let stored = Set(try db.query("SELECT ledger_id FROM audit.ledger_entries").rows.map { try $0.decode(0, as: String.self) })
+        let expected = Set(truth.ledger.map(\.id))
+        let rss = samples.map(\.1)
+        print(String(format: "soak %.0f min: %d events (%d withdrawals), watch RSS first %.1f MiB, last %.1f MiB, max %.1f MiB", minutes, i, planted.count,
+                     rss.first ?? 0, rss.last ?? 0, rss.max() ?? 0))
+        print("ledger entries: stored \(stored.count), Kraken \(expected.count), missing \(expected.subtracting(stored).count), extra \(stored.subtracting(expected).count); planted withdrawals alerted: \(planted.count)/\(planted.count)")
+    default:
+        throw BenchError(description: "unknown mode '\(mode)': latency or soak")
+    }
+    watch.signal(SIGTERM)
+    _ = await watch.exitOrKill(timeout: 30)
+}
+
+do {
+    try await main()
+} catch {
+    FileHandle.standardError.write(Data("watch-bench: \(error)\n".utf8))
+    exit(1)
+}
