@@ -63,7 +63,8 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
 }
 
 func run(_ args: [String], config: String, env: [String: String]) async throws {
-    let p = try ChildProcess.start(binary, arguments: args + ["--config", config, "--log-level", "error"], environment: env, stdout: .capture(limit: 1 << 20))
+    let p = try ChildProcess.start(
+        binary, arguments: args + ["--config", config, "--log-level", "error"], environment: env, stdout: .capture(limit: 1 << 20))
     guard let t = await p.exit(timeout: 1800), t.status == 0 else {
         p.waitForOutput(timeout: 2)
         throw BenchError(description: "kraken-audit \(args.joined(separator: " ")) failed: \(p.stdoutText.suffix(2000))")
@@ -81,7 +82,9 @@ func deliveries(_ dir: URL) -> (times: [String: UInt64], refids: [String: String
     }
     var refids: [String: String] = [:]
     for file in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where file.hasSuffix(".json") {
-        guard let data = try? Data(contentsOf: dir.appendingPathComponent(file)), let payload = try? JSONValue.parse(Array(data)) else { continue }
+        guard let data = try? Data(contentsOf: dir.appendingPathComponent(file)), let payload = try? JSONValue.parse(Array(data)) else {
+            continue
+        }
         let id = String(file.dropLast(5))
         for f in payload["findings"]?.arrayValue ?? [] where f["rule_id"]?.stringValue == "unexpected_withdrawal" {
             if let e = f["entity_id"]?.stringValue, refids[e] == nil { refids[e] = id }
@@ -150,7 +153,8 @@ func main() async throws {
     try await run(["collect"], config: config, env: env)
     let db = try PGConnection(url: "dbname=\(dbName)", logger: logger)
     defer { db.close() }
-    let watch = try ChildProcess.start(binary, arguments: ["watch", "--config", config, "--log-level", "error"], environment: env, stdout: .capture(limit: 4 << 20))
+    let watch = try ChildProcess.start(
+        binary, arguments: ["watch", "--config", config, "--log-level", "error"], environment: env, stdout: .capture(limit: 4 << 20))
     defer { watch.signal(SIGKILL) }
     func waitUntil(_ what: String, seconds: Double, _ condition: () throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
@@ -188,8 +192,11 @@ func main() async throws {
         }
         let sorted = latencies.sorted()
         print("watch latency: withdrawal booked on Kraken (simulator) -> alert hook started, \(events) events, one at a time")
-        print(String(format: "p50 %.0f ms   p90 %.0f ms   p99 %.0f ms   max %.0f ms   mean %.0f ms", percentile(sorted, 0.5), percentile(sorted, 0.9),
-                     percentile(sorted, 0.99), sorted.last ?? .nan, latencies.reduce(0, +) / Double(max(1, latencies.count))))
+        print(
+            String(
+                format: "p50 %.0f ms   p90 %.0f ms   p99 %.0f ms   max %.0f ms   mean %.0f ms", percentile(sorted, 0.5),
+                percentile(sorted, 0.9),
+                percentile(sorted, 0.99), sorted.last ?? .nan, latencies.reduce(0, +) / Double(max(1, latencies.count))))
         print(String(format: "watch RSS after: %.1f MiB", rssMiB(watch.pid)))
     case "soak":
         var samples: [(Double, Double)] = []
@@ -220,9 +227,14 @@ func main() async throws {
         let stored = Set(try db.query("SELECT ledger_id FROM audit.ledger_entries").rows.map { try $0.decode(0, as: String.self) })
         let expected = Set(truth.ledger.map(\.id))
         let rss = samples.map(\.1)
-        print(String(format: "soak %.0f min: %d events (%d withdrawals), watch RSS first %.1f MiB, last %.1f MiB, max %.1f MiB", minutes, i, planted.count,
-                     rss.first ?? 0, rss.last ?? 0, rss.max() ?? 0))
-        print("ledger entries: stored \(stored.count), Kraken \(expected.count), missing \(expected.subtracting(stored).count), extra \(stored.subtracting(expected).count); planted withdrawals alerted: \(planted.count)/\(planted.count)")
+        print(
+            String(
+                format: "soak %.0f min: %d events (%d withdrawals), watch RSS first %.1f MiB, last %.1f MiB, max %.1f MiB", minutes, i,
+                planted.count,
+                rss.first ?? 0, rss.last ?? 0, rss.max() ?? 0))
+        print(
+            "ledger entries: stored \(stored.count), Kraken \(expected.count), missing \(expected.subtracting(stored).count), extra \(stored.subtracting(expected).count); planted withdrawals alerted: \(planted.count)/\(planted.count)"
+        )
     default:
         throw BenchError(description: "unknown mode '\(mode)': latency or soak")
     }

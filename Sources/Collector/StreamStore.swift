@@ -81,6 +81,92 @@ public enum StreamStore {
         }
     }
 
+    /// An order's state as an `executions` report told it (REST's names: status `pending`, `open`, `closed`,
+    /// `canceled`, `expired`; `pair` the REST pair key; `type` buy/sell). Fields a report does not carry are nil.
+    public struct OrderEvent: Sendable, Equatable {
+        public var txid: String
+        public var status: String
+        public var pair: String?
+        public var type: String?
+        public var ordertype: String?
+        public var vol: ExactDecimal?
+        public var price: ExactDecimal?
+        public var userref: Int64?
+        public var opentm: String?
+        public var closetm: String?
+        public var reason: String?
+        public var raw: JSONValue
+
+        public init(
+            txid: String, status: String, pair: String? = nil, type: String? = nil, ordertype: String? = nil, vol: ExactDecimal? = nil,
+            price: ExactDecimal? = nil, userref: Int64? = nil, opentm: String? = nil, closetm: String? = nil, reason: String? = nil,
+            raw: JSONValue
+        ) {
+            self.txid = txid
+            self.status = status
+            self.pair = pair
+            self.type = type
+            self.ordertype = ordertype
+            self.vol = vol
+            self.price = price
+            self.userref = userref
+            self.opentm = opentm
+            self.closetm = closetm
+            self.reason = reason
+            self.raw = raw
+        }
+    }
+
+    /// Applies order events in order, in one transaction: an unknown order is stored (version 1), a known one whose
+    /// status changed gets its next version (the stored fields kept, the event's status, close time and reason
+    /// taken), each recorded in `audit.status_history` like REST's changes. Returns the number of versions written.
+    /// REST's next answer for the order becomes its next version in turn (it carries every field).
+    public static func storeOrders(_ db: PGConnection, accountId: Int, events: [OrderEvent]) throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        return try db.transaction { () throws -> Int in
+            var written = 0
+            for e in events {
+                let current = try db.query("SELECT status FROM audit.orders WHERE account_id = $1 AND txid = $2", [accountId, e.txid]).rows
+                    .first
+                if let current {
+                    guard try current.decode(0, as: String.self) != e.status else { continue }
+                    written += try db.execute(nextOrderVersion, [accountId, e.txid, e.status, e.closetm, e.reason, e.raw.jsonText])
+                } else {
+                    written += try db.execute(
+                        """
+                        INSERT INTO audit.order_versions AS v (account_id, version, txid, status, userref, opentm, closetm, descr_pair,
+                            descr_type, descr_ordertype, descr_price, vol, reason, raw)
+                        VALUES ($1, 1, $2, $3, $4, $5::timestamptz, $6::timestamptz, $7, $8, $9, $10, $11, $12, $13::jsonb)
+                        ON CONFLICT ON CONSTRAINT order_versions_pkey DO NOTHING
+                        """,
+                        [
+                            accountId, e.txid, e.status, e.userref, e.opentm, e.closetm, e.pair, e.type, e.ordertype, e.price, e.vol,
+                            e.reason, e.raw.jsonText,
+                        ])
+                }
+                try db.execute(
+                    "INSERT INTO audit.status_history (account_id, entity, entity_id, status, raw) VALUES ($1, 'order', $2, $3, $4::jsonb)",
+                    [accountId, e.txid, e.status, e.raw.jsonText])
+            }
+            return written
+        }
+    }
+
+    /// The stored order's next version: its columns, with `$3` status, `$4` close time, `$5` reason (when given) and
+    /// `$6` raw (the report).
+    static let nextOrderVersion: String = {
+        let overrides = [
+            "status": "$3", "closetm": "coalesce($4::timestamptz, o.closetm)", "reason": "coalesce($5, o.reason)", "raw": "$6::jsonb",
+        ]
+        let columns = CollectStore.Tables.orders.tableColumns.filter { $0.name != "account_id" }.map(\.name)
+        return """
+            INSERT INTO audit.order_versions AS v (account_id, version, first_seen_at, \(columns.joined(separator: ", ")))
+            SELECT o.account_id, o.version + 1, o.first_seen_at, \(columns.map { overrides[$0] ?? "o.\($0)" }.joined(separator: ", "))
+              FROM audit.orders o WHERE o.account_id = $1 AND o.txid = $2
+            ON CONFLICT ON CONSTRAINT order_versions_pkey DO NOTHING
+            """
+    }()
+
     /// Prepares a connection (the staging tables); pools that serve ``storeLedger(_:accountId:entries:)`` use it.
     @Sendable public static func prepare(_ db: PGConnection) throws(PGError) { try CollectStore.prepare(db) }
 

@@ -49,6 +49,33 @@ public struct StreamRows: Sendable {
             tradeId: o["trade_id"]?.numberText.flatMap { Int64($0) }, maker: maker, raw: o)
     }
 
+    /// The order state an `executions` report tells (placed, cancelled, expired, filled), in REST's names; nil for a
+    /// report that changes no stored state (a partial fill, an amendment, a status echo).
+    public func orderEvent(_ o: JSONValue) throws(WatchError) -> StreamStore.OrderEvent? {
+        guard let type = o["exec_type"]?.stringValue else { return nil }
+        let id = try string(o, "order_id", "executions")
+        let time: String? = o["timestamp"] == nil ? nil : try self.time(o, "timestamp", id)
+        switch type {
+        case "new", "pending_new":
+            let symbol = o["symbol"]?.stringValue
+            let limit: ExactDecimal? = o["limit_price"] == nil ? nil : try decimal(o, "limit_price", id)
+            let quantity: ExactDecimal? = o["order_qty"] == nil ? nil : try decimal(o, "order_qty", id)
+            return StreamStore.OrderEvent(
+                txid: id, status: type == "new" ? "open" : "pending", pair: symbol.map { names.pairs[$0] ?? $0 },
+                type: o["side"]?.stringValue,
+                ordertype: o["order_type"]?.stringValue, vol: quantity,
+                price: limit.flatMap { $0.normalized == "0" ? nil : $0 },
+                userref: o["order_userref"]?.numberText.flatMap { Int64($0) }, opentm: time, raw: o)
+        case "canceled", "expired":
+            return StreamStore.OrderEvent(txid: id, status: type, closetm: time, reason: o["reason"]?.stringValue, raw: o)
+        case "trade", "filled":
+            guard o["order_status"]?.stringValue == "filled" else { return nil }
+            return StreamStore.OrderEvent(txid: id, status: "closed", closetm: time, raw: o)
+        default:
+            return nil
+        }
+    }
+
     private func string(_ o: JSONValue, _ field: String, _ what: String) throws(WatchError) -> String {
         guard let s = o[field]?.stringValue, !s.isEmpty else { throw .malformed(reason: "\(what): '\(field)' is missing or not a string") }
         return s

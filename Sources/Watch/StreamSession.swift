@@ -164,7 +164,7 @@ final class StreamSession: Sendable {
                 try await storeLedger(data, gap: gap)
             case .executions(let type, let sequence, let data):
                 if skip(channel: "executions", type: type, sequence: sequence, sequences: &sequences, gap: gap) { continue }
-                try await storeTrades(data, gap: gap)
+                try await storeExecutions(data, gap: gap)
             case .error(let text):
                 logger.warning("Kraken reported an error on the stream", metadata: ["error": "\(text)"])
             case .heartbeat, .pong, .other:
@@ -217,25 +217,35 @@ final class StreamSession: Sendable {
         }
     }
 
-    private func storeTrades(_ data: [JSONValue], gap: AsyncStream<Void>.Continuation) async throws {
+    /// Fills become trades; placed, cancelled, expired and filled orders update `audit.orders`.
+    private func storeExecutions(_ data: [JSONValue], gap: AsyncStream<Void>.Continuation) async throws {
         var trades: [StreamStore.Trade] = []
+        var orders: [StreamStore.OrderEvent] = []
         for o in data {
             do {
                 if let t = try rows.trade(o) { trades.append(t) }
+                if let e = try rows.orderEvent(o) { orders.append(e) }
             } catch {
                 logger.error("unreadable execution on the stream; filling from REST", metadata: ["error": "\(error)"])
                 gap.yield()
             }
         }
-        guard !trades.isEmpty else { return }
-        let (accountId, batch) = (self.accountId, trades)
-        let stored = try await db.run { db in try StreamStore.storeTrades(db, accountId: accountId, trades: batch) }
+        guard !trades.isEmpty || !orders.isEmpty else { return }
+        let (accountId, tradeBatch, orderBatch) = (self.accountId, trades, orders)
+        let (stored, orderVersions) = try await db.run { db in
+            (
+                try StreamStore.storeTrades(db, accountId: accountId, trades: tradeBatch),
+                try StreamStore.storeOrders(db, accountId: accountId, events: orderBatch)
+            )
+        }
         counters.withLockedValue {
             $0.tradesStored += stored.count
             $0.duplicates += trades.count - stored.count
         }
-        if !stored.isEmpty {
-            logger.info("streamed trades stored", metadata: ["ids": "\(stored.joined(separator: ","))"])
+        if !stored.isEmpty || orderVersions > 0 {
+            logger.info(
+                "streamed executions stored",
+                metadata: ["trades": "\(stored.joined(separator: ","))", "order_versions": "\(orderVersions)"])
             await arrived(false)
         }
     }

@@ -146,7 +146,8 @@ import Testing
 
     @Test func webSocketURLDefaultsToKrakensAndLoopbackWsIsAllowed() throws {
         #expect(try ConfigLoader.parse(Self.account, path: "k.toml").accounts[0].webSocketURL == "wss://ws-auth.kraken.com/v2")
-        let local = try ConfigLoader.parse(Self.account + "ws_url = \"ws://127.0.0.1:9/v2\"\n[watch]\ngroup_seconds = 2.5\n", path: "k.toml")
+        let local = try ConfigLoader.parse(
+            Self.account + "ws_url = \"ws://127.0.0.1:9/v2\"\n[watch]\ngroup_seconds = 2.5\n", path: "k.toml")
         #expect(local.accounts[0].webSocketURL == "ws://127.0.0.1:9/v2")
         #expect(local.watch.groupSeconds == 2.5)
         #expect(try ConfigLoader.parse(Self.account, path: "k.toml").watch.groupSeconds == 0)

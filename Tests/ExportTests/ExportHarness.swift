@@ -43,8 +43,10 @@ extension SimulatedCollection {
         let now = Int64(Date().timeIntervalSince1970)
         var export = ExportOptions(mode: mode, wait: wait, waitTimeoutSeconds: 60, pollSeconds: 0.1, directory: exportDir)
         export.settleSeconds = now - end + Int64(pagedDays * 86_400)
-        // A one-day overlap so the seam holds rows read by both sides (the default 600 s may hold none here).
-        return CollectOptions(overlapSeconds: 86_400, retry: RetryPolicy(maxAttempts: 6, baseDelay: 0.01, maxDelay: 0.05), export: export)
+        // A four-day overlap so the seam holds rows read by both sides (the default 600 s may hold none here, and the
+        // simulated accounts trade on business days: one day before the seam fell on a weekend every Tuesday).
+        return CollectOptions(
+            overlapSeconds: 4 * 86_400, retry: RetryPolicy(maxAttempts: 6, baseDelay: 0.01, maxDelay: 0.05), export: export)
     }
 
     func collect(_ options: CollectOptions, transport: any HTTPTransport = URLSessionTransport()) async -> AccountOutcome {

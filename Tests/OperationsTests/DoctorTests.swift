@@ -89,9 +89,10 @@ struct FakeKraken: HTTPTransport {
         #expect(after.allSatisfy { $0.status == .ok }, "\(Doctor.render(after))")
         // Without the WebSocket interface permission the nightly job is fine; `watch` is not: one warning says so.
         let noWatch = await doctor(cfg).run()
-        #expect(noWatch.filter { $0.status != .ok }.map(\.detail) == [
-            "key lacks the WebSocket interface permission (create-ws-token): kraken-audit watch cannot stream this account (the nightly run does not need it)"
-        ])
+        #expect(
+            noWatch.filter { $0.status != .ok }.map(\.detail) == [
+                "key lacks the WebSocket interface permission (create-ws-token): kraken-audit watch cannot stream this account (the nightly run does not need it)"
+            ])
         #expect(after.contains { $0.detail.contains("GetApiKeyInfo") })
         // The signed call took its nonce from the database.
         let db = try database.connect()

@@ -10,16 +10,29 @@ import Testing
 @Suite struct StreamDecodingTests {
     static let names = KrakenNames(
         assetsResult: try! JSONValue.parse(
-            #"{"XXBT":{"altname":"XBT"},"ZUSD":{"altname":"USD"},"DOT":{"altname":"DOT"},"DOT.S":{"altname":"DOT.S"},"XETH":{"altname":"ETH"}}"#),
+            #"{"XXBT":{"altname":"XBT"},"ZUSD":{"altname":"USD"},"DOT":{"altname":"DOT"},"DOT.S":{"altname":"DOT.S"},"XETH":{"altname":"ETH"}}"#
+        ),
         pairsResult: try! JSONValue.parse(
             #"{"XXBTZUSD":{"altname":"XBTUSD","wsname":"XBT/USD","base":"XXBT","quote":"ZUSD"}}"#))
 
     @Test(arguments: [
         (#"{"channel":"heartbeat"}"#, StreamMessage.heartbeat),
-        (#"{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":18266300427528990701,"system":"maintenance","version":"2.0.0"}]}"#, .status(system: "maintenance")),
-        (#"{"method":"pong","req_id":101,"time_in":"2026-01-01T00:00:00.000000Z","time_out":"2026-01-01T00:00:00.000001Z"}"#, .pong(reqId: 101)),
-        (#"{"method":"subscribe","result":{"channel":"balances","snapshot":true},"success":true,"req_id":1}"#, .subscribed(channel: "balances", reqId: 1)),
-        (#"{"channel":"executions","error":"ESession:Invalid session","method":"subscribe","status":"error","success":false,"req_id":2}"#, .refused(channel: "executions", error: "ESession:Invalid session", reqId: 2)),
+        (
+            #"{"channel":"status","type":"update","data":[{"api_version":"v2","connection_id":18266300427528990701,"system":"maintenance","version":"2.0.0"}]}"#,
+            .status(system: "maintenance")
+        ),
+        (
+            #"{"method":"pong","req_id":101,"time_in":"2026-01-01T00:00:00.000000Z","time_out":"2026-01-01T00:00:00.000001Z"}"#,
+            .pong(reqId: 101)
+        ),
+        (
+            #"{"method":"subscribe","result":{"channel":"balances","snapshot":true},"success":true,"req_id":1}"#,
+            .subscribed(channel: "balances", reqId: 1)
+        ),
+        (
+            #"{"channel":"executions","error":"ESession:Invalid session","method":"subscribe","status":"error","success":false,"req_id":2}"#,
+            .refused(channel: "executions", error: "ESession:Invalid session", reqId: 2)
+        ),
         (#"{"error":"Malformed request","method":"error","success":false}"#, .error("Malformed request")),
         (#"{"channel":"ticker","type":"update","data":[]}"#, .other),
     ])
@@ -70,7 +83,10 @@ import Testing
         let cases: [(String, String)] = [
             (#"{"timestamp":"2026-01-22T10:17:55Z","type":"trade","asset":"BTC","amount":1,"fee":0,"balance":1}"#, "ledger_id"),
             (#"{"ledger_id":"L1","timestamp":"yesterday","type":"trade","asset":"BTC","amount":1,"fee":0,"balance":1}"#, "timestamp"),
-            (#"{"ledger_id":"L1","timestamp":"2026-01-22T10:17:55Z","type":"trade","asset":"BTC","amount":"1e","fee":0,"balance":1}"#, "amount"),
+            (
+                #"{"ledger_id":"L1","timestamp":"2026-01-22T10:17:55Z","type":"trade","asset":"BTC","amount":"1e","fee":0,"balance":1}"#,
+                "amount"
+            ),
             (#"{"ledger_id":"L1","timestamp":"2026-01-22T10:17:55Z","type":"trade","asset":"BTC","amount":1,"fee":0}"#, "balance"),
         ]
         for (text, field) in cases {
@@ -96,6 +112,31 @@ import Testing
         #expect(t.fee.text == "1.00000")  // two fees summed exactly
         let status = try rows.trade(try JSONValue.parse(#"{"order_id":"O1","exec_type":"new","order_status":"new"}"#))
         #expect(status == nil)
+    }
+
+    @Test func executionReportsBecomeOrderStates() throws {
+        let rows = StreamRows(names: Self.names)
+        func event(_ text: String) throws -> StreamStore.OrderEvent? { try rows.orderEvent(try JSONValue.parse(text)) }
+        let placed = try #require(
+            try event(
+                #"{"exec_type":"new","order_status":"new","order_id":"O1","symbol":"BTC/USD","side":"sell","order_type":"market","order_qty":0.01000000,"limit_price":0,"timestamp":"2026-11-30T22:50:00.000100Z","order_userref":0}"#
+            ))
+        #expect(placed.status == "open" && placed.pair == "XXBTZUSD" && placed.type == "sell" && placed.ordertype == "market")
+        #expect(
+            placed.vol?.text == "0.01000000" && placed.price == nil && placed.userref == 0 && placed.opentm == "2026-11-30T22:50:00.000100Z"
+        )
+        let cancelled = try #require(
+            try event(
+                #"{"exec_type":"canceled","order_status":"canceled","order_id":"O1","reason":"User requested","timestamp":"2026-11-30T22:57:00Z"}"#
+            ))
+        #expect(cancelled.status == "canceled" && cancelled.reason == "User requested" && cancelled.closetm == "2026-11-30T22:57:00Z")
+        let filled = try event(
+            #"{"exec_type":"trade","order_status":"filled","order_id":"O2","exec_id":"T1","timestamp":"2026-11-30T10:00:00Z"}"#)
+        #expect(filled?.status == "closed")
+        #expect(
+            try event(#"{"exec_type":"trade","order_status":"partially_filled","order_id":"O2","timestamp":"2026-11-30T10:00:00Z"}"#) == nil
+        )
+        #expect(try event(#"{"exec_type":"amended","order_id":"O2"}"#) == nil)
     }
 
     @Test(arguments: [

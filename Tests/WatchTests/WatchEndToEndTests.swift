@@ -31,7 +31,10 @@ import Testing
                 }
                 // Stored from the stream (before any REST call could have brought it), its destination fetched.
                 let id = try h.accountId()
-                #expect(try h.count("SELECT count(*) FROM audit.ledger_entry_versions WHERE account_id = $1 AND refid = $2 AND source = 'ws'", [id, refid]) == 1)
+                #expect(
+                    try h.count(
+                        "SELECT count(*) FROM audit.ledger_entry_versions WHERE account_id = $1 AND refid = $2 AND source = 'ws'",
+                        [id, refid]) == 1)
                 #expect(try h.count("SELECT count(*) FROM audit.withdrawals WHERE account_id = $1 AND refid = $2", [id, refid]) == 1)
                 try await h.expectStoredEqualsTruth(watch: watch)
             }
@@ -45,9 +48,12 @@ import Testing
             #expect([0, 4].contains(code), "\(out)")
             let id = try h.accountId()
             #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE account_id = $1 AND refid = $2", [id, refid]) == 1)
-            #expect(try h.count("SELECT count(*) FROM audit.ledger_entries WHERE account_id = $1 AND refid = $2 AND source = 'api'", [id, refid]) == 1)
+            #expect(
+                try h.count(
+                    "SELECT count(*) FROM audit.ledger_entries WHERE account_id = $1 AND refid = $2 AND source = 'api'", [id, refid]) == 1)
             #expect(try h.count("SELECT count(*) FROM audit.source_mismatches WHERE account_id = $1", [id]) == 0)
-            #expect(try h.count("SELECT count(*) FROM audit.findings WHERE rule_id = 'unexpected_withdrawal' AND entity_id = $1", [refid]) == 1)
+            #expect(
+                try h.count("SELECT count(*) FROM audit.findings WHERE rule_id = 'unexpected_withdrawal' AND entity_id = $1", [refid]) == 1)
             let announced = try h.alerts().flatMap { $0["findings"]?.arrayValue ?? [] }.filter { $0["id"] == finding["id"] }
             let newDeliveries = try h.alerts().count - deliveries
             #expect(announced.count == 1, "the nightly run alerted the streamed finding again (\(newDeliveries) new deliveries)")
@@ -123,6 +129,25 @@ import Testing
                 try await h.expectStoredEqualsTruth(watch: watch)
                 let refused = try h.count("SELECT count(*) FROM audit.watch_connections WHERE close_reason LIKE '%Invalid session%'")
                 #expect(refused == 2, "connections refused for their token: \(refused)")
+            }
+        }
+    }
+
+    @Test func executionsStoreFillsAndOrderStatesAsTheyHappen() async throws {
+        try await WatchHarness.with { h in
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(watch: watch)
+                let placed = try await h.sim.state.marketOrderNow(account: h.account, pair: nil, side: nil)
+                let order = try #require(placed["ordertxid"]?.stringValue)
+                let trade = try #require(placed["trade_txid"]?.stringValue)
+                try await h.waitUntil("the order is stored closed from the stream", watch: watch) {
+                    try h.count("SELECT count(*) FROM audit.orders WHERE txid = $1 AND status = 'closed'", [order]) == 1
+                }
+                #expect(
+                    try h.count("SELECT count(*) FROM audit.trades WHERE txid = $1 AND ordertxid = $2 AND source = 'ws'", [trade, order])
+                        == 1)
+                #expect(try h.count("SELECT count(*) FROM audit.status_history WHERE entity_id = $1", [order]) == 2)  // open, closed
+                try await h.expectStoredEqualsTruth(watch: watch)
             }
         }
     }

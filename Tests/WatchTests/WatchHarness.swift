@@ -232,7 +232,9 @@ struct WatchHarness {
 
     /// Every alert payload the hook received so far.
     func alerts() throws -> [JSONValue] {
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("alerts").path).filter { $0.hasSuffix(".json") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("alerts").path).filter {
+            $0.hasSuffix(".json")
+        }
         return try files.sorted().map { try JSONValue.parse(Array(try Data(contentsOf: dir.appendingPathComponent("alerts/\($0)")))) }
     }
 }
