@@ -28,44 +28,39 @@ enum Reconcile {
         ].joined(separator: ", ")
     }
 
-    /// Records disagreements between API rows in `stage_ledger` and stored export rows (paging after an import).
-    static let ledgerFromAPI = """
+    /// Records disagreements between the API rows in `stage` and the stored rows of the same ids that came from
+    /// `source` (`export`: an import; `ws`: the WebSocket stream of `watch`, issue 20), before the API's rows are
+    /// upserted; `exportId` is the SQL of the `export_id` recorded (the export's id, or `'stream'`).
+    static func fromAPI(entity: String, stage: String, table: String, key: String, fields: String, source: String, exportId: String)
+        -> String
+    {
+        """
         INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
-        SELECT $1, 'ledger', e.ledger_id, f.field, f.ev, f.av, e.export_id
-          FROM stage_ledger a JOIN audit.ledger_entries e ON e.account_id = $1 AND e.ledger_id = a.ledger_id AND e.source = 'export'
-         CROSS JOIN LATERAL (VALUES \(ledgerFields(e: "e", a: "a"))) f(field, ev, av, differs)
+        SELECT $1, '\(entity)', e.\(key), f.field, f.ev, f.av, \(exportId)
+          FROM \(stage) a JOIN audit.\(table) e ON e.account_id = $1 AND e.\(key) = a.\(key) AND e.source = '\(source)'
+         CROSS JOIN LATERAL (VALUES \(fields)) f(field, ev, av, differs)
          WHERE f.differs
         ON CONFLICT DO NOTHING  -- append-only (migration 0007)
         """
+    }
 
-    /// Records disagreements between API rows in `stage_ledger` and rows the WebSocket stream stored (`source =
-    /// 'ws'`, issue 20) before REST's row becomes their next version; `export_id` = `stream` marks the source.
-    static let ledgerFromAPIOverStream = """
-        INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
-        SELECT $1, 'ledger', e.ledger_id, f.field, f.ev, f.av, 'stream'
-          FROM stage_ledger a JOIN audit.ledger_entries e ON e.account_id = $1 AND e.ledger_id = a.ledger_id AND e.source = 'ws'
-         CROSS JOIN LATERAL (VALUES \(ledgerFields(e: "e", a: "a"))) f(field, ev, av, differs)
-         WHERE f.differs
-        ON CONFLICT DO NOTHING  -- append-only (migration 0007)
-        """
-
-    /// Same for streamed trades.
-    static let tradesFromAPIOverStream = """
-        INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
-        SELECT $1, 'trade', e.txid, f.field, f.ev, f.av, 'stream'
-          FROM stage_trades a JOIN audit.trades e ON e.account_id = $1 AND e.txid = a.txid AND e.source = 'ws'
-         CROSS JOIN LATERAL (VALUES \(tradeFields(e: "e", a: "a"))) f(field, ev, av, differs)
-         WHERE f.differs
-        ON CONFLICT DO NOTHING  -- append-only (migration 0007)
-        """
+    /// API rows in `stage_ledger` against stored export rows (paging after an import).
+    static let ledgerFromAPI = fromAPI(
+        entity: "ledger", stage: "stage_ledger", table: "ledger_entries", key: "ledger_id", fields: ledgerFields(e: "e", a: "a"),
+        source: "export", exportId: "e.export_id")
 
     /// Same for API trades in `stage_trades`.
-    static let tradesFromAPI = """
-        INSERT INTO audit.source_mismatches AS m (account_id, entity, entity_id, field, export_value, api_value, export_id)
-        SELECT $1, 'trade', e.txid, f.field, f.ev, f.av, e.export_id
-          FROM stage_trades a JOIN audit.trades e ON e.account_id = $1 AND e.txid = a.txid AND e.source = 'export'
-         CROSS JOIN LATERAL (VALUES \(tradeFields(e: "e", a: "a"))) f(field, ev, av, differs)
-         WHERE f.differs
-        ON CONFLICT DO NOTHING  -- append-only (migration 0007)
-        """
+    static let tradesFromAPI = fromAPI(
+        entity: "trade", stage: "stage_trades", table: "trades", key: "txid", fields: tradeFields(e: "e", a: "a"), source: "export",
+        exportId: "e.export_id")
+
+    /// API rows in `stage_ledger` against rows the stream stored first; REST's row then becomes their next version.
+    static let ledgerFromAPIOverStream = fromAPI(
+        entity: "ledger", stage: "stage_ledger", table: "ledger_entries", key: "ledger_id", fields: ledgerFields(e: "e", a: "a"),
+        source: "ws", exportId: "'stream'")
+
+    /// Same for streamed trades.
+    static let tradesFromAPIOverStream = fromAPI(
+        entity: "trade", stage: "stage_trades", table: "trades", key: "txid", fields: tradeFields(e: "e", a: "a"), source: "ws",
+        exportId: "'stream'")
 }
