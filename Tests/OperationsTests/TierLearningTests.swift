@@ -175,7 +175,8 @@ import Testing
 
             // Doctor and the report say it.
             let checks = await Self.doctor(s, pro)
-            let pacing = try #require(checks.first { $0.detail.hasPrefix("pacing:") })
+            let pacing = try #require(
+                checks.first { $0.detail.hasPrefix("pacing:") }, "doctor said: \(checks.map { "\($0.status) \($0.detail)" })")
             #expect(pacing.status == .warning)
             #expect(pacing.detail.contains("key behaves like tier starter, config says pro"), "\(pacing.detail)")
             #expect(pacing.fix?.contains("tier = \"starter\"") == true)
