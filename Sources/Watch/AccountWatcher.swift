@@ -125,6 +125,7 @@ struct AccountWatcher: Sendable {
         let session = StreamSession(
             accountId: accountId, connectionId: connectionId, rows: rows, db: shared.pool, limits: shared.limits, logger: connectionLogger,
             arrived: { withdrawal in await arrivals.arrived(withdrawal: withdrawal) },
+            holdingArrivals: { store in try await arrivals.holding(upTo: 2, store) },
             fillGap: { id in await collections.run { await self.fillGap(connectionId: id, arrivals: arrivals) } })
         var wsLogger = connectionLogger
         wsLogger.logLevel = max(connectionLogger.logLevel, .notice)  // the client library's own chatter

@@ -25,6 +25,9 @@ final class StreamSession: Sendable {
     let logger: Logger
     /// Called with whether a withdrawal was among the new rows.
     let arrived: @Sendable (_ withdrawal: Bool) async -> Void
+    /// Runs a store of rows that include a withdrawal (and its arrival notice) while no analysis runs
+    /// (``ArrivalAnalyser/holding(upTo:_:)``).
+    let holdingArrivals: @Sendable (_ store: @Sendable () async throws -> Void) async throws -> Void
     /// Runs one REST gap fill (the caller serialises it with the account's other collections).
     let fillGap: @Sendable (_ connectionId: Int64) async -> Void
 
@@ -33,7 +36,9 @@ final class StreamSession: Sendable {
 
     init(
         accountId: Int, connectionId: Int64, rows: StreamRows, db: any PGRunner, limits: Limits, logger: Logger,
-        arrived: @escaping @Sendable (Bool) async -> Void, fillGap: @escaping @Sendable (Int64) async -> Void
+        arrived: @escaping @Sendable (Bool) async -> Void,
+        holdingArrivals: @escaping @Sendable (@Sendable () async throws -> Void) async throws -> Void,
+        fillGap: @escaping @Sendable (Int64) async -> Void
     ) {
         self.accountId = accountId
         self.connectionId = connectionId
@@ -42,6 +47,7 @@ final class StreamSession: Sendable {
         self.limits = limits
         self.logger = logger
         self.arrived = arrived
+        self.holdingArrivals = holdingArrivals
         self.fillGap = fillGap
     }
 
@@ -204,16 +210,23 @@ final class StreamSession: Sendable {
             }
         }
         guard !entries.isEmpty else { return }
-        let (accountId, batch) = (self.accountId, entries)
-        let stored = try await db.run { db in try StreamStore.storeLedger(db, accountId: accountId, entries: batch) }
-        let withdrawal = entries.contains { stored.contains($0.ledgerId) && $0.type == "withdrawal" }
-        counters.withLockedValue {
-            $0.ledgerStored += stored.count
-            $0.duplicates += entries.count - stored.count
+        let (accountId, batch, db, counters, logger, arrived) = (self.accountId, entries, self.db, self.counters, self.logger, self.arrived)
+        let store: @Sendable () async throws -> Void = {
+            let stored = try await db.run { db in try StreamStore.storeLedger(db, accountId: accountId, entries: batch) }
+            let withdrawal = batch.contains { stored.contains($0.ledgerId) && $0.type == "withdrawal" }
+            counters.withLockedValue {
+                $0.ledgerStored += stored.count
+                $0.duplicates += batch.count - stored.count
+            }
+            if !stored.isEmpty {
+                logger.info("streamed ledger entries stored", metadata: ["ids": "\(stored.joined(separator: ","))"])
+                await arrived(withdrawal)
+            }
         }
-        if !stored.isEmpty {
-            logger.info("streamed ledger entries stored", metadata: ["ids": "\(stored.joined(separator: ","))"])
-            await arrived(withdrawal)
+        if entries.contains(where: { $0.type == "withdrawal" }) {
+            try await holdingArrivals(store)
+        } else {
+            try await store()
         }
     }
 

@@ -64,6 +64,32 @@ import Testing
         }
     }
 
+    /// A withdrawal to a new address arrives right after the deposit that funded it, so an analysis started by
+    /// the deposit is often still running when the withdrawal is stored: the alert must still name the destination
+    /// (the withdrawal waits for that analysis, then gets its `WithdrawStatus` before any rule judges it).
+    @Test func everyStreamedWithdrawalIsJudgedWithItsDestination() async throws {
+        try await WatchHarness.with(extraConfig: WatchKillTests.everyWithdrawalIsAFinding) { h in
+            try await h.watching { watch in
+                try await h.waitForLiveConnection(watch: watch)
+                for _ in 0..<6 {
+                    let refid = try #require(
+                        try await h.sim.state.plantNow(account: h.account, kind: "withdrawal_unknown_address").first?.entityID)
+                    try await h.waitUntil("the hook received the unexpected_withdrawal finding of \(refid)", watch: watch) {
+                        try !Self.alerted(h, rule: "unexpected_withdrawal", entity: refid).isEmpty
+                    }
+                    let address = try h.db.query(
+                        "SELECT info FROM audit.withdrawals WHERE refid = $1", [refid]
+                    ).rows.first?.decodeOptional(0, as: String.self)
+                    let finding = try #require(try Self.alerted(h, rule: "unexpected_withdrawal", entity: refid).first)
+                    #expect(address != nil, "WithdrawStatus was not stored for \(refid)")
+                    #expect(
+                        finding["evidence"]?["address"]?.stringValue == address,
+                        "alerted without its destination: \(finding["title"]?.stringValue ?? "")")
+                }
+            }
+        }
+    }
+
     @Test func aDroppedConnectionReconnectsWithAFreshTokenAndFillsTheGapFromREST() async throws {
         try await WatchHarness.with { h in
             try await h.watching { watch in
