@@ -10,6 +10,7 @@
 //   --gap-ms): the time from the plant (the ledger entry booked on Kraken) to the hook's start, p50/p90/p99/max.
 // `soak`: --minutes of steady activity (a trade every 2 s, a withdrawal every 30 s); watch's RSS sampled every
 //   minute (first, last, max), then every entry compared by id with Kraken's and every planted finding's alert.
+// `--watch-log warning` prints watch's own log (at that level) at the end.
 import AuditKernel
 import AuditStore
 import ChildProcesses
@@ -31,6 +32,12 @@ let mode = CommandLine.arguments.dropFirst().first ?? "latency"
 let events = Int(arg("--events", 100))
 let gapMs = Int(arg("--gap-ms", 100))
 let minutes = arg("--minutes", 60)
+/// `--watch-log warning` (or info): watch's log at that level is printed at the end.
+let watchLogLevel: String = {
+    let a = CommandLine.arguments
+    if let i = a.firstIndex(of: "--watch-log"), i + 1 < a.count { return a[i + 1] }
+    return "error"
+}()
 let repo: URL = {
     var url = URL(fileURLWithPath: #filePath)
     for _ in 0..<3 { url.deleteLastPathComponent() }
@@ -71,26 +78,44 @@ func run(_ args: [String], config: String, env: [String: String]) async throws {
     }
 }
 
-/// Delivery id → the hook's start time (ns), and the withdrawal refids each delivery announced.
-func deliveries(_ dir: URL) -> (times: [String: UInt64], refids: [String: String]) {
-    var times: [String: UInt64] = [:]
-    if let log = try? String(contentsOf: dir.appendingPathComponent("times.log"), encoding: .utf8) {
-        for line in log.split(separator: "\n") {
-            let parts = line.split(separator: " ")
-            if parts.count == 2, let t = UInt64(parts[0]) { times[String(parts[1])] = t }
+/// The hook's deliveries so far: delivery id → the hook's start time (ns), and the withdrawal refids each delivery
+/// announced. Each payload file is parsed once: the benchmark polls every few milliseconds, and re-reading every
+/// payload each time would compete with `watch` for the two cores it measures.
+final class Deliveries {
+    let dir: URL
+    private(set) var times: [String: UInt64] = [:]
+    private(set) var refids: [String: String] = [:]
+    private var parsed: Set<String> = []
+    private var timesOffset = 0
+
+    init(_ dir: URL) { self.dir = dir }
+
+    func refresh() {
+        if let handle = try? FileHandle(forReadingFrom: dir.appendingPathComponent("times.log")) {
+            defer { try? handle.close() }
+            try? handle.seek(toOffset: UInt64(timesOffset))
+            let data = (try? handle.readToEnd()) ?? Data()
+            // Only whole lines: the hook may be writing one right now.
+            if let last = data.lastIndex(of: UInt8(ascii: "\n")) {
+                let text = String(decoding: data[...last], as: UTF8.self)
+                timesOffset += last - data.startIndex + 1
+                for line in text.split(separator: "\n") {
+                    let parts = line.split(separator: " ")
+                    if parts.count == 2, let t = UInt64(parts[0]) { times[String(parts[1])] = t }
+                }
+            }
+        }
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where file.hasSuffix(".json") {
+            guard !parsed.contains(file), let data = try? Data(contentsOf: dir.appendingPathComponent(file)),
+                let payload = try? JSONValue.parse(Array(data))
+            else { continue }
+            parsed.insert(file)
+            let id = String(file.dropLast(5))
+            for f in payload["findings"]?.arrayValue ?? [] where f["rule_id"]?.stringValue == "unexpected_withdrawal" {
+                if let e = f["entity_id"]?.stringValue, refids[e] == nil { refids[e] = id }
+            }
         }
     }
-    var refids: [String: String] = [:]
-    for file in (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? [] where file.hasSuffix(".json") {
-        guard let data = try? Data(contentsOf: dir.appendingPathComponent(file)), let payload = try? JSONValue.parse(Array(data)) else {
-            continue
-        }
-        let id = String(file.dropLast(5))
-        for f in payload["findings"]?.arrayValue ?? [] where f["rule_id"]?.stringValue == "unexpected_withdrawal" {
-            if let e = f["entity_id"]?.stringValue, refids[e] == nil { refids[e] = id }
-        }
-    }
-    return (times, refids)
 }
 
 func main() async throws {
@@ -154,7 +179,8 @@ func main() async throws {
     let db = try PGConnection(url: "dbname=\(dbName)", logger: logger)
     defer { db.close() }
     let watch = try ChildProcess.start(
-        binary, arguments: ["watch", "--config", config, "--log-level", "error"], environment: env, stdout: .capture(limit: 4 << 20))
+        binary, arguments: ["watch", "--config", config, "--log-level", watchLogLevel], environment: env,
+        stdout: .capture(limit: 4 << 20))
     defer { watch.signal(SIGKILL) }
     func waitUntil(_ what: String, seconds: Double, _ condition: () throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
@@ -170,11 +196,16 @@ func main() async throws {
     }
     // The first analysis of each arrival rule starts from scratch (the whole history): let it happen before measuring.
     _ = try await sim.state.plantNow(account: a.name, kind: "withdrawal_unknown_address")
-    try await waitUntil("the warm-up alert", seconds: 120) { !deliveries(alerts).refids.isEmpty }
+    let deliveries = Deliveries(alerts)
+    try await waitUntil("the warm-up alert", seconds: 120) {
+        deliveries.refresh()
+        return !deliveries.refids.isEmpty
+    }
 
     switch mode {
     case "latency":
         var latencies: [Double] = []
+        var stages: [[Double]] = Array(repeating: [], count: 4)
         for _ in 0..<events {
             let t0 = nowNanos()
             guard let refid = try await sim.state.plantNow(account: a.name, kind: "withdrawal_unknown_address").first?.entityID else {
@@ -182,12 +213,26 @@ func main() async throws {
             }
             var hookTime: UInt64 = 0
             try await waitUntil("the alert of \(refid)", seconds: 60) {
-                let d = deliveries(alerts)
-                guard let id = d.refids[refid], let t = d.times[id] else { return false }
+                deliveries.refresh()
+                guard let id = deliveries.refids[refid], let t = deliveries.times[id] else { return false }
                 hookTime = t
                 return true
             }
             latencies.append(Double(hookTime &- t0) / 1e6)
+            // Where the time went, from the rows' timestamps (each is its transaction's start, `now()`): the
+            // streamed entry stored, its WithdrawStatus answer stored, the finding's analysis, the hook started.
+            let row = try db.query(
+                """
+                SELECT (SELECT extract(epoch FROM min(first_seen_at))::float8 FROM audit.ledger_entries WHERE refid = $1),
+                       (SELECT extract(epoch FROM min(first_seen_at))::float8 FROM audit.withdrawals WHERE refid = $1),
+                       (SELECT extract(epoch FROM min(first_seen))::float8 FROM audit.findings
+                         WHERE entity_id = $1 AND rule_id = 'unexpected_withdrawal')
+                """, [refid]
+            ).rows[0]
+            let marks =
+                [Double(t0) / 1e9]
+                + (try (0..<3).map { try row.decodeOptional($0, as: Double.self) ?? .nan }) + [Double(hookTime) / 1e9]
+            for k in 0..<4 { stages[k].append((marks[k + 1] - marks[k]) * 1000) }
             try await Task.sleep(for: .milliseconds(gapMs))
         }
         let sorted = latencies.sorted()
@@ -197,6 +242,15 @@ func main() async throws {
                 format: "p50 %.0f ms   p90 %.0f ms   p99 %.0f ms   max %.0f ms   mean %.0f ms", percentile(sorted, 0.5),
                 percentile(sorted, 0.9),
                 percentile(sorted, 0.99), sorted.last ?? .nan, latencies.reduce(0, +) / Double(max(1, latencies.count))))
+        for (k, name) in [
+            "booked -> entry stored", "entry -> WithdrawStatus stored", "WithdrawStatus -> finding", "finding -> hook started",
+        ]
+        .enumerated() {
+            let st = stages[k].filter { !$0.isNaN }.sorted()
+            print(
+                "  " + name.padding(toLength: 32, withPad: " ", startingAt: 0)
+                    + String(format: "p50 %5.0f ms   p99 %5.0f ms   (%d events)", percentile(st, 0.5), percentile(st, 0.99), st.count))
+        }
         print(String(format: "watch RSS after: %.1f MiB", rssMiB(watch.pid)))
     case "soak":
         var samples: [(Double, Double)] = []
@@ -220,8 +274,8 @@ func main() async throws {
         }
         samples.append((Date().timeIntervalSince(start) / 60, rssMiB(watch.pid)))
         try await waitUntil("every planted withdrawal's alert", seconds: 120) {
-            let d = deliveries(alerts).refids
-            return planted.allSatisfy { d[$0] != nil }
+            deliveries.refresh()
+            return planted.allSatisfy { deliveries.refids[$0] != nil }
         }
         let truth = try await sim.state.export(account: a.name)
         let stored = Set(try db.query("SELECT ledger_id FROM audit.ledger_entries").rows.map { try $0.decode(0, as: String.self) })
@@ -240,6 +294,10 @@ func main() async throws {
     }
     watch.signal(SIGTERM)
     _ = await watch.exitOrKill(timeout: 30)
+    if watchLogLevel != "error" {
+        watch.waitForOutput(timeout: 2)
+        print(watch.stdoutText.suffix(20_000))
+    }
 }
 
 do {
