@@ -30,7 +30,7 @@ import Testing
     /// over 15 counter points. The tests write their own configurations (``config(_:tierLine:)``).
     static func withSetup(_ body: (Setup) async throws -> Void) async throws {
         let setup = SimulatedCollection.Setup(
-            accounts: 1, scale: 300, days: 30, seed: 23, endSeconds: end, databasePrefix: "tier", logLabel: "tier-sim"
+            accounts: 1, scale: 200, days: 30, seed: 23, endSeconds: end, databasePrefix: "tier", logLabel: "tier-sim"
         ) { o in
             o.tier = .starter
             // The tier's own counter, not the harness's fast default.
