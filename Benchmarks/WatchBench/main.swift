@@ -7,9 +7,11 @@
 // `kraken-audit watch` (the binary beside this one) as a child process, with an alert hook that notes the time it
 // was started for each delivery. Every XXBT/XETH withdrawal is a finding (`max_amount` 0).
 // `latency`: --events withdrawals planted one after another (each once the previous one's alert arrived, plus
-//   --gap-ms): the time from the plant (the ledger entry booked on Kraken) to the hook's start, p50/p90/p99/max.
-// `soak`: --minutes of steady activity (a trade every 2 s, a withdrawal every 30 s); watch's RSS sampled every
-//   minute (first, last, max), then every entry compared by id with Kraken's and every planted finding's alert.
+//   --gap-ms): the time from the plant (the ledger entry booked on Kraken) to the hook's start, p50/p90/p99/max,
+//   and per stage (entry stored, WithdrawStatus stored, finding, hook started).
+// `soak`: --minutes of steady activity (an event every --interval-ms, default 2000: a trade, every 15th a
+//   withdrawal); watch's RSS sampled every --sample-seconds (default 60; first, last, max); then every planted
+//   withdrawal's alert, and every entry compared by id with Kraken's once the stream has caught up.
 // `--watch-log warning` prints watch's own log (at that level) at the end.
 import AuditKernel
 import AuditStore
@@ -32,6 +34,8 @@ let mode = CommandLine.arguments.dropFirst().first ?? "latency"
 let events = Int(arg("--events", 100))
 let gapMs = Int(arg("--gap-ms", 100))
 let minutes = arg("--minutes", 60)
+let intervalMs = Int(arg("--interval-ms", 2000))
+let sampleSeconds = arg("--sample-seconds", 60)
 /// `--watch-log warning` (or info): watch's log at that level is printed at the end.
 let watchLogLevel: String = {
     let a = CommandLine.arguments
@@ -262,7 +266,7 @@ func main() async throws {
             if Date() >= nextSample {
                 samples.append((Date().timeIntervalSince(start) / 60, rssMiB(watch.pid)))
                 print(String(format: "minute %5.1f  watch RSS %7.1f MiB", samples.last!.0, samples.last!.1))
-                nextSample = nextSample.addingTimeInterval(60)
+                nextSample = nextSample.addingTimeInterval(sampleSeconds)
             }
             if i % 15 == 14 {
                 planted += try await sim.state.plantNow(account: a.name, kind: "withdrawal_unknown_address").map(\.entityID)
@@ -270,16 +274,27 @@ func main() async throws {
                 _ = try await sim.state.addActivity(account: a.name, trades: 1)
             }
             i += 1
-            try await Task.sleep(for: .seconds(2))
+            try await Task.sleep(for: .milliseconds(intervalMs))
         }
         samples.append((Date().timeIntervalSince(start) / 60, rssMiB(watch.pid)))
         try await waitUntil("every planted withdrawal's alert", seconds: 120) {
             deliveries.refresh()
             return planted.allSatisfy { deliveries.refids[$0] != nil }
         }
+        // Every ledger entry Kraken booked is stored once the stream has caught up (at a high --interval-ms rate
+        // watch may still be working through its backlog or a gap fill): wait for it, and say how long it took.
         let truth = try await sim.state.export(account: a.name)
-        let stored = Set(try db.query("SELECT ledger_id FROM audit.ledger_entries").rows.map { try $0.decode(0, as: String.self) })
         let expected = Set(truth.ledger.map(\.id))
+        let alertedAt = Date()
+        var stored = Set<String>()
+        try await waitUntil("every ledger entry stored", seconds: 300) {
+            stored = Set(try db.query("SELECT ledger_id FROM audit.ledger_entries").rows.map { try $0.decode(0, as: String.self) })
+            return expected.isSubset(of: stored)
+        }
+        print(
+            String(
+                format: "all of Kraken's ledger entries stored %.1f s after every planted withdrawal was alerted",
+                Date().timeIntervalSince(alertedAt)))
         let rss = samples.map(\.1)
         print(
             String(
