@@ -57,32 +57,39 @@ public struct ChainBulkAppend {
             try head.flatMap { ChainVerifier.unhex(Array(try $0.decode(1, as: String.self).utf8)) } ?? [UInt8](repeating: 0, count: 32)
         // One link time for the whole append: inside the transaction, as the statement trigger checks.
         let now = try db.query("SELECT t::text, (extract(epoch FROM t) * 1000000)::bigint FROM (SELECT clock_timestamp() AS t) n").rows[0]
-        let chainedAtText = Array(try now.decode(0, as: String.self).utf8)
         let chainedAtMicros = try now.decode(1, as: Int64.self)
 
-        // Per column: how it travels for the encoding, and (when that is not its COPY text) its COPY text as well.
+        // Per column: how it travels for the encoding. The rows go to the table from `relation` itself, already typed:
+        // only their links travel back (COPY into a small temporary table), and one INSERT ... SELECT per chunk joins
+        // them to the rows, so the table receives exactly the values that were hashed, without a text round trip.
         var selects: [String] = []
         var transports: [ChainVerifier.Transport] = []
-        var insertField: [Int] = []  // index in the COPY OUT line of each column's insertable text
-        var fieldIndex: [Int] = []  // index in the COPY OUT line of each column's encoding input
         for column in table.columns {
             guard let t = ChainVerifier.transport(column.name, type: column.type) else {
                 throw ChainError.unknownColumnType(chain: table.chain, column: column.name, type: column.type)
             }
             transports.append(t.transport)
-            fieldIndex.append(selects.count)
             selects.append(t.sql)
-            if t.sql == "r." + PGQuote.identifier(column.name) {
-                insertField.append(selects.count - 1)
-            } else {
-                selects.append("r." + PGQuote.identifier(column.name))
-                insertField.append(selects.count - 1)
-            }
         }
-        let columnList =
-            (table.columns.map { PGQuote.identifier($0.name) }
-            + ["chain_account", "chain_pos", "chained_at", "prev_hash", "row_hash", "col_digest"]).joined(separator: ", ")
-        let copyIn = "COPY audit.\(PGQuote.identifier(table.relation)) (\(columnList)) FROM STDIN"
+        let seqField = selects.count
+        selects.append("r.chain_seq")
+        let columns = table.columns.map { PGQuote.identifier($0.name) }
+        let insert = """
+            INSERT INTO audit.\(PGQuote.identifier(table.relation)) (\(columns.joined(separator: ", ")), chain_account, chain_pos,
+                chained_at, prev_hash, row_hash, col_digest)
+            SELECT \(columns.map { "r." + $0 }.joined(separator: ", ")), $1, l.chain_pos, $2::timestamptz, l.prev_hash, l.row_hash,
+                   l.col_digest
+              FROM \(relation) r JOIN chain_bulk_links l ON l.chain_seq = r.chain_seq
+             WHERE r.chain_seq BETWEEN $3 AND $4
+             ORDER BY l.chain_pos
+            """
+        try db.executeScript(
+            """
+            DROP TABLE IF EXISTS chain_bulk_links;
+            CREATE TEMP TABLE chain_bulk_links (chain_seq bigint, chain_pos bigint, prev_hash bytea, row_hash bytea,
+                col_digest bytea) ON COMMIT DROP;
+            """)
+        let chainedAt = try now.decode(0, as: String.self)
         let chainField = ChainVerifier.field(Array(table.chain.utf8))
         let accountText = Array(String(account).utf8)
 
@@ -100,12 +107,14 @@ public struct ChainBulkAppend {
         while low <= total {
             let high = min(low + chunkRows - 1, total)
             var out: [UInt8] = []
-            out.reserveCapacity((high - low + 1) * 512)
+            out.reserveCapacity((high - low + 1) * 256)
+            var hashed = 0
             try db.copyOut(
                 "SELECT \(selects.joined(separator: ", ")) FROM \(relation) r WHERE r.chain_seq BETWEEN \(low) AND \(high) ORDER BY r.chain_seq"
             ) { line in
                 ChainVerifier.spans(line, into: &spans)
                 position += 1
+                hashed += 1
                 positionText.removeAll(keepingCapacity: true)
                 Self.appendDecimal(position, to: &positionText)
                 message.removeAll(keepingCapacity: true)
@@ -117,21 +126,16 @@ public struct ChainBulkAppend {
                 digest.removeAll(keepingCapacity: true)
                 for (i, transport) in transports.enumerated() {
                     field.removeAll(keepingCapacity: true)
-                    ChainVerifier.appendField(line, spans[fieldIndex[i]], transport, to: &field, &scratch)
+                    ChainVerifier.appendField(line, spans[i], transport, to: &field, &scratch)
                     message += field
                     hasher.hash(field, into: &hash)
                     digest += hash[0..<4]
                 }
                 hasher.hash(message, into: &hash)
-                for i in insertField {
-                    out.append(contentsOf: UnsafeBufferPointer(rebasing: line[spans[i].start..<spans[i].end]))
-                    out.append(0x09)
-                }
-                out += accountText
+                let seq = spans[seqField]
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: line[seq.start..<seq.end]))
                 out.append(0x09)
                 out += positionText
-                out.append(0x09)
-                out += chainedAtText
                 // Each bytea as a tab, then \\x and hex: bytea's hex form, its backslash escaped for COPY.
                 Self.appendHexField(previous, to: &out)
                 Self.appendHexField(hash, to: &out)
@@ -141,7 +145,13 @@ public struct ChainBulkAppend {
             }
             result.hashSeconds += Date().timeIntervalSince(clock)
             clock = Date()
-            result.rows += try out.withUnsafeBytes { raw in try db.copyInRaw(copyIn) { send in try send(raw) } }
+            try db.executeScript("TRUNCATE chain_bulk_links")
+            _ = try out.withUnsafeBytes { raw in try db.copyInRaw("COPY chain_bulk_links FROM STDIN") { send in try send(raw) } }
+            let inserted = try db.execute(insert, [account, chainedAt, low, high])
+            guard inserted == hashed else {
+                throw ChainError.bulkCountMismatch(chain: table.chain, hashed: hashed, inserted: inserted)
+            }
+            result.rows += inserted
             result.copyInSeconds += Date().timeIntervalSince(clock)
             clock = Date()
             low = high + 1
