@@ -127,24 +127,48 @@ struct ExportBackfill {
         }
     }
 
-    /// Advances every report; with `wait`, loops (polling every ``ExportOptions/pollSeconds``) until each is
-    /// imported or finally failed, or the wait times out. Returns the per-report statistics.
+    /// The first wait of `--wait` after a step that could not go on (a report just requested, or still Queued or
+    /// Processing at Kraken): later waits double, up to ``ExportOptions/pollSeconds``.
+    static let firstPollSeconds = 1.0
+
+    /// Advances every report; with `wait`, loops until each is imported or finally failed, or the wait times out,
+    /// polling after 1, 2, 4, ... seconds and at most every ``ExportOptions/pollSeconds``. Returns the per-report
+    /// statistics.
+    ///
+    /// Every report still `requesting` is requested first (AddExport, or adopted by its description), before any
+    /// report is polled, downloaded or imported: Kraken then prepares them side by side, and a run that ends
+    /// during one report's download or import (a kill, a failure) has still asked Kraken for the others, so the
+    /// next run does not have to request one and then wait for Kraken to finish it.
     func advance(wait: Bool) async throws(CollectError) -> [String: EndpointStats] {
-        var stats: [String: EndpointStats] = [:]
-        let deadline = Date().addingTimeInterval(options.export.waitTimeoutSeconds)
+        var perReport: [String: EndpointStats] = [:]
         for report in Self.reports {
             var s = EndpointStats()
+            if let r = try await latest(report), r.status == .requesting {
+                _ = try await request(r, stats: &s)
+            }
+            perReport[report] = s
+        }
+        var stats: [String: EndpointStats] = [:]
+        let deadline = Date().addingTimeInterval(options.export.waitTimeoutSeconds)
+        let longest = options.export.pollSeconds
+        for report in Self.reports {
+            var s = perReport[report] ?? EndpointStats()
+            var pause = min(Self.firstPollSeconds, longest)
             while true {
                 let progressed = try await step(report, stats: &s)
-                if progressed { continue }
+                if progressed {
+                    pause = min(Self.firstPollSeconds, longest)
+                    continue
+                }
                 guard wait, let r = try await latest(report), r.status.isInProgress,
                     Date() < deadline
                 else { break }
                 do {
-                    try await Task.sleep(for: .milliseconds(Int64(options.export.pollSeconds * 1000)))
+                    try await Task.sleep(for: .milliseconds(Int64(pause * 1000)))
                 } catch {
                     throw .cancelled
                 }
+                pause = min(pause * 2, longest)
             }
             s.state = try await latest(report)?.status.rawValue
             stats["Export:\(report)"] = s

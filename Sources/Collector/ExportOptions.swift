@@ -8,6 +8,8 @@ public struct ExportOptions: Sendable {
     /// Poll, download and import in this run until every report is imported (`--wait`), instead of one step.
     public var wait: Bool
     public var waitTimeoutSeconds: Double
+    /// With ``wait``: the longest wait between two ExportStatus polls of a report (the first come after 1, 2,
+    /// 4, ... seconds: a small report is ready within seconds, a large one may take hours).
     public var pollSeconds: Double
     /// Where downloaded zip files are kept (audit evidence, with their SHA-256 in `audit.exports`).
     public var directory: URL

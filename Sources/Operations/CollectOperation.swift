@@ -18,7 +18,7 @@ public struct CollectOperation: AuditOperation {
     public var wait = false
     /// `--wait-minutes`: give up waiting after this long (the next run continues).
     public var waitMinutes: Double = 360
-    /// `--poll-seconds`: between ExportStatus polls (at least 1).
+    /// `--poll-seconds`: the longest wait between ExportStatus polls (at least 1; the first polls come sooner).
     public var pollSeconds: Double = 30
     /// `--export-dir`; nil: the collector's default.
     public var exportDirectory: String?

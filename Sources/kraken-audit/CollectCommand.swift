@@ -44,7 +44,7 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(help: "With --wait: give up waiting after this many minutes (the next run continues).")
     var waitMinutes: Double = 360
 
-    @Option(help: "With --wait: seconds between ExportStatus polls.")
+    @Option(help: "With --wait: the longest wait between ExportStatus polls, in seconds (the first come after 1, 2, 4, ... s).")
     var pollSeconds: Double = 30
 
     @Option(

@@ -74,6 +74,50 @@ import ZIPFoundation
         }
     }
 
+    /// Never lets the trades report reach Kraken's AddExport (as a run killed between the two AddExports).
+    struct TradesAddExportLost: HTTPTransport {
+        struct Lost: Error {}
+        let inner = URLSessionTransport()
+        func send(_ request: TransportRequest) async throws -> TransportResponse {
+            if request.url.path.hasSuffix("/AddExport"), String(decoding: request.body, as: UTF8.self).contains("report=trades") {
+                throw Lost()
+            }
+            return try await inner.send(request)
+        }
+    }
+
+    /// A run that ends in one report's download (a kill, a failure) has already asked Kraken for the other, and
+    /// `--wait` polls a report Kraken finishes in seconds after seconds, not after the 30 s `--poll-seconds`
+    /// default (ExportKillTests once took 107 s: after kills landing in ledgers' download and import, the re-run
+    /// had to request trades itself, found it not ready and slept 30 s).
+    @Test func everyReportIsRequestedFirstAndWaitPollsSoon() async throws {
+        try await ExportHarness.with(configure: { o in o.exportQueuedSeconds = 2 }) { h in
+            // Run 1: ledgers requested, trades left `requesting` with nothing at Kraken.
+            #expect(!(await h.collect(h.options(), transport: TradesAddExportLost()).succeeded))
+            #expect(try h.exportStatuses() == ["ledgers=requested", "trades=requesting"])
+            await h.advanceClock(60)  // ledgers is Processed
+            // Run 2 ends in ledgers' download, as a kill there would end it; trades was requested before.
+            await h.sim.state.addFault(FaultRule(kind: .http502, rate: 1, methods: ["RetrieveExport"]))
+            #expect(!(await h.collect(h.options()).succeeded))
+            #expect(try h.exportStatuses() == ["ledgers=processed", "trades=requested"])
+            // Trades stays Queued for 2 s: a --wait run with the production poll interval still ends in seconds.
+            await h.sim.state.clearFaults()
+            var options = h.options(wait: true)
+            options.export.pollSeconds = 30
+            let started = ContinuousClock.now
+            let outcome = await h.collect(options)
+            let took = ContinuousClock.now - started
+            #expect(outcome.succeeded, "\(String(describing: outcome.error))")
+            #expect(took < .seconds(25), "--wait took \(took): it slept a whole 30 s interval")
+            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
+            // Each report was asked for at Kraken once (the lost trades request never reached it).
+            #expect(
+                try h.count("SELECT count(*) FROM audit.api_calls WHERE endpoint = 'AddExport' AND http_status = 200 AND error_kind IS NULL")
+                    == 2)
+            try await h.expectStoredEqualsTruth()
+        }
+    }
+
     /// A truncated download (bad zip) is refused with a clear error, nothing imported; the report is requested
     /// again with the same window and the retry imports it.
     @Test func corruptedZipIsRefusedAndRequestedAgain() async throws {
