@@ -99,6 +99,43 @@ public final class PGConnection: @unchecked Sendable {
         try query(sql, binds, file: file, line: line).affectedRows
     }
 
+    /// Executes one parameterised statement and, while the server runs it, `meanwhile` on this thread (client work
+    /// that does not need the connection: the two cores then work at once). Returns the statement's affected rows
+    /// once both are done; if either fails, the statement's result is still read before the error is thrown.
+    @discardableResult
+    public func execute(
+        _ sql: String, _ binds: [(any PGEncodable)?] = [], file: String = #fileID, line: Int = #line, meanwhile: () throws -> Void
+    ) throws -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let conn: OpaquePointer
+        do { conn = try liveHandle() } catch { throw error.issued(sql, file: file, line: line) }
+        let texts: [String?] = binds.map { $0?.pgText }
+        let sent = withOptionalCStringArray(texts) { values in
+            PQsendQueryParams(conn, sql, Int32(texts.count), nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else {
+            let lost = PQstatus(conn) != CONNECTION_OK
+            throw PGError(kind: lost ? .connectionLost : .query, message: PGError.oneLine(String(cString: PQerrorMessage(conn))))
+                .issued(sql, file: file, line: line)
+        }
+        var clientError: (any Error)? = nil
+        do { try meanwhile() } catch { clientError = error }
+        // Every result must be read before the connection takes the next command.
+        var outcome: Result<Int, PGError> = .failure(PGError(kind: .query, message: "the statement returned no result"))
+        var first = true
+        while let result = PQgetResult(conn) {
+            if first {
+                first = false
+                do { outcome = .success(try check(result, conn: conn, kind: .query).affectedRows) } catch { outcome = .failure(error) }
+            } else {
+                PQclear(result)
+            }
+        }
+        if let clientError { throw clientError }
+        do { return try outcome.get() } catch { throw error.issued(sql, file: file, line: line) }
+    }
+
     /// Executes a script of several statements without parameters (migrations). Never pass user input here.
     public func executeScript(_ sql: String, file: String = #fileID, line: Int = #line) throws(PGError) {
         lock.lock()

@@ -73,6 +73,31 @@ import Testing
         #expect(n == "{1,3}")
     }
 
+    /// `execute(_:_:meanwhile:)` (the bulk chain append's pipeline): the client's work runs while the server runs
+    /// the statement, and after a server error or a client error the connection takes the next command.
+    @Test func executeMeanwhileOverlapsAndLeavesTheConnectionUsable() throws {
+        let db = try database.connect()
+        try db.executeScript("CREATE TEMP TABLE m (v integer)")
+        let watcher = try database.connect()
+        let backend = try db.query("SELECT pg_backend_pid()").rows[0].decode(0, as: Int.self)
+        var ranDuringStatement = false
+        let inserted = try db.execute("INSERT INTO m SELECT i FROM generate_series(1, $1::integer) i, pg_sleep(2)", [5]) {
+            // Seen from another session: this session's statement is running while the client works.
+            for _ in 0..<200 where !ranDuringStatement {
+                ranDuringStatement =
+                    try watcher.query("SELECT state = 'active' FROM pg_stat_activity WHERE pid = $1", [backend]).rows.first?.decode(
+                        0, as: Bool.self) ?? false
+                if !ranDuringStatement { Thread.sleep(forTimeInterval: 0.005) }
+            }
+        }
+        #expect(inserted == 5 && ranDuringStatement)
+        struct ClientFailed: Error {}
+        #expect(throws: ClientFailed.self) { try db.execute("INSERT INTO m VALUES (6)") { throw ClientFailed() } }
+        let serverError = #expect(throws: PGError.self) { try db.execute("INSERT INTO m VALUES ('x')") {} }
+        #expect(serverError?.sqlState == "22P02")
+        #expect(try db.query("SELECT count(*) FROM m").rows[0].decode(0, as: Int.self) == 6, "the statement of the failed client work ran")
+    }
+
     @Test func errorsCarrySQLState() throws {
         let db = try database.connect()
         try db.executeScript("CREATE TEMP TABLE u (n int PRIMARY KEY)")
