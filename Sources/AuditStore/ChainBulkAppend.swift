@@ -15,7 +15,8 @@ import Foundation
 public struct ChainBulkAppend {
     let db: PGConnection
     let table: ChainTable
-    /// Rows per COPY statement: bounds the memory held here (each row's COPY text is kept until its chunk is sent).
+    /// Rows per chunk (one COPY OUT of encoding inputs, one INSERT): bounds the memory held here (a chunk's encoding
+    /// inputs and links) and the transition table each statement check reads. At least 1.
     public var chunkRows = 50_000
 
     /// `table`: a chain of the compiled catalogue (``ChainTable/catalogue``), e.g. the one named `ledger_entries`.
@@ -142,7 +143,7 @@ public struct ChainBulkAppend {
         var low = 1
         var pending: (low: Int, high: Int, rows: Int)? = nil  // links copied, rows not yet inserted
         while true {
-            let high = min(low + chunkRows - 1, total)
+            let high = min(low + max(chunkRows, 1) - 1, total)
             var lines: [UInt8] = []
             var ends: [Int] = []
             if low <= total {

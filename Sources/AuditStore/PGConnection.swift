@@ -99,8 +99,9 @@ public final class PGConnection: @unchecked Sendable {
         try query(sql, binds, file: file, line: line).affectedRows
     }
 
-    /// Executes one parameterised statement and, while the server runs it, `meanwhile` on this thread (client work
-    /// that does not need the connection: the two cores then work at once). Returns the statement's affected rows
+    /// Executes one parameterised statement and, while the server runs it, `meanwhile` on this thread (client work:
+    /// the two cores then work at once). `meanwhile` must not use this connection: its lock is held, so that would
+    /// deadlock. Returns the statement's affected rows
     /// once both are done; if either fails, the statement's result is still read before the error is thrown.
     @discardableResult
     public func execute(

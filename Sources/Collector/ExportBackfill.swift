@@ -138,13 +138,27 @@ struct ExportBackfill {
     /// Every report still `requesting` is requested first (AddExport, or adopted by its description), before any
     /// report is polled, downloaded or imported: Kraken then prepares them side by side, and a run that ends
     /// during one report's download or import (a kill, a failure) has still asked Kraken for the others, so the
-    /// next run does not have to request one and then wait for Kraken to finish it.
+    /// next run does not have to request one and then wait for Kraken to finish it. A report Kraken has just
+    /// accepted is polled after the first pause (or in a later call), never in the same breath; a report whose
+    /// request fails is left for the next run while the others go on, and the failure is thrown at the end.
     func advance(wait: Bool) async throws(CollectError) -> [String: EndpointStats] {
         var perReport: [String: EndpointStats] = [:]
+        // Reports Kraken accepted in this call: polled only after a pause (as `request` says, Kraken needs time; a
+        // poll in the same breath might not list the report yet and take it for expired).
+        var justRequested: Set<String> = []
+        // A report whose request failed is left for the next run; the others still go on (rethrown at the end).
+        var requestFailure: CollectError? = nil
+        var unrequested: Set<String> = []
         for report in Self.reports {
             var s = EndpointStats()
-            if let r = try await latest(report), r.status == .requesting {
-                _ = try await request(r, stats: &s)
+            do {
+                if let r = try await latest(report), r.status == .requesting, try await !request(r, stats: &s) {
+                    justRequested.insert(report)
+                }
+            } catch {
+                if case .cancelled = error { throw error }
+                requestFailure = requestFailure ?? error
+                unrequested.insert(report)
             }
             perReport[report] = s
         }
@@ -153,12 +167,19 @@ struct ExportBackfill {
         let longest = options.export.pollSeconds
         for report in Self.reports {
             var s = perReport[report] ?? EndpointStats()
+            defer { stats["Export:\(report)"] = s }
+            if unrequested.contains(report) { continue }
             var pause = min(Self.firstPollSeconds, longest)
+            var pollLater = justRequested.contains(report)
             while true {
-                let progressed = try await step(report, stats: &s)
-                if progressed {
-                    pause = min(Self.firstPollSeconds, longest)
-                    continue
+                if pollLater {
+                    pollLater = false
+                } else {
+                    let progressed = try await step(report, stats: &s)
+                    if progressed {
+                        pause = min(Self.firstPollSeconds, longest)
+                        continue
+                    }
                 }
                 guard wait, let r = try await latest(report), r.status.isInProgress,
                     Date() < deadline
@@ -171,8 +192,8 @@ struct ExportBackfill {
                 pause = min(pause * 2, longest)
             }
             s.state = try await latest(report)?.status.rawValue
-            stats["Export:\(report)"] = s
         }
+        if let requestFailure { throw requestFailure }
         return stats
     }
 

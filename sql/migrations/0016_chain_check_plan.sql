@@ -7,7 +7,9 @@
 -- quadratic in the history. A scalar subquery on (chain_account, chain_pos) is never hashed: one index probe, for
 -- the first row only. The same statement also spent ~0.3 s per execution compiling JIT code (the planner's cost
 -- estimate for the subplans crossed jit_above_cost) to check 50,000 rows in 60 ms: jit is off for these functions.
--- Same checks, same messages, same lock; only the two points above differ from 0014.
+-- And, as for 0012's row trigger, enable_seqscan is off in these functions so the probe stays an index probe
+-- whatever the statistics say (the transition table is not a table scan and is not affected).
+-- Same checks, same messages, same lock; only these points differ from 0014.
 
 DO $$
 DECLARE
@@ -24,6 +26,7 @@ BEGIN
                 LANGUAGE plpgsql SECURITY DEFINER
                 SET search_path = pg_catalog, audit, pg_temp
                 SET jit = off
+                SET enable_seqscan = off
             AS $body$
             DECLARE
                 bad record;
