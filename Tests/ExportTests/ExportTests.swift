@@ -112,8 +112,32 @@ import ZIPFoundation
             #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
             // Each report was asked for at Kraken once (the lost trades request never reached it).
             #expect(
-                try h.count("SELECT count(*) FROM audit.api_calls WHERE endpoint = 'AddExport' AND http_status = 200 AND error_kind IS NULL")
+                try h.count(
+                    "SELECT count(*) FROM audit.api_calls WHERE endpoint = 'AddExport' AND http_status = 200 AND error_kind IS NULL")
                     == 2)
+            try await h.expectStoredEqualsTruth()
+        }
+    }
+
+    /// A report Kraken has just accepted is not polled in the same breath (Kraken needs time; an immediate poll that
+    /// did not find it yet would take it for expired), and one report's failed request does not stop the other's
+    /// download and import.
+    @Test func aJustRequestedReportIsPolledLaterAndAFailedRequestStopsNotTheOther() async throws {
+        try await ExportHarness.with { h in
+            #expect(!(await h.collect(h.options(), transport: TradesAddExportLost()).succeeded))
+            #expect(try h.exportStatuses() == ["ledgers=requested", "trades=requesting"])
+            let pollsAfterRequest = """
+                SELECT count(*) FROM audit.api_calls WHERE endpoint = 'ExportStatus' AND params->>'report' = 'ledgers'
+                   AND id > (SELECT max(id) FROM audit.api_calls WHERE endpoint = 'AddExport' AND params->>'report' = 'ledgers')
+                """
+            #expect(try h.count(pollsAfterRequest) == 0, "ledgers was polled in the run that requested it")
+            await h.advanceClock(60)  // ledgers is Processed
+            // Trades' request fails again: ledgers is still downloaded and imported, and the run reports the failure.
+            #expect(!(await h.collect(h.options(wait: true), transport: TradesAddExportLost()).succeeded))
+            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=requesting"])
+            let last = await h.collect(h.options(wait: true))
+            #expect(last.succeeded, "\(String(describing: last.error))")
+            #expect(try h.exportStatuses() == ["ledgers=imported", "trades=imported"])
             try await h.expectStoredEqualsTruth()
         }
     }
