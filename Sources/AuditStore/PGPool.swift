@@ -50,6 +50,42 @@ public final class PGPool: PGRunner, @unchecked Sendable {
         }
     }
 
+    /// Borrows a second connection only if one is idle or may be opened without exceeding `size`: a caller that
+    /// already holds one never waits for another (with a pool of one, or all busy, that would be a deadlock).
+    public func runWithSpare<T: Sendable>(_ body: @escaping @Sendable (PGConnection, PGConnection?) throws -> T) async throws -> T {
+        let connection = try await borrow()
+        var healthy = true
+        defer { giveBack(connection, healthy: healthy) }
+        let spare = await borrowIfFree()
+        // Given back like any connection: closed if its session broke or `body` left it inside a transaction.
+        defer { if let spare { giveBack(spare, healthy: true) } }
+        do {
+            return try await connection.run { try body($0, spare) }
+        } catch let error as PGError where error.kind == .connection || !connection.isAlive {
+            healthy = false
+            throw error
+        }
+    }
+
+    /// An idle connection, or a new one while fewer than `size` are open; nil instead of waiting (or when opening
+    /// one fails: the caller works without it).
+    private func borrowIfFree() async -> PGConnection? {
+        switch takeSlot() {
+        case .ready(let c):
+            return c
+        case .openNew:
+            do {
+                return try await openConnection()
+            } catch {
+                lock.withLock { open -= 1 }
+                wakeOneWaiter()
+                return nil
+            }
+        case .wait, .closed:
+            return nil
+        }
+    }
+
     /// Closes every idle connection and refuses further borrowing; busy ones close when given back.
     public func close() {
         let (toClose, toWake) = lock.withLock { () -> ([PGConnection], [CheckedContinuation<PGConnection?, Never>]) in
@@ -76,19 +112,24 @@ public final class PGPool: PGRunner, @unchecked Sendable {
         case closed
     }
 
+    /// An idle connection, else a slot to open one in (counted as open from here), else `.wait`.
+    private func takeSlot() -> Slot {
+        lock.withLock { () -> Slot in
+            if closed { return .closed }
+            if let c = idle.popLast() { return .ready(c) }
+            if open < size {
+                open += 1
+                peak = max(peak, open)
+                return .openNew
+            }
+            return .wait
+        }
+    }
+
     private func borrow() async throws -> PGConnection {
         while true {
             if Task.isCancelled { throw CancellationError() }
-            let slot = lock.withLock { () -> Slot in
-                if closed { return .closed }
-                if let c = idle.popLast() { return .ready(c) }
-                if open < size {
-                    open += 1
-                    peak = max(peak, open)
-                    return .openNew
-                }
-                return .wait
-            }
+            let slot = takeSlot()
             switch slot {
             case .ready(let c):
                 return c

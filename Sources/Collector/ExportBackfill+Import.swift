@@ -42,10 +42,11 @@ extension ExportBackfill {
         let outcome: Result<ImportResult, ExportError>
         do {
             outcome = .success(
-                try await store.run { db in
+                // A spare connection, when the pool has one free, checks the file alongside the append.
+                try await store.runWithSpare { db, spare in
                     try db.transaction { () throws -> ImportResult in
                         let t0 = Date()
-                        var result = try importer.run(db, file: opened)
+                        var result = try importer.run(db, file: opened, spare: spare)
                         result.verification.append(("import_seconds", .number(String(format: "%.3f", Date().timeIntervalSince(t0)))))
                         let verification = JSONValue.object(result.verification).jsonText
                         try db.execute(

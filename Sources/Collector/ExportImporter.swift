@@ -158,17 +158,103 @@ struct ExportImporter {
         return error
     }
 
-    /// Imports `file` on `db`; the caller wraps this in one transaction.
-    func run(_ db: PGConnection, file: OpenedExport) throws -> ImportResult {
-        var result = ImportResult()
-        // Seconds per phase, in `verification.phase_seconds` (scripts/bench-export prints them).
+    /// Seconds per phase, in `verification.phase_seconds` (scripts/bench-export prints them).
+    final class PhaseClock {
+        let prefix: String
         var phases: [(String, JSONValue)] = []
-        var phaseStart = Date()
-        func mark(_ phase: String) {
+        private var start = Date()
+        init(prefix: String = "") { self.prefix = prefix }
+        /// Ends the phase `name` now (it began at the previous mark).
+        func mark(_ name: String) {
             let now = Date()
-            phases.append((phase, .number(String(format: "%.3f", now.timeIntervalSince(phaseStart)))))
-            phaseStart = now
+            add(name, seconds: now.timeIntervalSince(start))
+            start = now
         }
+        func add(_ name: String, seconds: Double) {
+            phases.append((prefix + name, .number(String(format: "%.3f", seconds))))
+        }
+    }
+
+    /// A file staged in the session's temporary tables: `stage` holds the keyed, typed rows.
+    struct Staged {
+        var rowsInFile: Int
+        var keyed: Int
+        var stage: String
+        var idColumn: String
+        var table: String
+        var entity: String
+    }
+
+    /// Imports `file` on `db`; the caller wraps this in one transaction.
+    ///
+    /// With a `spare` connection the file's checks (``verify``) run on it alongside the append, each session staging
+    /// its own copy of the file (a temporary table is private to its session): PostgreSQL runs one backend per
+    /// connection, so the checks take the second core while the first inserts.
+    /// The result is the same as without: the checks' answers are waited for before this returns, their refusal
+    /// wins over any error the append met meanwhile (duplicate ids fail the insert too), and the caller's
+    /// transaction rolls the append back.
+    func run(_ db: PGConnection, file: OpenedExport, spare: PGConnection? = nil) throws -> ImportResult {
+        var alongside: AlongsideWork<Checks>?
+        // Started when the append starts: earlier, the two sessions' staging and the choice of new rows would
+        // compete for the cores on the import's critical path (measured: 3 s slower), while the append leaves the
+        // second core mostly idle (the server inserts; only the hashing runs here).
+        let startChecks = spare.map { spare in
+            {
+                alongside = AlongsideWork(on: spare) { c in
+                    try c.transaction { try self.check(c, file: file) }
+                }
+            }
+        }
+        do {
+            var result = try importRows(db, file: file, startChecks: startChecks)
+            guard let alongside else { return result }
+            let clock = Date()
+            let checks = try alongside.wait().get()
+            guard checks.rowsInFile == result.rowsInFile, checks.keyed == result.rowsInFile - result.unkeyed else {
+                throw ExportError.badData(
+                    report: report,
+                    reason: "the file read as \(result.rowsInFile) rows once and \(checks.rowsInFile) rows the second time")
+            }
+            result.firstId = checks.result.firstId
+            result.firstTime = checks.result.firstTime
+            result.lastId = checks.result.lastId
+            result.lastTime = checks.result.lastTime
+            // The checks' entries before this session's (rows_stored, phase_seconds), as in a one-connection import.
+            var phases = checks.phases
+            phases.append(("wait_for_checks", .number(String(format: "%.3f", Date().timeIntervalSince(clock)))))
+            var own = result.verification.filter { $0.0 != "phase_seconds" && $0.0 != "unknown_columns" }
+            let ownPhases = result.verification.first { $0.0 == "phase_seconds" }.map(\.1)
+            if case .object(let p)? = ownPhases { phases = p + phases }
+            own.append(("phase_seconds", .object(phases)))
+            result.verification = checks.result.verification + own
+            return result
+        } catch {
+            // The spare goes back to the pool when the caller's block ends: the checks must have ended first.
+            if let alongside, case .failure(let refusal as ExportError) = alongside.wait() { throw refusal }
+            throw error
+        }
+    }
+
+    /// What the checks found on their own staged copy of the file.
+    struct Checks: Sendable {
+        var result: ImportResult
+        var rowsInFile: Int
+        var keyed: Int
+        var phases: [(String, JSONValue)]
+    }
+
+    /// The checks alone, on their own staged copy of the file (see ``run(_:file:spare:)``).
+    func check(_ db: PGConnection, file: OpenedExport) throws -> Checks {
+        let phases = PhaseClock(prefix: "checks_")
+        var result = ImportResult()
+        let staged = try stage(db, file: file, result: &result, phases: phases)
+        try verify(db, stage: staged.stage, idColumn: staged.idColumn, keyed: staged.keyed, result: &result, mark: phases.mark)
+        phases.mark("verify_rest")
+        return Checks(result: result, rowsInFile: staged.rowsInFile, keyed: staged.keyed, phases: phases.phases)
+    }
+
+    /// Stages `file`: COPY of the text rows, then typed rows of the keyed ones in `export_ledger`/`export_trades`.
+    func stage(_ db: PGConnection, file: OpenedExport, result: inout ImportResult, phases: PhaseClock) throws -> Staged {
         let (archive, entry) = try Self.csvEntry(file, limits: limits)
         // The declared size was checked; a lying header could still unpack to more, so count while unpacking.
         let unpackLimit = min(Int64(clamping: entry.uncompressedSize), limits.maxUncompressedBytes)
@@ -219,7 +305,7 @@ struct ExportImporter {
             throw badData(error)
         }
 
-        mark("copy")
+        phases.mark("copy")
         // 2. Name maps from Kraken's public Assets/AssetPairs (file name → REST key).
         try db.executeScript(
             """
@@ -283,9 +369,25 @@ struct ExportImporter {
             report == "ledgers" ? ("export_ledger", "ledger_id", "ledger_entries", "ledger") : ("export_trades", "txid", "trades", "trade")
         let keyed = try db.query("SELECT count(*) FROM \(stage)").rows[0].decode(0, as: Int.self)
         result.unkeyed = result.rowsInFile - keyed
-        mark("convert")
-        try verify(db, stage: stage, idColumn: idColumn, keyed: keyed, result: &result, mark: mark)
-        mark("verify_rest")
+        phases.mark("convert")
+        return Staged(rowsInFile: result.rowsInFile, keyed: keyed, stage: stage, idColumn: idColumn, table: table, entity: entity)
+    }
+
+    /// Stages, checks (here, unless `startChecks` starts them elsewhere: then only the fee signs, which the stored
+    /// rows need), reconciles and appends.
+    private func importRows(_ db: PGConnection, file: OpenedExport, startChecks: (() -> Void)?) throws -> ImportResult {
+        var result = ImportResult()
+        let phases = PhaseClock()
+        let staged = try stage(db, file: file, result: &result, phases: phases)
+        let (stage, idColumn, table, entity, keyed) = (staged.stage, staged.idColumn, staged.table, staged.entity, staged.keyed)
+        if startChecks != nil {
+            _ = try normaliseFeeSigns(db, stage: stage)
+            phases.mark("fee_signs")
+        } else {
+            try verify(db, stage: stage, idColumn: idColumn, keyed: keyed, result: &result, mark: phases.mark)
+            phases.mark("verify_rest")
+        }
+        let mark = phases.mark
 
         // 4. Reconcile with rows the API already gave (the seam's overlap), then insert what is new.
         let diffs = report == "ledgers" ? Reconcile.ledgerFields(e: "e", a: "a") : Reconcile.tradeFields(e: "e", a: "a")
@@ -332,10 +434,11 @@ struct ExportImporter {
              WHERE NOT EXISTS (SELECT 1 FROM audit.\(versions) v WHERE v.account_id = $1 AND v.\(idColumn) = e.\(idColumn) AND v.version = 1)
             """, [accountId, krakenId])
         mark("select_new")
+        startChecks?()
         let appended = try chain.append(account: accountId, from: "export_append")
-        phases.append(("append_read", .number(String(format: "%.3f", appended.readSeconds))))
-        phases.append(("append_hash_overlapped", .number(String(format: "%.3f", appended.hashSeconds))))
-        phases.append(("append_insert", .number(String(format: "%.3f", appended.insertSeconds))))
+        phases.add("append_read", seconds: appended.readSeconds)
+        phases.add("append_hash_overlapped", seconds: appended.hashSeconds)
+        phases.add("append_insert", seconds: appended.insertSeconds)
         mark("append")
         result.inserted = appended.rows
         // Every keyed row is stored: the rows not chosen had version 1 stored (the anti-join above, under the chain's
@@ -345,8 +448,16 @@ struct ExportImporter {
         guard appended.rows == chosen else { throw ExportError.countMismatch(report: report, keyed: keyed, stored: stored) }
         result.already = keyed - chosen
         result.verification.append(("rows_stored", .number(String(stored))))
-        result.verification.append(("phase_seconds", .object(phases)))
+        result.verification.append(("phase_seconds", .object(phases.phases)))
         return result
+    }
+
+    /// Fees written negative throughout the file: normalises their sign (pitfall 6); true if it did. Idempotent.
+    func normaliseFeeSigns(_ db: PGConnection, stage: String) throws -> Bool {
+        let signs = try db.query("SELECT count(*) FILTER (WHERE fee < 0), count(*) FILTER (WHERE fee > 0) FROM \(stage)").rows[0]
+        guard try signs.decode(0, as: Int.self) > 0, try signs.decode(1, as: Int.self) == 0 else { return false }
+        try db.execute("UPDATE \(stage) SET fee = -fee")
+        return true
     }
 
     /// Checks the staged rows: unique ids, times inside the window, first/last ids and times, per-asset
@@ -381,12 +492,7 @@ struct ExportImporter {
             result.lastTime = try last.decode(1, as: String.self)
         }
         result.verification.append(("rows_keyed", .number(String(keyed))))
-        // Fees written negative throughout the file: normalise the sign (pitfall 6).
-        let signs = try db.query("SELECT count(*) FILTER (WHERE fee < 0), count(*) FILTER (WHERE fee > 0) FROM \(stage)").rows[0]
-        if try signs.decode(0, as: Int.self) > 0, try signs.decode(1, as: Int.self) == 0 {
-            try db.execute("UPDATE \(stage) SET fee = -fee")
-            result.verification.append(("fees_sign_normalised", .bool(true)))
-        }
+        if try normaliseFeeSigns(db, stage: stage) { result.verification.append(("fees_sign_normalised", .bool(true))) }
         if report == "ledgers" {
             let unknownAssets = try db.query(
                 "SELECT DISTINCT file_asset FROM export_ledger WHERE file_asset = asset AND NOT EXISTS (SELECT 1 FROM export_asset_alias a WHERE a.name = asset) ORDER BY 1"

@@ -79,6 +79,42 @@ import Testing
         _ = try await holder.value
         #expect(try await pool.run { db in try db.query("SELECT 2").rows.count } == 1)
     }
+
+    /// `runWithSpare` hands a second, distinct connection only when one is free at once: never with a pool of one,
+    /// never while the others are busy (it does not wait), and both go back for the next borrowers. The two work at
+    /// once: the spare's backend is seen active from the first while the first waits for it.
+    @Test func aSpareIsHandedOnlyWhenFreeAndNeverWaitedFor() async throws {
+        let single = PGPool(url: database.url, size: 1, logger: logger)
+        defer { single.close() }
+        #expect(try await single.runWithSpare { _, spare in spare == nil })
+
+        let pool = PGPool(url: database.url, size: 2, logger: logger)
+        defer { pool.close() }
+        let seen = try await pool.runWithSpare { db, spare -> Bool in
+            guard let spare else { return false }
+            let pid = try spare.query("SELECT pg_backend_pid()").rows[0].decode(0, as: Int.self)
+            let work = AlongsideWork(on: spare) { c in try c.query("SELECT pg_sleep(0.3)").rows.count }
+            defer { _ = work.wait() }
+            try db.query("SELECT pg_sleep(0.1)")
+            return try db.query("SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active'", [pid]).rows[0]
+                .decode(0, as: Int.self) == 1
+        }
+        #expect(seen, "the spare's statement runs while the first connection works")
+        #expect(pool.peakConnections == 2)
+
+        // Waiting would end with the holder's connection as the spare (it is busy for 2 s): nil means no wait.
+        let started = Counter()
+        let holder = Task {
+            try await pool.run { db in
+                started.increment()
+                try db.query("SELECT pg_sleep(2)")
+            }
+        }
+        while started.value == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(try await pool.runWithSpare { _, spare in spare == nil }, "the only other connection is busy")
+        _ = try await holder.value
+        #expect(try await pool.runWithSpare { db, spare in try db.isReusable && spare?.query("SELECT 1").rows.count == 1 })
+    }
 }
 
 /// A thread-safe counter for `prepare` blocks.
