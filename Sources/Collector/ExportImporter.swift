@@ -205,28 +205,29 @@ struct ExportImporter {
                 }
             }
         }
+        let phases = PhaseClock()
         do {
-            var result = try importRows(db, file: file, startChecks: startChecks)
-            guard let alongside else { return result }
-            let clock = Date()
-            let checks = try alongside.wait().get()
-            guard checks.rowsInFile == result.rowsInFile, checks.keyed == result.rowsInFile - result.unkeyed else {
-                throw ExportError.badData(
-                    report: report,
-                    reason: "the file read as \(result.rowsInFile) rows once and \(checks.rowsInFile) rows the second time")
+            var result = try importRows(db, file: file, phases: phases, startChecks: startChecks)
+            if let alongside {
+                let clock = Date()
+                let checks = try alongside.wait().get()
+                guard checks.rowsInFile == result.rowsInFile, checks.keyed == result.rowsInFile - result.unkeyed else {
+                    throw ExportError.badData(
+                        report: report,
+                        reason:
+                            "the file read as \(result.rowsInFile) rows (\(result.rowsInFile - result.unkeyed) keyed) once and \(checks.rowsInFile) (\(checks.keyed)) the second time"
+                    )
+                }
+                result.firstId = checks.result.firstId
+                result.firstTime = checks.result.firstTime
+                result.lastId = checks.result.lastId
+                result.lastTime = checks.result.lastTime
+                // The checks' entries (unknown_columns included) before this session's, as in a one-connection import.
+                result.verification = checks.result.verification + result.verification.filter { $0.0 != "unknown_columns" }
+                phases.phases += checks.phases
+                phases.add("wait_for_checks", seconds: Date().timeIntervalSince(clock))
             }
-            result.firstId = checks.result.firstId
-            result.firstTime = checks.result.firstTime
-            result.lastId = checks.result.lastId
-            result.lastTime = checks.result.lastTime
-            // The checks' entries before this session's (rows_stored, phase_seconds), as in a one-connection import.
-            var phases = checks.phases
-            phases.append(("wait_for_checks", .number(String(format: "%.3f", Date().timeIntervalSince(clock)))))
-            var own = result.verification.filter { $0.0 != "phase_seconds" && $0.0 != "unknown_columns" }
-            let ownPhases = result.verification.first { $0.0 == "phase_seconds" }.map(\.1)
-            if case .object(let p)? = ownPhases { phases = p + phases }
-            own.append(("phase_seconds", .object(phases)))
-            result.verification = checks.result.verification + own
+            result.verification.append(("phase_seconds", .object(phases.phases)))
             return result
         } catch {
             // The spare goes back to the pool when the caller's block ends: the checks must have ended first.
@@ -375,9 +376,10 @@ struct ExportImporter {
 
     /// Stages, checks (here, unless `startChecks` starts them elsewhere: then only the fee signs, which the stored
     /// rows need), reconciles and appends.
-    private func importRows(_ db: PGConnection, file: OpenedExport, startChecks: (() -> Void)?) throws -> ImportResult {
+    private func importRows(_ db: PGConnection, file: OpenedExport, phases: PhaseClock, startChecks: (() -> Void)?) throws
+        -> ImportResult
+    {
         var result = ImportResult()
-        let phases = PhaseClock()
         let staged = try stage(db, file: file, result: &result, phases: phases)
         let (stage, idColumn, table, entity, keyed) = (staged.stage, staged.idColumn, staged.table, staged.entity, staged.keyed)
         if startChecks != nil {
@@ -448,7 +450,6 @@ struct ExportImporter {
         guard appended.rows == chosen else { throw ExportError.countMismatch(report: report, keyed: keyed, stored: stored) }
         result.already = keyed - chosen
         result.verification.append(("rows_stored", .number(String(stored))))
-        result.verification.append(("phase_seconds", .object(phases.phases)))
         return result
     }
 
